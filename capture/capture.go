@@ -1,0 +1,112 @@
+// Package capture defines what a source of row changes yields: changes that
+// carry their source position, and transaction boundaries that are safe
+// places to resume from. Implementations live in subpackages (capture/mysql).
+package capture
+
+import (
+	"context"
+	"time"
+)
+
+// Op is the kind of a row change, as it appears in the canonical event.
+type Op string
+
+const (
+	OpCreate   Op = "c"
+	OpUpdate   Op = "u"
+	OpDelete   Op = "d"
+	OpRead     Op = "r" // snapshot read
+	OpTruncate Op = "t"
+)
+
+// Absent marks a column value the source did not log for this row image
+// (MySQL binlog_row_image=MINIMAL/NOBLOB, PostgreSQL unchanged TOAST). It is
+// never the same as NULL: consumers must keep the value they already have.
+type absent struct{}
+
+// Absent is the value of a column that the source did not send.
+var Absent = absent{}
+
+// Table identifies a captured table and describes its columns.
+type Table struct {
+	Database string
+	Name     string
+	Columns  []Column
+	// Key holds the indexes into Columns of the primary key (or configured
+	// key) columns, in key order. Empty means the table has no usable key.
+	Key []int
+}
+
+// Column describes one column of a captured table.
+type Column struct {
+	Name string
+	// Type is the source's type name, e.g. "decimal(10,2)" or "timestamptz".
+	Type string
+}
+
+// Change is one row change. Values hold canonical Go values, one per column
+// of Table.Columns, in column order:
+//
+//	nil              SQL NULL
+//	capture.Absent   not logged by the source (never NULL)
+//	bool, int64, uint64, float32, float64
+//	string           text, DECIMAL (exact digits), dates and times (ISO 8601)
+//	[]byte           binary data (encoded as base64 in JSON)
+//	json.RawMessage  JSON documents
+//	[]string         SET labels
+//
+// Sources convert their wire values to these types so that every later
+// stage is independent of the source kind.
+type Change struct {
+	Op     Op
+	Table  *Table
+	Before []any // nil for inserts
+	After  []any // nil for deletes
+
+	// Position is the resumable position of the transaction this change
+	// belongs to (where a resume would re-read it from).
+	Position string
+	// EventPosition uniquely names the source event holding the row, and
+	// RowIndex the row inside it; together they make the event id.
+	EventPosition string
+	RowIndex      int
+
+	ServerID   uint32
+	GTID       string
+	TxID       string
+	CommitTime time.Time
+	Snapshot   bool
+}
+
+// Commit marks the end of a source transaction. Position is where a resume
+// starts after everything up to and including this transaction.
+type Commit struct {
+	Position   string
+	CommitTime time.Time
+}
+
+// SchemaChange is a DDL statement or relation change seen in the stream.
+type SchemaChange struct {
+	Database   string
+	Statement  string
+	Position   string
+	CommitTime time.Time
+}
+
+// Handler receives a source's stream in source order. A returned error stops
+// the source. Handlers may block to apply backpressure.
+type Handler interface {
+	Change(ctx context.Context, c *Change) error
+	Commit(ctx context.Context, c Commit) error
+	Schema(ctx context.Context, s SchemaChange) error
+}
+
+// Source reads one ordered change stream.
+type Source interface {
+	// Stream reads changes starting at position from (empty: the server's
+	// current position) and passes them to h until ctx is done or an error
+	// occurs. It returns ctx.Err() after a cancellation.
+	Stream(ctx context.Context, from string, h Handler) error
+	// Close releases connections. It is safe to call after Stream returned.
+	Close() error
+}
