@@ -1,0 +1,29 @@
+# Tributary — the two commands a fresh machine needs:
+#   make demo   services up, sample schemas, daemon running, events visible
+#   make test   services up, then the whole suite, integration tests included
+SHELL := /bin/bash
+GO ?= go
+# Integration packages share one set of servers and some tests freeze or
+# reconfigure them, so packages run one at a time.
+TEST_FLAGS ?= -p 1 -count=1 -timeout 25m
+
+.PHONY: test services services-down build demo vet bench
+
+build:
+	$(GO) build -o bin/tributary ./cmd/tributary
+
+services:
+	scripts/services up
+
+services-down:
+	scripts/services down
+
+vet:
+	$(GO) vet ./...
+
+test: services
+	$(GO) vet ./...
+	$(GO) test $(TEST_FLAGS) ./...
+
+demo: services build
+	scripts/demo

@@ -1,0 +1,145 @@
+package mysql
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path"
+	"strings"
+	"time"
+)
+
+// Flavor selects the binlog dialect.
+type Flavor string
+
+const (
+	// FlavorMariaDB reads MariaDB binlogs (MariaDB GTIDs, MariaDB event types).
+	FlavorMariaDB Flavor = "mariadb"
+	// FlavorMySQL reads MySQL binlogs (UUID:GNO GTIDs, native JSON).
+	FlavorMySQL Flavor = "mysql"
+)
+
+// Config is one MySQL/MariaDB source.
+type Config struct {
+	// Addr is host:port of the server.
+	Addr string `yaml:"addr"`
+	// User needs REPLICATION SLAVE, REPLICATION CLIENT (BINLOG MONITOR on
+	// MariaDB) and SELECT (column metadata, JSON detection on MariaDB).
+	User string `yaml:"user"`
+	// Password is resolved by the caller (secrets are not read here).
+	Password string `yaml:"password"`
+	// ServerID is the replica id Tributary registers with; it must differ
+	// from the server's and every other replica's server_id.
+	ServerID uint32 `yaml:"server_id"`
+	Flavor   Flavor `yaml:"flavor"`
+	// Include and Exclude are "db.table" patterns with path.Match globs
+	// ("shop.*"). Empty Include means every table. Exclude wins.
+	Include []string `yaml:"include"`
+	Exclude []string `yaml:"exclude"`
+	// KeyColumns names the key of tables that have no primary key, by
+	// "db.table". A primary key in the table always wins.
+	KeyColumns map[string][]string `yaml:"key_columns"`
+	// Heartbeat is how often the server sends a heartbeat when idle.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	// ReadTimeout fails the stream when nothing (not even a heartbeat)
+	// arrives for this long; it must exceed Heartbeat.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+}
+
+// Defaults fills unset optional fields.
+func (c *Config) Defaults() {
+	if c.Flavor == "" {
+		c.Flavor = FlavorMariaDB
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = 5 * time.Second
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+}
+
+// Validate checks c; prefix names the section in messages, e.g.
+// "sources[crm]" gives "sources[crm].server_id is required".
+func (c Config) Validate(prefix string) error {
+	key := func(k string) string {
+		if prefix == "" {
+			return k
+		}
+		return prefix + "." + k
+	}
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, fmt.Errorf("%s is required (host:port)", key("addr")))
+	} else if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("%s %q: want host:port: %v", key("addr"), c.Addr, err))
+	}
+	if c.User == "" {
+		errs = append(errs, fmt.Errorf("%s is required", key("user")))
+	}
+	if c.ServerID == 0 {
+		errs = append(errs, fmt.Errorf("%s is required: a replica id unique among the server's replicas (not the server's own server_id)", key("server_id")))
+	}
+	switch c.Flavor {
+	case FlavorMariaDB, FlavorMySQL:
+	default:
+		errs = append(errs, fmt.Errorf("%s %q: want mariadb or mysql", key("flavor"), c.Flavor))
+	}
+	for i, p := range c.Include {
+		if err := checkPattern(p); err != nil {
+			errs = append(errs, fmt.Errorf("%s[%d]: %w", key("include"), i, err))
+		}
+	}
+	for i, p := range c.Exclude {
+		if err := checkPattern(p); err != nil {
+			errs = append(errs, fmt.Errorf("%s[%d]: %w", key("exclude"), i, err))
+		}
+	}
+	for t, cols := range c.KeyColumns {
+		if db, tbl, ok := strings.Cut(t, "."); !ok || db == "" || tbl == "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not db.table", key("key_columns"), t))
+		}
+		if len(cols) == 0 {
+			errs = append(errs, fmt.Errorf("%s[%s]: list at least one column", key("key_columns"), t))
+		}
+	}
+	if c.Heartbeat < 0 {
+		errs = append(errs, fmt.Errorf("%s must be positive", key("heartbeat")))
+	}
+	if c.ReadTimeout <= c.Heartbeat {
+		errs = append(errs, fmt.Errorf("%s (%s) must be longer than %s (%s)", key("read_timeout"), c.ReadTimeout, key("heartbeat"), c.Heartbeat))
+	}
+	return errors.Join(errs...)
+}
+
+func checkPattern(p string) error {
+	db, tbl, ok := strings.Cut(p, ".")
+	if !ok || db == "" || tbl == "" {
+		return fmt.Errorf("pattern %q: want db.table (globs allowed, e.g. shop.*)", p)
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("pattern %q: %w", p, err)
+	}
+	return nil
+}
+
+// filter decides which tables are captured.
+type filter struct{ include, exclude []string }
+
+func (f filter) match(db, table string) bool {
+	name := db + "." + table
+	for _, p := range f.exclude {
+		if ok, _ := path.Match(p, name); ok {
+			return false
+		}
+	}
+	if len(f.include) == 0 {
+		return true
+	}
+	for _, p := range f.include {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}

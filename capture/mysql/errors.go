@@ -1,0 +1,47 @@
+package mysql
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// ErrPositionGone means the server no longer has the binlog the position
+// points into (purged, or from another server). Resuming cannot succeed: the
+// changes in between are lost to the binlog and the tables must be
+// re-snapshotted, or the checkpoint rewound to a file the server still has.
+var ErrPositionGone = errors.New("binlog position no longer on the server")
+
+// errMasterFatalReadingBinlog is ER_MASTER_FATAL_ERROR_READING_BINLOG, which
+// the server sends on the dump connection for a missing or purged file.
+const errMasterFatalReadingBinlog = 1236
+
+// readError wraps a binlog read error with where it happened, turning a
+// missing file into ErrPositionGone.
+func (s *Source) readError(at Position, err error) error {
+	var me *gmysql.MyError
+	if errors.As(err, &me) && me.Code == errMasterFatalReadingBinlog && positionGone(me.Message) {
+		return fmt.Errorf("read binlog at %s: %w: %s at %s says %q; the checkpoint's binlog file is no longer on the server (purged by binlog expiry or PURGE BINARY LOGS, or the server was replaced) — re-snapshot the captured tables, or rewind the checkpoint to a file listed by SHOW BINARY LOGS",
+			at, ErrPositionGone, s.server, s.cfg.Addr, me.Message)
+	}
+	return fmt.Errorf("read binlog at %s from %s: %w", at, s.cfg.Addr, err)
+}
+
+// positionGone tells a purged/unknown file or position from other fatal
+// binlog read errors (1236 is also sent for corrupt events, for example).
+func positionGone(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, s := range []string{
+		"could not find first log file name", // file not in the binlog index
+		"could not open log file",            // listed but missing on disk
+		"purged",                             // MySQL GTID: required binlogs purged
+		"could not find gtid state",          // MariaDB GTID: position older than the oldest binlog
+	} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,81 @@
+package mysql
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Position is a place in a server's binary log: a file, a byte offset in it
+// and, optionally, the GTID set executed up to that point. Only File and Pos
+// are used to resume; GTIDSet is carried so that a later switch to GTID-based
+// resumption (or an operator) can see where the stream was.
+type Position struct {
+	File    string
+	Pos     uint32
+	GTIDSet string
+}
+
+// ParsePosition parses "file:pos" or "file:pos@gtidset", e.g.
+// "mariadb-bin.000003:1234@0-1-55".
+func ParsePosition(s string) (Position, error) {
+	loc, gtid, _ := strings.Cut(s, "@")
+	i := strings.LastIndexByte(loc, ':')
+	if i <= 0 || i == len(loc)-1 {
+		return Position{}, fmt.Errorf("parse binlog position %q: want file:pos or file:pos@gtidset", s)
+	}
+	pos, err := strconv.ParseUint(loc[i+1:], 10, 32)
+	if err != nil {
+		return Position{}, fmt.Errorf("parse binlog position %q: offset: %w", s, err)
+	}
+	return Position{File: loc[:i], Pos: uint32(pos), GTIDSet: gtid}, nil
+}
+
+// FormatPosition is the inverse of ParsePosition.
+func FormatPosition(p Position) string { return p.String() }
+
+// String formats p as "file:pos" or "file:pos@gtidset".
+func (p Position) String() string {
+	s := p.File + ":" + strconv.FormatUint(uint64(p.Pos), 10)
+	if p.GTIDSet != "" {
+		s += "@" + p.GTIDSet
+	}
+	return s
+}
+
+// Compare orders positions by file (binlog file names sort by their numeric
+// suffix) then offset; it ignores GTIDSet. It returns -1, 0 or +1.
+func (p Position) Compare(q Position) int {
+	if p.File != q.File {
+		pb, ps := splitLogName(p.File)
+		qb, qs := splitLogName(q.File)
+		if pb == qb && ps != qs {
+			if ps < qs {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(p.File, q.File)
+	}
+	switch {
+	case p.Pos < q.Pos:
+		return -1
+	case p.Pos > q.Pos:
+		return 1
+	}
+	return 0
+}
+
+// splitLogName splits "mariadb-bin.000003" into its base and sequence number
+// (the sequence can outgrow its zero-padded width, so compare it as a number).
+func splitLogName(name string) (string, uint64) {
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 {
+		return name, 0
+	}
+	n, err := strconv.ParseUint(name[i+1:], 10, 64)
+	if err != nil {
+		return name, 0
+	}
+	return name[:i], n
+}

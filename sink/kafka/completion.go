@@ -1,0 +1,110 @@
+package kafkasink
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// complete is every Writer's Completion callback. kafka-go calls it once per
+// batch (all messages of one partition) from that partition's goroutine,
+// before it takes the partition's next batch.
+//
+// Success acks the seqs. Failure first marks the sink failed (so Write
+// stops accepting messages before anyone sees the failed ack), then acks the
+// seqs with the error. A batch the broker rejected as too large that holds a
+// single message is dead-lettered in dead_letter mode, and otherwise fails
+// the sink with a permanent *OversizedError. The in-flight count drops only
+// after the ack, so Flush returns once every ack was delivered.
+func (s *Sink) complete(msgs []kafka.Message, err error) {
+	if len(msgs) == 0 {
+		return
+	}
+	seqs := make([]uint64, len(msgs))
+	for i, m := range msgs {
+		seqs[i] = m.WriterData.(msgMeta).seq
+	}
+	defer s.inflight.release(len(msgs))
+	if err == nil {
+		s.ack(seqs, nil)
+		return
+	}
+	m := msgs[0]
+	if errors.Is(err, kafka.MessageSizeTooLarge) && len(msgs) == 1 {
+		if handed := s.rejectedTooLarge(m); handed {
+			return
+		}
+		meta := m.WriterData.(msgMeta)
+		err = errors.Join(err, &OversizedError{Topic: m.Topic, Describe: meta.describe, Seq: meta.seq,
+			Size: recordSize(m), Limit: 0, LimitFrom: "rejected by the broker (MESSAGE_TOO_LARGE)"})
+	}
+	err = fmt.Errorf("produce %d messages to %s partition %d: %w", len(msgs), m.Topic, m.Partition, err)
+	s.fail(err)
+	s.ack(seqs, err)
+}
+
+// rejectedTooLarge dead-letters a message the broker refused as too large,
+// when configured to. It reports whether the reference was handed over (its
+// completion then acks the seq, and holds the in-flight slot, which is why
+// it acquires one before complete releases the original's).
+func (s *Sink) rejectedTooLarge(m kafka.Message) bool {
+	meta := m.WriterData.(msgMeta)
+	if s.cfg.OnOversized != OversizedDeadLetter || meta.deadLetter {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	defer cancel()
+	oe := &OversizedError{Topic: m.Topic, Describe: meta.describe, Seq: meta.seq, Size: recordSize(m),
+		LimitFrom: "rejected by the broker (MESSAGE_TOO_LARGE)"}
+	dtw, ref, err := s.deadLetterRef(ctx, m, oe)
+	if err == nil {
+		// Never blocks for room: the original still holds its slot.
+		s.inflight.release(-1)
+		err = s.send(ctx, dtw, []kafka.Message{ref})
+		if err != nil {
+			s.inflight.release(1)
+		}
+	}
+	if err != nil {
+		s.log.Error("dead-letter a message the broker rejected as too large", "topic", m.Topic, "message", meta.describe, "err", err)
+		return false
+	}
+	s.log.Warn("message rejected by the broker as too large sent to dead letter topic", "topic", m.Topic, "message", meta.describe, "seq", meta.seq)
+	return true
+}
+
+// deadLetterRecord is the JSON written to the dead letter topic in place of
+// an oversized message.
+type deadLetterRecord struct {
+	Topic  string `json:"topic"`
+	Key    string `json:"key"`
+	Size   int    `json:"size"`
+	Limit  int    `json:"limit"`
+	Reason string `json:"reason"`
+	Seq    uint64 `json:"seq"`
+}
+
+// deadLetterRef builds the reference for an oversized message, keyed like
+// the original, and returns the dead letter topic's writer.
+func (s *Sink) deadLetterRef(ctx context.Context, m kafka.Message, oe *OversizedError) (*topicWriter, kafka.Message, error) {
+	dtw, err := s.topic(ctx, s.cfg.DeadLetterTopic)
+	if err != nil {
+		return nil, kafka.Message{}, fmt.Errorf("dead letter topic: %w", err)
+	}
+	value, err := json.Marshal(deadLetterRecord{
+		Topic: oe.Topic, Key: string(m.Key), Size: oe.Size, Limit: oe.Limit, Reason: "oversized", Seq: oe.Seq,
+	})
+	if err != nil {
+		return nil, kafka.Message{}, fmt.Errorf("encode dead letter reference: %w", err)
+	}
+	ref := kafka.Message{
+		Topic:      s.cfg.DeadLetterTopic,
+		Key:        m.Key,
+		Value:      value,
+		WriterData: msgMeta{seq: oe.Seq, describe: oe.Describe, deadLetter: true},
+	}
+	return dtw, ref, nil
+}

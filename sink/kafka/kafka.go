@@ -1,0 +1,318 @@
+package kafkasink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tributary-cdc/tributary/sink"
+)
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("kafka sink is closed")
+
+// Sink writes to Kafka through one asynchronous kafka.Writer per topic (so
+// each topic's batches respect that topic's max.message.bytes). It is safe
+// for concurrent use. See the package doc for ordering and failure
+// semantics.
+type Sink struct {
+	cfg       Config
+	ack       sink.AckFunc
+	log       *slog.Logger
+	codec     kafka.Compression
+	transport *kafka.Transport
+	client    *kafka.Client
+	inflight  *inflight
+
+	topicMu sync.Mutex // serialises topic lookups and creation
+
+	mu     sync.Mutex // guards the fields below
+	topics map[string]*topicWriter
+	failed error
+	closed bool
+}
+
+type topicWriter struct {
+	w         *kafka.Writer
+	limit     int    // largest recordSize accepted
+	limitFrom string // what limit derives from, for errors
+}
+
+// msgMeta rides in kafka.Message.WriterData to the completion callback.
+type msgMeta struct {
+	seq      uint64
+	describe string
+	// deadLetter marks a dead-letter reference standing in for seq.
+	deadLetter bool
+}
+
+// New returns a Sink that reports every message's outcome to ack. It does
+// not contact Kafka; topics are checked (and created, if configured) before
+// the first write to each. cfg must pass Validate.
+func New(cfg Config, ack sink.AckFunc, logger *slog.Logger) (*Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("kafka sink config: %w", err)
+	}
+	if ack == nil {
+		return nil, errors.New("kafka sink: ack func is required")
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	codec, _ := compressionCodec(cfg.Compression)
+	transport := &kafka.Transport{
+		ClientID: cfg.ClientID,
+		// Metadata is served from this cache; a short TTL lets the sink see
+		// topics other processes created without waiting long.
+		MetadataTTL: 2 * time.Second,
+	}
+	return &Sink{
+		cfg:       cfg,
+		ack:       ack,
+		log:       logger.With("component", "kafka-sink"),
+		codec:     codec,
+		transport: transport,
+		client:    &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: transport, Timeout: cfg.WriteTimeout},
+		inflight:  newInflight(cfg.MaxInFlight),
+		topics:    map[string]*topicWriter{},
+	}, nil
+}
+
+func (s *Sink) newWriter(batchBytes int) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:      kafka.TCP(s.cfg.Brokers...),
+		Transport: s.transport,
+		// Murmur2 is the Java client's partitioner: a key always maps to
+		// the same partition (and the same one Java producers pick). The
+		// default RoundRobin would scatter a key's changes.
+		Balancer: &kafka.Murmur2Balancer{},
+		// A Writer literal defaults to RequireNone; only acks=all makes an
+		// ack mean durable.
+		RequiredAcks:           kafka.RequireAll,
+		AllowAutoTopicCreation: false,
+		Async:                  true,
+		Completion:             s.complete,
+		MaxAttempts:            s.cfg.MaxAttempts,
+		WriteBackoffMin:        s.cfg.WriteBackoffMin,
+		WriteBackoffMax:        s.cfg.WriteBackoffMax,
+		BatchSize:              s.cfg.BatchSize,
+		BatchBytes:             int64(batchBytes),
+		BatchTimeout:           s.cfg.BatchTimeout,
+		WriteTimeout:           s.cfg.WriteTimeout,
+		ReadTimeout:            s.cfg.WriteTimeout,
+		Compression:            s.codec,
+		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
+			s.log.Warn("kafka-go: " + fmt.Sprintf(format, args...))
+		}),
+	}
+}
+
+// Write hands msgs to kafka-go and returns without waiting for acks; each
+// message's seq is acked later through the AckFunc. It blocks while
+// kafka.max_in_flight messages await acks, and before the first write to a
+// topic while the topic is checked or created.
+//
+// Write returns an error, and every later Write returns one too, once the
+// sink has failed: a completion failed, a message was oversized in halt mode
+// (a permanent *OversizedError), or kafka-go refused messages. Messages of
+// msgs before an oversized one are still written.
+func (s *Sink) Write(ctx context.Context, msgs []sink.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := s.state(); err != nil {
+		return fmt.Errorf("write %d messages to %s: %w", len(msgs), msgs[0].Topic, err)
+	}
+	groups := map[*topicWriter][]kafka.Message{}
+	var order []*topicWriter
+	add := func(tw *topicWriter, m kafka.Message) {
+		if _, ok := groups[tw]; !ok {
+			order = append(order, tw)
+		}
+		groups[tw] = append(groups[tw], m)
+	}
+	var stop error
+	for _, m := range msgs {
+		tw, err := s.topic(ctx, m.Topic)
+		if err != nil {
+			stop = fmt.Errorf("write %d messages to %s: %w", len(msgs), m.Topic, err)
+			break
+		}
+		km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, WriterData: msgMeta{seq: m.Seq, describe: m.Describe}}
+		size := recordSize(km)
+		if size <= tw.limit {
+			add(tw, km)
+			continue
+		}
+		oe := &OversizedError{Topic: m.Topic, Describe: m.Describe, Seq: m.Seq, Size: size, Limit: tw.limit, LimitFrom: tw.limitFrom}
+		if s.cfg.OnOversized != OversizedDeadLetter {
+			stop = oe
+			break
+		}
+		dtw, ref, err := s.deadLetterRef(ctx, km, oe)
+		if err != nil {
+			stop = err
+			break
+		}
+		s.log.Warn("oversized message sent to dead letter topic", "topic", m.Topic, "message", m.Describe, "seq", m.Seq, "size", size, "limit", tw.limit)
+		add(dtw, ref)
+	}
+	for _, tw := range order {
+		if err := s.send(ctx, tw, groups[tw]); err != nil {
+			stop = errors.Join(stop, err)
+			break
+		}
+	}
+	if stop != nil {
+		s.fail(stop)
+	}
+	return stop
+}
+
+// send hands one topic's messages to its writer, counting them in flight.
+func (s *Sink) send(ctx context.Context, tw *topicWriter, kms []kafka.Message) error {
+	if err := s.inflight.acquire(ctx, len(kms)); err != nil {
+		return fmt.Errorf("write %d messages to %s: wait for acks: %w", len(kms), kms[0].Topic, err)
+	}
+	// In async mode kafka-go enqueues everything or, on a validation or
+	// metadata error, nothing.
+	if err := tw.w.WriteMessages(ctx, kms...); err != nil {
+		s.inflight.release(len(kms))
+		return fmt.Errorf("write %d messages to %s: %w", len(kms), kms[0].Topic, err)
+	}
+	return nil
+}
+
+// topic returns the writer for name, first making sure the topic exists
+// and reading its size limit.
+func (s *Sink) topic(ctx context.Context, name string) (*topicWriter, error) {
+	s.mu.Lock()
+	tw := s.topics[name]
+	s.mu.Unlock()
+	if tw != nil {
+		return tw, nil
+	}
+	s.topicMu.Lock()
+	defer s.topicMu.Unlock()
+	s.mu.Lock()
+	tw = s.topics[name]
+	s.mu.Unlock()
+	if tw != nil {
+		return tw, nil
+	}
+	if s.cfg.CreateTopics {
+		if err := EnsureTopic(ctx, s.client, name, s.cfg.Partitions, s.cfg.ReplicationFactor); err != nil {
+			return nil, err
+		}
+	} else {
+		state, err := topicState(ctx, s.client, name)
+		if err != nil {
+			return nil, err
+		}
+		if state == topicMissing {
+			return nil, fmt.Errorf("topic %s does not exist and kafka.create_topics is false", name)
+		}
+		if err := waitTopicReady(ctx, s.client, name); err != nil {
+			return nil, err
+		}
+	}
+	limit, from, err := s.messageLimit(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	tw = &topicWriter{w: s.newWriter(limit), limit: limit, limitFrom: from}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		tw.w.Close()
+		return nil, ErrClosed
+	}
+	s.topics[name] = tw
+	s.log.Debug("topic ready", "topic", name, "message_limit", limit)
+	return tw, nil
+}
+
+// state returns why the sink no longer accepts messages, or nil.
+func (s *Sink) state() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed != nil {
+		return s.failed
+	}
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// fail records the first failure; later ones are only logged.
+func (s *Sink) fail(err error) {
+	s.mu.Lock()
+	first := s.failed == nil
+	if first {
+		s.failed = err
+	}
+	s.mu.Unlock()
+	if first {
+		s.log.Error("kafka sink failed; restart from the last checkpoint", "err", err, "permanent", IsPermanent(err))
+	}
+}
+
+// Err returns the error that failed the sink, or nil.
+func (s *Sink) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
+}
+
+// Flush waits until every message handed to kafka-go has completed (its
+// seq acked or failed through the AckFunc), or ctx ends. It returns the
+// sink's failure, if any.
+func (s *Sink) Flush(ctx context.Context) error {
+	if err := s.inflight.drain(ctx); err != nil {
+		return fmt.Errorf("flush %d messages in flight: %w", s.inflight.count(), err)
+	}
+	return s.Err()
+}
+
+// Close flushes, then closes the writers and the connections. Messages
+// still in flight are completed (kafka-go's retries are bounded by
+// kafka.max_attempts), so Close may take as long as those retries. Close is
+// idempotent; Write after Close returns ErrClosed.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+
+	// Flush before taking topicMu: a completion may still need the
+	// dead-letter topic's writer.
+	ferr := s.Flush(context.Background())
+	s.topicMu.Lock()
+	defer s.topicMu.Unlock()
+	var errs []error
+	s.mu.Lock()
+	writers := s.topics
+	s.mu.Unlock()
+	for name, tw := range writers {
+		if err := tw.w.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close writer of %s: %w", name, err))
+		}
+	}
+	s.transport.CloseIdleConnections()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	_ = ferr // the failure was reported through acks and Write already
+	return nil
+}
+
+var _ sink.Sink = (*Sink)(nil)
