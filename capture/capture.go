@@ -110,3 +110,19 @@ type Source interface {
 	// Close releases connections. It is safe to call after Stream returned.
 	Close() error
 }
+
+// Positioner is implemented by sources that can name the server's current
+// position. The pipeline checkpoints it before the first stream so that a
+// crash before the first transaction cannot skip changes made meanwhile.
+type Positioner interface {
+	CurrentPosition(ctx context.Context) (string, error)
+}
+
+// PermanentError marks failures that a restart from the checkpoint cannot
+// fix (a purged binlog, a value that cannot be encoded): the pipeline stops
+// that source instead of retrying forever.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string   { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error   { return e.Err }
+func (e *PermanentError) Permanent() bool { return true }

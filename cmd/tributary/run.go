@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/tributary-cdc/tributary/capture"
+	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
+	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
+	"github.com/tributary-cdc/tributary/internal/config"
+	"github.com/tributary-cdc/tributary/internal/pipeline"
+	"github.com/tributary-cdc/tributary/sink"
+	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
+	"github.com/tributary-cdc/tributary/transform"
+)
+
+func cmdValidate(args []string, stdout io.Writer) error {
+	fs, path := newFlags("validate")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+	for _, s := range cfg.Sources {
+		if _, err := s.Password(); err != nil {
+			return fmt.Errorf("%s: %w", *path, err)
+		}
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d sources)\n", *path, len(cfg.Sources))
+	return nil
+}
+
+func cmdRun(args []string, stderr io.Writer) error {
+	fs, path := newFlags("run")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+	logger := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	store, err := badgerstore.Open(cfg.Checkpoints.Dir,
+		badgerstore.WithHistoryLimit(cfg.Checkpoints.History), badgerstore.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	pipes := make([]*pipeline.Pipeline, 0, len(cfg.Sources))
+	for _, sc := range cfg.Sources {
+		p, err := buildPipeline(cfg, sc, store, logger)
+		if err != nil {
+			return err
+		}
+		pipes = append(pipes, p)
+	}
+	logger.Info("tributary running", "sources", len(pipes), "pid", os.Getpid())
+
+	// Sources are independent: one stopping on a permanent error leaves the
+	// others streaming. The daemon exits when all have stopped.
+	var wg sync.WaitGroup
+	errs := make([]error, len(pipes))
+	for i, p := range pipes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Run(ctx); err != nil {
+				errs[i] = fmt.Errorf("source %s: %w", cfg.Sources[i].Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	logger.Info("tributary stopped")
+	return nil
+}
+
+func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Store, logger *slog.Logger) (*pipeline.Pipeline, error) {
+	password, err := sc.Password()
+	if err != nil {
+		return nil, err
+	}
+	mc := sc.MySQL
+	mc.Password = password
+	newSource := func() (capture.Source, error) {
+		return mysqlsource.New(sc.Name, mc, logger.With("source", sc.Name))
+	}
+	newSink := func(ack sink.AckFunc) (sink.Sink, error) {
+		return kafkasink.New(cfg.Kafka, ack, logger.With("source", sc.Name))
+	}
+	pc := pipeline.Config{
+		Source:             sc.Name,
+		Connector:          transform.ConnectorMySQL,
+		TopicPrefix:        cfg.Topics.Prefix,
+		Tombstones:         *cfg.Topics.Tombstones,
+		MaxInFlight:        cfg.Pipeline.MaxInFlight,
+		CheckpointInterval: cfg.Pipeline.CheckpointInterval,
+		RestartBackoffMin:  cfg.Pipeline.RestartBackoffMin,
+		RestartBackoffMax:  cfg.Pipeline.RestartBackoffMax,
+		ShutdownTimeout:    cfg.Pipeline.ShutdownTimeout,
+	}
+	return pipeline.New(pc, newSource, newSink, store, logger), nil
+}

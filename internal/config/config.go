@@ -1,0 +1,233 @@
+// Package config loads and validates the daemon's YAML configuration.
+// Every error names the key it is about, e.g. `sources[crm].server_id`.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
+	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
+)
+
+// Config is the whole daemon configuration.
+type Config struct {
+	Checkpoints Checkpoints      `yaml:"checkpoints"`
+	Kafka       kafkasink.Config `yaml:"kafka"`
+	Topics      Topics           `yaml:"topics"`
+	Pipeline    Pipeline         `yaml:"pipeline"`
+	Log         Log              `yaml:"log"`
+	Sources     []Source         `yaml:"sources"`
+}
+
+// Checkpoints says where source positions are stored.
+type Checkpoints struct {
+	// Dir holds the Badger checkpoint store. One daemon per directory.
+	Dir string `yaml:"dir"`
+	// History is how many committed checkpoints per source are kept for
+	// `checkpoints rewind`.
+	History int `yaml:"history"`
+}
+
+// Topics names the Kafka topics events go to.
+type Topics struct {
+	// Prefix starts every topic name: <prefix>.<source>.<database>.<table>.
+	Prefix string `yaml:"prefix"`
+	// Tombstones writes a null-value message after each delete so that
+	// compacted topics forget the key.
+	Tombstones *bool `yaml:"tombstones"`
+}
+
+// Pipeline tunes the loop between capture and sink.
+type Pipeline struct {
+	// MaxInFlight bounds events handed to Kafka but not yet acked; capture
+	// pauses (backpressure) when it is reached, which bounds memory.
+	MaxInFlight int `yaml:"max_in_flight"`
+	// CheckpointInterval is the longest time between checkpoint writes while
+	// events are acked.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// RestartBackoffMin/Max bound the wait before a failed pipeline restarts
+	// from its last checkpoint (retryable failures only).
+	RestartBackoffMin time.Duration `yaml:"restart_backoff_min"`
+	RestartBackoffMax time.Duration `yaml:"restart_backoff_max"`
+	// ShutdownTimeout bounds the final flush on SIGINT/SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Log configures the structured log on stderr.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Source is one database to capture.
+type Source struct {
+	// Name identifies the source in topics, event ids and checkpoints; it
+	// must not change once events were produced.
+	Name string `yaml:"name"`
+	// Kind is the source type: mysql (MySQL or MariaDB).
+	Kind string `yaml:"kind"`
+	// PasswordEnv and PasswordFile say where the password comes from;
+	// passwords are never written in the config or logged.
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+
+	MySQL mysqlsource.Config `yaml:",inline"`
+}
+
+var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// Load reads, defaults and validates the file at path. Unknown keys are
+// errors, so a typo cannot silently turn a setting off.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data)
+}
+
+// Parse is Load on bytes.
+func Parse(data []byte) (*Config, error) {
+	cfg := &Config{Kafka: kafkasink.Defaults()}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func (c *Config) defaults() {
+	if c.Checkpoints.History == 0 {
+		c.Checkpoints.History = 100
+	}
+	if c.Topics.Prefix == "" {
+		c.Topics.Prefix = "tributary"
+	}
+	if c.Topics.Tombstones == nil {
+		t := true
+		c.Topics.Tombstones = &t
+	}
+	p := &c.Pipeline
+	setDefault(&p.MaxInFlight, 50000)
+	setDefault(&p.CheckpointInterval, time.Second)
+	setDefault(&p.RestartBackoffMin, time.Second)
+	setDefault(&p.RestartBackoffMax, time.Minute)
+	setDefault(&p.ShutdownTimeout, 30*time.Second)
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	for i := range c.Sources {
+		if c.Sources[i].Kind == "" {
+			c.Sources[i].Kind = "mysql"
+		}
+		c.Sources[i].MySQL.Defaults()
+	}
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Validate checks every section and returns all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Checkpoints.Dir == "" {
+		errs = append(errs, errors.New("checkpoints.dir is required: the directory for the checkpoint store"))
+	}
+	if c.Checkpoints.History < 1 {
+		errs = append(errs, errors.New("checkpoints.history must be at least 1"))
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Pipeline.MaxInFlight < 1 {
+		errs = append(errs, errors.New("pipeline.max_in_flight must be at least 1"))
+	}
+	if c.Pipeline.RestartBackoffMax < c.Pipeline.RestartBackoffMin {
+		errs = append(errs, errors.New("pipeline.restart_backoff_max must not be below pipeline.restart_backoff_min"))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.Log.Format))
+	}
+	if len(c.Sources) == 0 {
+		errs = append(errs, errors.New("sources: configure at least one source"))
+	}
+	seen := map[string]bool{}
+	ids := map[uint32]string{}
+	for i, s := range c.Sources {
+		key := fmt.Sprintf("sources[%d]", i)
+		if s.Name != "" {
+			key = fmt.Sprintf("sources[%s]", s.Name)
+		}
+		if !sourceName.MatchString(s.Name) {
+			errs = append(errs, fmt.Errorf("%s.name %q: want 1-64 of a-z, 0-9, _ and - (it names topics and checkpoints)", key, s.Name))
+		}
+		if seen[s.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: duplicate source name", key))
+		}
+		seen[s.Name] = true
+		if s.PasswordEnv != "" && s.PasswordFile != "" {
+			errs = append(errs, fmt.Errorf("%s: set password_env or password_file, not both", key))
+		}
+		switch s.Kind {
+		case "mysql":
+			if err := s.MySQL.Validate(key); err != nil {
+				errs = append(errs, err)
+			}
+			if other, ok := ids[s.MySQL.ServerID]; ok && s.MySQL.ServerID != 0 {
+				errs = append(errs, fmt.Errorf("%s.server_id %d is also used by source %s: each binlog reader needs its own", key, s.MySQL.ServerID, other))
+			}
+			ids[s.MySQL.ServerID] = s.Name
+		default:
+			errs = append(errs, fmt.Errorf("%s.kind %q: want mysql", key, s.Kind))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Password resolves the source's password from its env var or file. A
+// password written inline in the config is accepted for local demos.
+func (s Source) Password() (string, error) {
+	switch {
+	case s.PasswordEnv != "":
+		v, ok := os.LookupEnv(s.PasswordEnv)
+		if !ok {
+			return "", fmt.Errorf("sources[%s].password_env: environment variable %s is not set", s.Name, s.PasswordEnv)
+		}
+		return v, nil
+	case s.PasswordFile != "":
+		b, err := os.ReadFile(s.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("sources[%s].password_file: %w", s.Name, err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	default:
+		return s.MySQL.Password, nil
+	}
+}

@@ -1,0 +1,221 @@
+// Package pipeline is the composition root of one source's loop:
+//
+//	capture ──changes──▶ transform ──events──▶ sink ──acks──▶ tracker ──▶ checkpoint store
+//	   ▲                                                                      │
+//	   └──────────────────── resume position on (re)start ◀───────────────────┘
+//
+// A checkpoint moves only past transactions whose every event Kafka acked.
+// Any failed write ends the attempt; the supervisor restarts it from the
+// last committed checkpoint (retryable errors) or stops the source
+// (permanent ones). Kafka may therefore see an event twice, never miss one.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/checkpoints"
+	"github.com/tributary-cdc/tributary/sink"
+)
+
+// Config is what one pipeline needs besides its parts.
+type Config struct {
+	Source             string // configured source name
+	Connector          string // transform.ConnectorMySQL, …
+	TopicPrefix        string
+	Tombstones         bool
+	MaxInFlight        int
+	CheckpointInterval time.Duration
+	RestartBackoffMin  time.Duration
+	RestartBackoffMax  time.Duration
+	ShutdownTimeout    time.Duration
+}
+
+// Pipeline runs one source into the sink, restarting after failures.
+type Pipeline struct {
+	cfg       Config
+	newSource func() (capture.Source, error)
+	newSink   func(sink.AckFunc) (sink.Sink, error)
+	store     checkpoints.Store
+	logger    *slog.Logger
+	Stats     Stats
+}
+
+// New returns a pipeline. newSource and newSink are called once per attempt
+// so that every restart begins with fresh connections and an empty sink.
+func New(cfg Config, newSource func() (capture.Source, error), newSink func(sink.AckFunc) (sink.Sink, error), store checkpoints.Store, logger *slog.Logger) *Pipeline {
+	return &Pipeline{cfg: cfg, newSource: newSource, newSink: newSink, store: store,
+		logger: logger.With("source", cfg.Source)}
+}
+
+// Run streams until ctx is cancelled (returning nil after a graceful stop)
+// or a permanent error stops the source (returning it).
+func (p *Pipeline) Run(ctx context.Context) error {
+	backoff := p.cfg.RestartBackoffMin
+	for {
+		started := time.Now()
+		err := p.attempt(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("source stream ended unexpectedly")
+		}
+		if IsPermanent(err) {
+			p.logger.Error("source stopped: fix the cause, then restart tributary", "err", err)
+			return err
+		}
+		if time.Since(started) > 2*p.cfg.RestartBackoffMax {
+			backoff = p.cfg.RestartBackoffMin // it ran fine for a while
+		}
+		p.Stats.Restarts.Add(1)
+		p.logger.Warn("pipeline failed; restarting from the last checkpoint", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, p.cfg.RestartBackoffMax)
+	}
+}
+
+// IsPermanent reports whether err cannot be fixed by restarting.
+func IsPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
+}
+
+// attempt is one run from the committed checkpoint until failure or stop.
+func (p *Pipeline) attempt(ctx context.Context) error {
+	src, err := p.newSource()
+	if err != nil {
+		return fmt.Errorf("create source: %w", err)
+	}
+	defer src.Close()
+
+	from, err := p.resumePosition(ctx, src)
+	if err != nil {
+		return err
+	}
+
+	tracker := checkpoints.NewTracker()
+	streamCtx, stopStream := context.WithCancelCause(ctx)
+	defer stopStream(nil)
+	var sinkErr error
+	var sinkErrOnce sync.Once
+	ack := func(seqs []uint64, err error) {
+		if err != nil {
+			sinkErrOnce.Do(func() { sinkErr = err })
+			stopStream(fmt.Errorf("kafka write failed: %w", err))
+			return
+		}
+		tracker.Ack(seqs)
+		p.Stats.MessagesAcked.Add(uint64(len(seqs)))
+	}
+	snk, err := p.newSink(ack)
+	if err != nil {
+		return fmt.Errorf("create kafka sink: %w", err)
+	}
+	defer snk.Close()
+
+	h := &handler{
+		source: p.cfg.Source, connector: p.cfg.Connector, topicPrefix: p.cfg.TopicPrefix,
+		tombstones: p.cfg.Tombstones, maxInFlight: p.cfg.MaxInFlight,
+		tracker: tracker, sink: snk, stats: &p.Stats, logger: p.logger,
+		topics: map[[2]string]string{},
+	}
+	p.logger.Info("streaming", "from", from)
+
+	g, gctx := errgroup.WithContext(streamCtx)
+	g.Go(func() error {
+		err := src.Stream(gctx, from, h)
+		if cause := context.Cause(streamCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+			return cause // a sink failure stopped the stream
+		}
+		return err
+	})
+	g.Go(func() error { return p.checkpointLoop(gctx, tracker) })
+	err = g.Wait()
+
+	if ctx.Err() != nil && sinkErr == nil {
+		// Graceful stop: wait for what Kafka still has in flight, then
+		// record how far it got.
+		flushCtx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout)
+		defer cancel()
+		if ferr := snk.Flush(flushCtx); ferr != nil {
+			p.logger.Warn("flush on shutdown", "err", ferr)
+		}
+	}
+	// Whatever happened, the committable checkpoint covers only acked events.
+	if cerr := p.commit(context.Background(), tracker); cerr != nil && err == nil {
+		err = cerr
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if sinkErr != nil {
+		err = fmt.Errorf("kafka write failed: %w", sinkErr)
+	}
+	return err
+}
+
+// resumePosition is the committed checkpoint, or, on a first start, the
+// server's current position, committed before streaming begins.
+func (p *Pipeline) resumePosition(ctx context.Context, src capture.Source) (string, error) {
+	cp, err := p.store.Load(ctx, p.cfg.Source)
+	if err == nil {
+		return cp.Position, nil
+	}
+	if !errors.Is(err, checkpoints.ErrNotFound) {
+		return "", fmt.Errorf("load checkpoint: %w", err)
+	}
+	pos, ok := src.(capture.Positioner)
+	if !ok {
+		return "", nil
+	}
+	current, err := pos.CurrentPosition(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read current source position: %w", err)
+	}
+	if err := p.store.Commit(ctx, p.cfg.Source, checkpoints.Checkpoint{Position: current, SavedAt: time.Now()}); err != nil {
+		return "", fmt.Errorf("commit initial checkpoint: %w", err)
+	}
+	p.logger.Info("no checkpoint: starting at the server's current position", "position", current)
+	return current, nil
+}
+
+func (p *Pipeline) checkpointLoop(ctx context.Context, tracker *checkpoints.Tracker) error {
+	tick := time.NewTicker(p.cfg.CheckpointInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			if err := p.commit(ctx, tracker); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (p *Pipeline) commit(ctx context.Context, tracker *checkpoints.Tracker) error {
+	cp, ok := tracker.Committable()
+	if !ok {
+		return nil
+	}
+	cp.SavedAt = time.Now()
+	if err := p.store.Commit(ctx, p.cfg.Source, cp); err != nil {
+		return fmt.Errorf("commit checkpoint %s: %w", cp.Position, err)
+	}
+	p.Stats.lastCheckpoint.Store(cp)
+	p.logger.Debug("checkpoint", "position", cp.Position, "in_flight", tracker.InFlight())
+	return nil
+}
