@@ -1,0 +1,106 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Every example in configs/ must load: CI keeps the documentation honest.
+func TestExampleConfigsLoad(t *testing.T) {
+	files, err := filepath.Glob("../../configs/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example configs found: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if _, err := Load(f); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+		})
+	}
+}
+
+const minimal = `
+checkpoints: {dir: /tmp/x}
+kafka: {brokers: ["127.0.0.1:19092"]}
+sources:
+  - {name: crm, addr: "127.0.0.1:13306", user: u, server_id: 7}
+`
+
+func TestParseDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Topics.Prefix != "tributary" || !*cfg.Topics.Tombstones || cfg.Pipeline.MaxInFlight != 50000 {
+		t.Fatalf("defaults not applied: %+v %+v", cfg.Topics, cfg.Pipeline)
+	}
+	if cfg.Kafka.RequiredAcks != "all" || cfg.Kafka.Partitions != 3 {
+		t.Fatalf("kafka defaults not applied: %+v", cfg.Kafka)
+	}
+	if cfg.Sources[0].Kind != "mysql" || cfg.Sources[0].MySQL.Heartbeat == 0 {
+		t.Fatalf("source defaults not applied: %+v", cfg.Sources[0])
+	}
+}
+
+func TestParseErrorsNameTheKey(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", minimal + "\nbogus: 1\n", "field bogus not found"},
+		{"typo in source", strings.Replace(minimal, "server_id", "serverid", 1), "field serverid not found"},
+		{"no checkpoint dir", strings.Replace(minimal, "dir: /tmp/x", "history: 3", 1), "checkpoints.dir is required"},
+		{"no brokers", strings.Replace(minimal, `brokers: ["127.0.0.1:19092"]`, "brokers: []", 1), "kafka.brokers"},
+		{"weak acks", strings.Replace(minimal, `kafka: {`, `kafka: {required_acks: one, `, 1), "kafka.required_acks"},
+		{"missing server id", strings.Replace(minimal, ", server_id: 7", "", 1), "sources[crm].server_id is required"},
+		{"bad name", strings.Replace(minimal, "name: crm", "name: CRM!", 1), "sources[CRM!].name"},
+		{"bad kind", strings.Replace(minimal, "name: crm,", "name: crm, kind: oracle,", 1), "sources[crm].kind"},
+		{"bad duration", minimal + "pipeline: {checkpoint_interval: soon}\n", "soon"},
+		{"bad log level", minimal + "log: {level: loud}\n", "log.level"},
+		{"duplicate", minimal + `  - {name: crm, addr: "127.0.0.1:13306", user: u, server_id: 8}` + "\n", "duplicate source name"},
+		{"shared server id", minimal + `  - {name: crm2, addr: "127.0.0.1:13306", user: u, server_id: 7}` + "\n", "server_id 7 is also used"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPasswordSources(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pw")
+	if err := os.WriteFile(file, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TRIB_TEST_PW", "from-env")
+	cases := []struct {
+		src  Source
+		want string
+		err  string
+	}{
+		{Source{Name: "a", PasswordEnv: "TRIB_TEST_PW"}, "from-env", ""},
+		{Source{Name: "a", PasswordEnv: "TRIB_TEST_UNSET_PW"}, "", "sources[a].password_env: environment variable TRIB_TEST_UNSET_PW is not set"},
+		{Source{Name: "a", PasswordFile: file}, "s3cret", ""},
+		{Source{Name: "a", PasswordFile: filepath.Join(dir, "missing")}, "", "sources[a].password_file"},
+	}
+	for _, tc := range cases {
+		got, err := tc.src.Password()
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%+v: error %v, want %q", tc.src, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%+v: got %q, %v; want %q", tc.src, got, err, tc.want)
+		}
+	}
+}
