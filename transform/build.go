@@ -59,7 +59,7 @@ func Build(source, connector string, c *capture.Change, now time.Time) ([]Event,
 	}
 	oldKey, newKey, keyChanged, err := keys(t, c.Before, c.After)
 	if err != nil {
-		return nil, fmt.Errorf("table %s.%s at %s: %w", t.Database, t.Name, c.EventPosition, err)
+		return nil, fmt.Errorf("build event for %s.%s at %q: %w", t.Database, t.Name, c.EventPosition, err)
 	}
 	ev.Before, ev.Absent.Before = image(t, c.Before)
 	ev.After, ev.Absent.After = image(t, c.After)

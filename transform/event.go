@@ -19,8 +19,11 @@ const (
 //	{"id":…,"op":…,"key":{…},"before":{…}|null,"after":{…}|null,
 //	 "absent":{"before":[…],"after":[…]},"source":{…},"ts_ms":…}
 //
-// "absent" is omitted when no column is absent from either image. Events
-// are values: Build returns fresh ones and nothing keeps references to them.
+// "absent" is omitted when no column is absent from either image.
+//
+// Build copies no values: []byte, json.RawMessage and []string values in
+// the rows share memory with the Change, so a source must not reuse those
+// buffers once it has handed the Change on.
 type Event struct {
 	// ID is "<source>:<event position>#<row index>", plus ".0"/".1" for the
 	// halves of a key change; identical on replay.
@@ -60,9 +63,9 @@ type Source struct {
 	Position string
 	GTID     string // omitted from JSON when empty
 	TxID     string // omitted from JSON when empty
-	// TsMs is the source commit time in Unix milliseconds, 0 when unknown.
-	// MySQL binlog timestamps have one-second resolution and mark the start
-	// of the statement, not the commit.
+	// TsMs is the change's capture.Change.CommitTime in Unix milliseconds,
+	// 0 when unknown. Where MySQL has no original commit timestamp it is the
+	// binlog event time: one-second resolution, marking statement start.
 	TsMs     int64
 	Snapshot bool
 }

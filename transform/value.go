@@ -139,6 +139,13 @@ func appendString(dst []byte, s string) ([]byte, error) {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip plain ASCII eight bytes at a time: most text needs no escaping.
+		for i+8 <= len(s) && plainASCII8(s[i:i+8]) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		if b := s[i]; b < utf8.RuneSelf {
 			if jsonSafe[b] {
 				i++
@@ -178,4 +185,17 @@ func appendString(dst []byte, s string) ([]byte, error) {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"'), nil
+}
+
+// plainASCII8 reports whether the 8 bytes of s are all ASCII that needs no
+// escaping: none is >= 0x80, < 0x20, '"' or '\\'. It uses the classic
+// "has a byte less than n" word trick, which is exact for n <= 128.
+func plainASCII8(s string) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	q := w ^ ('"' * lo)
+	bs := w ^ ('\\' * lo)
+	x := w | ((w - 0x20*lo) &^ w) | ((q - lo) &^ q) | ((bs - lo) &^ bs)
+	return x&hi == 0
 }

@@ -200,3 +200,45 @@ func TestRowAppendJSON(t *testing.T) {
 		})
 	}
 }
+
+func TestPlainASCII8(t *testing.T) {
+	t.Parallel()
+	for pos := 0; pos < 8; pos++ {
+		for c := 0; c < 256; c++ {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			want := c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
+			if got := plainASCII8(string(b)); got != want {
+				t.Fatalf("plainASCII8(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+}
+
+// TestAppendStringEveryPosition puts each interesting byte sequence at every
+// offset of a long ASCII string, across the 8-byte fast path boundaries.
+func TestAppendStringEveryPosition(t *testing.T) {
+	t.Parallel()
+	specials := []string{`"`, `\`, "\n", "\x00", "\x7f", "é", "👍", "\u2028", "<"}
+	base := strings.Repeat("abcdefgh", 3)
+	for _, sp := range specials {
+		for pos := 0; pos <= len(base); pos++ {
+			s := base[:pos] + sp + base[pos:]
+			got, err := appendString(nil, s)
+			if err != nil {
+				t.Fatalf("appendString(%q): %v", s, err)
+			}
+			var want bytes.Buffer
+			enc := json.NewEncoder(&want)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(s)
+			if string(got) != strings.TrimSuffix(want.String(), "\n") {
+				t.Fatalf("appendString(%q) = %s, encoding/json = %s", s, got, want.String())
+			}
+		}
+		bad := base[:9] + "\xff" + base[9:]
+		if _, err := appendString(nil, bad); !errors.Is(err, ErrInvalidUTF8) {
+			t.Fatalf("appendString(%q) error = %v, want ErrInvalidUTF8", bad, err)
+		}
+	}
+}
