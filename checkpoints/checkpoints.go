@@ -1,6 +1,8 @@
 // Package checkpoints closes the loop from sink acks back to source
-// positions: a Tracker computes the highest transaction boundary whose events
-// have all been acked, and a Store persists it.
+// positions: a Tracker computes the highest transaction boundary whose events,
+// and all events before it, were acked by the sink (Kafka), and a Store
+// persists it. Resuming from a persisted checkpoint may replay delivered
+// events but never skips one.
 package checkpoints
 
 import (

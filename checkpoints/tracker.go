@@ -151,8 +151,10 @@ func (t *Tracker) InFlight() int {
 
 // Notify returns a channel, buffered with capacity one, that receives a
 // value whenever a boundary may have become committable. Signals coalesce:
-// after a receive, call Committable, which returns everything pending. The
-// same channel is returned on every call.
+// after a receive, call Committable, which returns everything pending and
+// consumes a signal that is still pending. With several goroutines calling
+// Committable, a signal may find nothing new. The same channel is returned
+// on every call.
 func (t *Tracker) Notify() <-chan struct{} {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -143,3 +143,24 @@ func (f filter) match(db, table string) bool {
 	}
 	return false
 }
+
+// matchDatabase reports whether any table of db can be captured: for DDL
+// that names a database but no table.
+func (f filter) matchDatabase(db string) bool {
+	for _, p := range f.exclude {
+		pdb, ptbl, _ := strings.Cut(p, ".")
+		if ok, _ := path.Match(pdb, db); ok && ptbl == "*" {
+			return false
+		}
+	}
+	if len(f.include) == 0 {
+		return true
+	}
+	for _, p := range f.include {
+		pdb, _, _ := strings.Cut(p, ".")
+		if ok, _ := path.Match(pdb, db); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -207,7 +207,42 @@ func (s *Source) dropSyncer(syncer *replication.BinlogSyncer) {
 //
 // A dropped connection ends Stream with an error; the caller resumes from the
 // last Commit position it made durable.
+//
+// A misconfigured server (ErrPreflight) or a position the server no longer
+// has (ErrPositionGone) comes back as a *capture.PermanentError: restarting
+// from the same checkpoint cannot fix either.
 func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) error {
+	err := s.stream(ctx, from, h)
+	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrPositionGone) {
+		return &capture.PermanentError{Err: err}
+	}
+	return err
+}
+
+// CurrentPosition is the server's current binlog position, where a source
+// without a checkpoint starts.
+func (s *Source) CurrentPosition(ctx context.Context) (string, error) {
+	db, err := s.sqlDB()
+	if err != nil {
+		return "", err
+	}
+	p, err := s.currentPosition(ctx, db)
+	if err != nil {
+		return "", err
+	}
+	if p.GTIDSet == "" {
+		gset, err := s.startGTIDSet(ctx, db, p)
+		if err != nil {
+			return "", err
+		}
+		if gset != nil {
+			p.GTIDSet = gset.String()
+		}
+	}
+	return p.String(), nil
+}
+
+func (s *Source) stream(ctx context.Context, from string, h capture.Handler) error {
 	db, err := s.sqlDB()
 	if err != nil {
 		return err

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
-
-	"github.com/tributary-cdc/tributary/capture"
 )
 
 // kind is how a column's wire value becomes a canonical value.
@@ -132,7 +130,7 @@ func (d decoder) convert(v any) (any, error) {
 		case string:
 			b = []byte(x)
 		case []byte:
-			b = append([]byte(nil), x...)
+			b = append([]byte{}, x...) // empty, never nil: nil []byte marshals as JSON null
 		default:
 			return nil, fmt.Errorf("want bytes, got %T", v)
 		}
@@ -167,7 +165,7 @@ func (d decoder) convert(v any) (any, error) {
 	return nil, fmt.Errorf("unexpected %T for this column", v)
 }
 
-// enumLabel maps a 1-based ENUM index to its label; 0 is the '' the server
+// enumLabel maps a 1-based ENUM index to its label; 0 is the empty string the server
 // stores for an invalid value in non-strict mode.
 func enumLabel(labels []string, i int64) (string, error) {
 	if i == 0 {
@@ -215,13 +213,4 @@ func timestampUTC(s string) string {
 		return strings.Clone(s)
 	}
 	return strings.Replace(s, " ", "T", 1) + "Z"
-}
-
-// absentRow returns a row of n capture.Absent values.
-func absentRow(n int) []any {
-	r := make([]any, n)
-	for i := range r {
-		r[i] = capture.Absent
-	}
-	return r
 }

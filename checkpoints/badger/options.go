@@ -45,7 +45,8 @@ func WithGCInterval(d time.Duration) Option { return func(c *config) { c.gcInter
 // warning level and above.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// WithClock sets the clock that stamps SavedAt.
+// WithClock sets the clock that stamps SavedAt; it is called with the
+// store's write lock held.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // badgerOptions tunes Badger for a tiny, durable, write-mostly store: a few
@@ -56,17 +57,21 @@ func badgerOptions(dir string, logger *slog.Logger) badger.Options {
 		WithSyncWrites(true).
 		// The defaults (64 MiB memtables, 256 MiB block cache, 1 GiB value
 		// log files) are sized for large databases; the live data here is
-		// kilobytes.
-		WithMemTableSize(4 << 20).
+		// kilobytes. Every memtable flush writes a level-0 table made almost
+		// entirely of overwritten versions, and up to NumLevelZeroTables (5)
+		// of them wait for compaction, so the memtable size sets the
+		// steady-state disk usage: about 6 MiB with 1 MiB memtables.
+		WithMemTableSize(1 << 20).
 		WithNumMemtables(2).
 		WithBlockCacheSize(1 << 20).
 		WithIndexCacheSize(1 << 20).
 		WithValueLogFileSize(16 << 20).
 		// Keep positions (even long GTID sets) in the LSM tree, where
 		// compaction drops overwritten versions; only larger values go to
-		// the value log, which the GC loop reclaims. It must stay below 15%
-		// of the memtable size, Badger's maximum batch size.
-		WithValueThreshold(64 << 10).
+		// the value log, which the GC loop reclaims. A commit writes two
+		// values, and must fit in Badger's maximum batch, 15% of the
+		// memtable size (150 KiB).
+		WithValueThreshold(32 << 10).
 		WithNumCompactors(2).
 		WithNumVersionsToKeep(1).
 		WithLogger(slogAdapter{logger}).

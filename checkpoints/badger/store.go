@@ -181,26 +181,25 @@ func (s *Store) Sources(ctx context.Context) ([]string, error) {
 // Delete removes the checkpoint and history of source. Deleting a source
 // without checkpoints is not an error.
 func (s *Store) Delete(ctx context.Context, source string) error {
-	err := s.update(ctx, source, func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = historyKeyPrefix(source)
-		it := txn.NewIterator(opts)
-		var keys [][]byte
-		for it.Rewind(); it.Valid(); it.Next() {
-			keys = append(keys, it.Item().KeyCopy(nil))
-		}
-		it.Close()
-		keys = append(keys, currentKey(source))
-		for _, k := range keys {
-			if err := txn.Delete(k); err != nil {
-				return err
+	// History goes first, in batches that fit in one transaction, and the
+	// current key last: an interrupted Delete leaves a source with part of
+	// its history, never history without a source.
+	for more := true; more; {
+		err := s.update(ctx, source, func(txn *badger.Txn) error {
+			keys := historyKeys(txn, source, deleteBatch)
+			if more = len(keys) == deleteBatch; !more {
+				keys = append(keys, currentKey(source))
 			}
+			for _, k := range keys {
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("delete checkpoints for %q: %w", source, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("delete checkpoints for %q: %w", source, err)
 	}
 	s.log.Info("checkpoints deleted", "source", source)
 	return nil

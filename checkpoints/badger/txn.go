@@ -14,7 +14,10 @@ import (
 // maxTrimPerWrite bounds the history entries one write deletes, so lowering
 // the history limit on a large directory cannot make a transaction too big;
 // the rest goes on the following writes.
-const maxTrimPerWrite = 1000
+const maxTrimPerWrite = 100
+
+// deleteBatch is how many history keys Delete removes per transaction.
+const deleteBatch = 500
 
 // read runs fn in a read-only transaction unless ctx is done or s is closed.
 func (s *Store) read(ctx context.Context, fn func(*badger.Txn) error) error {
@@ -57,8 +60,9 @@ func (s *Store) update(ctx context.Context, source string, fn func(*badger.Txn) 
 // write sets the current checkpoint of source, appends it to the history and
 // trims the history to the limit.
 func (s *Store) write(ctx context.Context, source string, cp checkpoints.Checkpoint, kind Kind) error {
-	cp.SavedAt = s.cfg.now()
 	return s.update(ctx, source, func(txn *badger.Txn) error {
+		// Stamped under the write lock, so SavedAt follows history order.
+		cp.SavedAt = s.cfg.now()
 		first, next := uint64(1), uint64(1)
 		switch cur, err := getCurrent(txn, source); {
 		case errors.Is(err, checkpoints.ErrNotFound):
@@ -133,6 +137,20 @@ func readHistory(txn *badger.Txn, source string, cur record, limit int) ([]Entry
 		}
 	}
 	return out, nil
+}
+
+// historyKeys returns up to n history keys of source, oldest first.
+func historyKeys(txn *badger.Txn, source string, n int) [][]byte {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = historyKeyPrefix(source)
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	var keys [][]byte
+	for it.Rewind(); it.Valid() && len(keys) < n; it.Next() {
+		keys = append(keys, it.Item().KeyCopy(nil))
+	}
+	return keys
 }
 
 func setJSON(txn *badger.Txn, key []byte, r record) error {

@@ -39,17 +39,17 @@ func (s *Sink) complete(msgs []kafka.Message, err error) {
 		}
 		meta := m.WriterData.(msgMeta)
 		err = errors.Join(err, &OversizedError{Topic: m.Topic, Describe: meta.describe, Seq: meta.seq,
-			Size: recordSize(m), Limit: 0, LimitFrom: "rejected by the broker (MESSAGE_TOO_LARGE)"})
+			Size: recordSize(m), Limit: s.limitOf(m.Topic), LimitFrom: "rejected by the broker (MESSAGE_TOO_LARGE)"})
 	}
 	err = fmt.Errorf("produce %d messages to %s partition %d: %w", len(msgs), m.Topic, m.Partition, err)
+	s.blowFuse(err)
 	s.fail(err)
 	s.ack(seqs, err)
 }
 
 // rejectedTooLarge dead-letters a message the broker refused as too large,
 // when configured to. It reports whether the reference was handed over (its
-// completion then acks the seq, and holds the in-flight slot, which is why
-// it acquires one before complete releases the original's).
+// completion then acks the seq).
 func (s *Sink) rejectedTooLarge(m kafka.Message) bool {
 	meta := m.WriterData.(msgMeta)
 	if s.cfg.OnOversized != OversizedDeadLetter || meta.deadLetter {
@@ -58,13 +58,13 @@ func (s *Sink) rejectedTooLarge(m kafka.Message) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	defer cancel()
 	oe := &OversizedError{Topic: m.Topic, Describe: meta.describe, Seq: meta.seq, Size: recordSize(m),
-		LimitFrom: "rejected by the broker (MESSAGE_TOO_LARGE)"}
+		Limit: s.limitOf(m.Topic), LimitFrom: "rejected by the broker (MESSAGE_TOO_LARGE)"}
 	dtw, ref, err := s.deadLetterRef(ctx, m, oe)
 	if err == nil {
-		// Never blocks for room: the original still holds its slot.
-		s.inflight.release(-1)
-		err = s.send(ctx, dtw, []kafka.Message{ref})
-		if err != nil {
+		// Counted without waiting for room: blocking here, on a partition's
+		// goroutine, could wait for completions queued behind us.
+		s.inflight.add(1)
+		if err = dtw.w.WriteMessages(ctx, ref); err != nil {
 			s.inflight.release(1)
 		}
 	}
@@ -107,4 +107,14 @@ func (s *Sink) deadLetterRef(ctx context.Context, m kafka.Message, oe *Oversized
 		WriterData: msgMeta{seq: oe.Seq, describe: oe.Describe, deadLetter: true},
 	}
 	return dtw, ref, nil
+}
+
+// limitOf returns the cached message limit of topic, 0 if unknown.
+func (s *Sink) limitOf(topic string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tw := s.topics[topic]; tw != nil {
+		return tw.limit
+	}
+	return 0
 }

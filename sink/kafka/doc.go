@@ -29,11 +29,12 @@
 //
 // Because of the last point, the first failed completion makes the Sink
 // failed: that completion's seqs are acked with the error, every later Write
-// returns the error, and the pipeline must restart from its checkpoint (the
-// checkpoint never moves past an unacked seq, so the gap is re-filled,
-// possibly after newer duplicates: at-least-once, with a per-key order that
-// is restored by replay). Acks for messages written after the failure may
-// still arrive; they are harmless.
+// returns the error, and the writers' transport (fuseTransport) refuses every
+// later produce request, so no batch queued behind the failed one reaches
+// the broker. The pipeline restarts from its checkpoint, which never moved
+// past an unacked seq, and re-sends from there: a key's messages appear in
+// commit order, possibly followed by re-sent duplicates of a suffix of them,
+// never with a later change before an earlier one.
 //
 // Messages are partitioned with kafka.Murmur2Balancer, the Java client's
 // partitioner, so one key always lands on one partition and consumers see

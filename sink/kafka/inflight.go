@@ -31,6 +31,13 @@ func (f *inflight) acquire(ctx context.Context, k int) error {
 	})
 }
 
+// add counts k more without waiting for room.
+func (f *inflight) add(k int) {
+	f.mu.Lock()
+	f.n += k
+	f.mu.Unlock()
+}
+
 // release subtracts k and wakes the waiters.
 func (f *inflight) release(k int) {
 	f.mu.Lock()

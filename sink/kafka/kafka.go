@@ -34,6 +34,7 @@ type Sink struct {
 	mu     sync.Mutex // guards the fields below
 	topics map[string]*topicWriter
 	failed error
+	fused  error // a produce failed: see fuseTransport
 	closed bool
 }
 
@@ -67,9 +68,10 @@ func New(cfg Config, ack sink.AckFunc, logger *slog.Logger) (*Sink, error) {
 	codec, _ := compressionCodec(cfg.Compression)
 	transport := &kafka.Transport{
 		ClientID: cfg.ClientID,
-		// Metadata is served from this cache; a short TTL lets the sink see
-		// topics other processes created without waiting long.
-		MetadataTTL: 2 * time.Second,
+		// Metadata is served from this cache (the Writer's partition
+		// lookups too); a short TTL lets the sink see topics other
+		// processes created without waiting long.
+		MetadataTTL: metadataTTL,
 	}
 	return &Sink{
 		cfg:       cfg,
@@ -86,7 +88,7 @@ func New(cfg Config, ack sink.AckFunc, logger *slog.Logger) (*Sink, error) {
 func (s *Sink) newWriter(batchBytes int) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:      kafka.TCP(s.cfg.Brokers...),
-		Transport: s.transport,
+		Transport: &fuseTransport{next: s.transport, sink: s},
 		// Murmur2 is the Java client's partitioner: a key always maps to
 		// the same partition (and the same one Java producers pick). The
 		// default RoundRobin would scatter a key's changes.
@@ -210,14 +212,7 @@ func (s *Sink) topic(ctx context.Context, name string) (*topicWriter, error) {
 			return nil, err
 		}
 	} else {
-		state, err := topicState(ctx, s.client, name)
-		if err != nil {
-			return nil, err
-		}
-		if state == topicMissing {
-			return nil, fmt.Errorf("topic %s does not exist and kafka.create_topics is false", name)
-		}
-		if err := waitTopicReady(ctx, s.client, name); err != nil {
+		if err := s.waitExisting(ctx, name); err != nil {
 			return nil, err
 		}
 	}
@@ -235,6 +230,33 @@ func (s *Sink) topic(ctx context.Context, name string) (*topicWriter, error) {
 	s.topics[name] = tw
 	s.log.Debug("topic ready", "topic", name, "message_limit", limit)
 	return tw, nil
+}
+
+// metadataTTL is how long the sink's Transport caches cluster metadata.
+const metadataTTL = 2 * time.Second
+
+// waitExisting waits for a topic the sink may not create. The metadata
+// cache can lag a topic created elsewhere by up to metadataTTL, so a topic
+// counts as missing only if it stays missing for longer than that.
+func (s *Sink) waitExisting(ctx context.Context, name string) error {
+	deadline := time.Now().Add(metadataTTL + time.Second)
+	for {
+		state, err := topicState(ctx, s.client, name)
+		if err != nil {
+			return err
+		}
+		if state != topicMissing {
+			return waitTopicReady(ctx, s.client, name)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topic %s does not exist and kafka.create_topics is false", name)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for topic %s: %w", name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // state returns why the sink no longer accepts messages, or nil.

@@ -9,16 +9,28 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// recordSize is kafka-go's own estimate of a message's size
-// (kafka.Message.totalSize for a message without headers): the number it
-// compares with Writer.BatchBytes, and a close upper bound of the record's
-// size on the wire (record overhead is under 22 bytes in practice).
+// recordSize is exactly kafka-go's own estimate of a message's size
+// (kafka.Message.totalSize): the number it compares with
+// Writer.BatchBytes, and a close upper bound of the record's size on the
+// wire (record overhead is under 22 bytes in practice).
 func recordSize(m kafka.Message) int {
 	n := 4 + 1 + 1 + (4 + len(m.Key)) + (4 + len(m.Value)) + 8
+	n += varintLen(len(m.Headers))
 	for _, h := range m.Headers {
-		n += 5 + len(h.Key) + 5 + len(h.Value)
+		n += varintLen(len(h.Key)) + len(h.Key) + varintLen(len(h.Value)) + len(h.Value)
 	}
 	return n
+}
+
+// varintLen is the size of n as a zigzag varint.
+func varintLen(n int) int {
+	u := uint64(n) << 1 // zigzag of a non-negative number
+	size := 1
+	for u >= 0x80 {
+		u >>= 7
+		size++
+	}
+	return size
 }
 
 // batchSlack is kept free below a topic's max.message.bytes for the record

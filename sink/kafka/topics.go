@@ -18,7 +18,10 @@ const defaultAdminTimeout = 30 * time.Second
 // partitions, replication factor and topic configs if it does not. A topic
 // created concurrently by someone else counts as existing. It returns once
 // the client's metadata shows every partition with a leader, so a Writer
-// sharing the client's Transport can produce right away.
+// sharing the client's Transport can produce right away. (kafka.Transport
+// serves metadata from a cache refreshed every MetadataTTL, 6s by default;
+// only the Transport that created the topic refreshes at once. A Writer on
+// another Transport may get UnknownTopicOrPartition until its refresh.)
 //
 // An existing topic is left as it is, even if its settings differ.
 func EnsureTopic(ctx context.Context, client *kafka.Client, topic string, partitions, replicationFactor int, configs ...kafka.ConfigEntry) error {

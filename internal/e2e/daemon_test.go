@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tributary-cdc/tributary/internal/testenv"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// tributaryBinary builds cmd/tributary once per test process.
+func tributaryBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tributary-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "tributary")
+		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/tributary").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// setup describes one test's private slice of the shared servers.
+type setup struct {
+	Database  string
+	Source    string
+	Prefix    string
+	ServerID  uint32
+	CheckDir  string
+	ConfigDir string
+}
+
+func newSetup(t *testing.T) *setup {
+	name := testenv.UniqueName(t, "e2e")
+	dir := t.TempDir()
+	return &setup{
+		Database: name, Source: "src" + strings.ReplaceAll(name[4:], "_", ""),
+		Prefix: "t" + name, ServerID: testenv.ServerID(),
+		CheckDir: filepath.Join(dir, "checkpoints"), ConfigDir: dir,
+	}
+}
+
+func (s *setup) topic(table string) string {
+	return s.Prefix + "." + s.Source + "." + s.Database + "." + table
+}
+
+// writeConfig writes the daemon's config for this setup and returns its path.
+func (s *setup) writeConfig(t *testing.T, extraKafka string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`
+checkpoints: {dir: %q}
+kafka:
+  brokers: [%q]
+  partitions: 3
+  write_timeout: 5s
+  max_attempts: 3
+%s
+topics: {prefix: %q}
+pipeline:
+  checkpoint_interval: 100ms
+  restart_backoff_min: 200ms
+  restart_backoff_max: 2s
+  shutdown_timeout: 20s
+log: {level: info}
+sources:
+  - name: %s
+    addr: %q
+    user: %s
+    password_env: TRIBUTARY_TEST_PASSWORD
+    server_id: %d
+    include: ["%s.*"]
+    heartbeat: 1s
+    read_timeout: 5s
+`, s.CheckDir, testenv.KafkaAddr(), extraKafka, s.Prefix, s.Source, testenv.MySQLAddr(), testenv.MySQLCDCUser, s.ServerID, s.Database)
+	path := filepath.Join(s.ConfigDir, "tributary.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// daemon is one running tributary process.
+type daemon struct {
+	cmd    *exec.Cmd
+	logs   *syncBuffer
+	waited chan struct{}
+	err    error
+}
+
+func startDaemon(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	d := &daemon{logs: &syncBuffer{}, waited: make(chan struct{})}
+	d.cmd = exec.Command(tributaryBinary(t), args...)
+	d.cmd.Env = append(os.Environ(), "TRIBUTARY_TEST_PASSWORD="+testenv.MySQLCDCPassword)
+	d.cmd.Stdout = d.logs
+	d.cmd.Stderr = d.logs
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start tributary: %v", err)
+	}
+	go func() { d.err = d.cmd.Wait(); close(d.waited) }()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		<-d.waited
+		if t.Failed() {
+			t.Logf("tributary log:\n%s", tail(d.logs.String(), 4000))
+		}
+	})
+	return d
+}
+
+// waitStreaming waits until the daemon logged that its source streams.
+func (d *daemon) waitStreaming(t *testing.T) {
+	t.Helper()
+	testenv.Eventually(t, 60*time.Second, "tributary to start streaming", func() bool {
+		select {
+		case <-d.waited:
+			t.Fatalf("tributary exited: %v\n%s", d.err, d.logs.String())
+		default:
+		}
+		return strings.Contains(d.logs.String(), "msg=streaming")
+	})
+}
+
+func (d *daemon) kill9(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.waited
+}
+
+// stop sends SIGTERM and requires a clean exit.
+func (d *daemon) stop(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.waited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("tributary did not stop within 60s of SIGTERM")
+	}
+	if d.err != nil {
+		t.Fatalf("tributary exited with %v after SIGTERM:\n%s", d.err, tail(d.logs.String(), 3000))
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
