@@ -99,7 +99,7 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 	mc := sc.MySQL
 	mc.Password = password
 	newSource := func() (capture.Source, error) {
-		return mysqlsource.New(sc.Name, mc, logger.With("source", sc.Name))
+		return mysqlsource.New(sc.Name, mc, logger)
 	}
 	newSink := func(ack sink.AckFunc) (sink.Sink, error) {
 		return kafkasink.New(cfg.Kafka, ack, logger.With("source", sc.Name))

@@ -34,6 +34,7 @@ type event struct {
 type collector struct {
 	mu         sync.Mutex
 	events     []event
+	values     [][]byte // raw event values, in arrival order
 	tombstones int
 	errs       []error
 	cancel     context.CancelFunc
@@ -118,6 +119,7 @@ func (c *collector) add(m kafka.Message) {
 	}
 	ev.partition, ev.offset = m.Partition, m.Offset
 	c.events = append(c.events, ev)
+	c.values = append(c.values, m.Value)
 }
 
 // snapshot returns the events so far (with duplicates) and read errors.
@@ -125,6 +127,13 @@ func (c *collector) snapshot() ([]event, []error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]event(nil), c.events...), append([]error(nil), c.errs...)
+}
+
+// raw returns the event values received so far.
+func (c *collector) raw() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte(nil), c.values...)
 }
 
 // dedupe drops events whose id was already seen, keeping the first copy.

@@ -165,7 +165,7 @@ func TestCrashRecoveryUnderSIGKILLAndFrozenBroker(t *testing.T) {
 		if frozen {
 			syscall.Kill(broker, syscall.SIGCONT)
 		}
-		t.Logf("kill %d (broker frozen: %v) after %d changes", i+1, frozen, w.changes)
+		t.Logf("kill %d (broker frozen: %v) after %d changes", i+1, frozen, w.progress.Load())
 		d = startDaemon(t, "run", "-c", cfg)
 	}
 	stopWriter()

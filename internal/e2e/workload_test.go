@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"sync/atomic"
 )
 
 // workload writes random transactions and records, per key, the sequence of
@@ -19,6 +20,7 @@ type workload struct {
 	live     map[int]int // t1 id → version
 	nextT2   int
 	changes  int
+	progress atomic.Int64 // changes, readable while the writer runs
 	expected map[string][]string // "table/id" → ["c:1", "u:2", ...]
 }
 
@@ -119,6 +121,7 @@ func (w *workload) txn(ctx context.Context) (int, error) {
 		w.record(r.table, r.id, r.change)
 	}
 	w.changes += len(recs)
+	w.progress.Store(int64(w.changes))
 	return len(recs), nil
 }
 
