@@ -388,3 +388,33 @@ func TestStreamFromCurrentPositionAndCancel(t *testing.T) {
 		t.Fatal("Stream did not return after cancel")
 	}
 }
+
+func TestKeylessTableRefusedAtStart(t *testing.T) {
+	t.Parallel()
+	db, name := testDB(t)
+	testenv.Exec(t, db, "CREATE TABLE audit (at DATETIME, what VARCHAR(20))", "CREATE TABLE ok (id INT PRIMARY KEY)")
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+
+	err := testSource(t, name, nil).Stream(ctx, "", &recorder{})
+	var perm *capture.PermanentError
+	if !errors.Is(err, ErrPreflight) || !errors.As(err, &perm) || !strings.Contains(err.Error(), name+".audit") ||
+		!strings.Contains(err.Error(), "sources[test].key_columns") {
+		t.Fatalf("Stream = %v, want a permanent preflight error naming %s.audit and key_columns", err, name)
+	}
+
+	// Configured key columns, or an exclude, let it start.
+	for i, mod := range []func(*Config){
+		func(c *Config) { c.KeyColumns = map[string][]string{name + ".audit": {"at"}} },
+		func(c *Config) { c.Exclude = []string{name + ".audit"} },
+	} {
+		rec, streamErr := startStream(t, testSource(t, name, mod), "")
+		testenv.Eventually(t, waitFor, "a change streamed", func() bool {
+			testenv.Exec(t, db, "INSERT INTO ok SELECT COALESCE(MAX(id), 0) + 1 FROM ok")
+			if err := streamErr(); err != nil {
+				t.Fatalf("config %d: Stream: %v", i, err)
+			}
+			return len(rec.changesFor("ok")) > 0
+		})
+	}
+}

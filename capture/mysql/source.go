@@ -254,6 +254,9 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 	if err != nil {
 		return err
 	}
+	if err := s.checkKeys(ctx, db); err != nil {
+		return err
+	}
 	var start Position
 	if from == "" {
 		if start, err = s.currentPosition(ctx, db); err != nil {
