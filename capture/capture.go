@@ -126,3 +126,11 @@ type PermanentError struct{ Err error }
 func (e *PermanentError) Error() string   { return e.Err.Error() }
 func (e *PermanentError) Unwrap() error   { return e.Err }
 func (e *PermanentError) Permanent() bool { return true }
+
+// Confirmer is implemented by sources that tell the server how far the
+// durable checkpoint has moved, so it can release what it retains for us
+// (the PostgreSQL slot's confirmed flush LSN). The pipeline calls Confirm
+// only with positions already committed to the checkpoint store.
+type Confirmer interface {
+	Confirm(position string)
+}

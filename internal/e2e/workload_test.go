@@ -20,7 +20,7 @@ type workload struct {
 	live     map[int]int // t1 id → version
 	nextT2   int
 	changes  int
-	progress atomic.Int64 // changes, readable while the writer runs
+	progress atomic.Int64        // changes, readable while the writer runs
 	expected map[string][]string // "table/id" → ["c:1", "u:2", ...]
 }
 

@@ -108,11 +108,25 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 	tracker := checkpoints.NewTracker()
 	streamCtx, stopStream := context.WithCancelCause(ctx)
 	defer stopStream(nil)
-	var sinkErr error
-	var sinkErrOnce sync.Once
+	// The sink may report a failure from any goroutine, also while this
+	// attempt is already ending for another reason, so its first error is
+	// only read and written under sinkErrMu.
+	var (
+		sinkErrMu sync.Mutex
+		sinkErr   error
+	)
+	sinkFailure := func() error {
+		sinkErrMu.Lock()
+		defer sinkErrMu.Unlock()
+		return sinkErr
+	}
 	ack := func(seqs []uint64, err error) {
 		if err != nil {
-			sinkErrOnce.Do(func() { sinkErr = err })
+			sinkErrMu.Lock()
+			if sinkErr == nil {
+				sinkErr = err
+			}
+			sinkErrMu.Unlock()
 			stopStream(fmt.Errorf("kafka write failed: %w", err))
 			return
 		}
@@ -141,10 +155,17 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 		}
 		return err
 	})
-	g.Go(func() error { return p.checkpointLoop(gctx, tracker) })
+	confirm := func(string) {}
+	if c, ok := src.(capture.Confirmer); ok {
+		confirm = c.Confirm
+		if from != "" {
+			confirm(from) // already durable: it is the checkpoint we resume from
+		}
+	}
+	g.Go(func() error { return p.checkpointLoop(gctx, tracker, confirm) })
 	err = g.Wait()
 
-	if ctx.Err() != nil && sinkErr == nil {
+	if ctx.Err() != nil && sinkFailure() == nil {
 		// Graceful stop: wait for what Kafka still has in flight, then
 		// record how far it got.
 		flushCtx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout)
@@ -154,14 +175,14 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 		}
 	}
 	// Whatever happened, the committable checkpoint covers only acked events.
-	if cerr := p.commit(context.Background(), tracker); cerr != nil && err == nil {
+	if cerr := p.commit(context.Background(), tracker, confirm); cerr != nil && err == nil {
 		err = cerr
 	}
 	if ctx.Err() != nil {
 		return nil
 	}
-	if sinkErr != nil {
-		err = fmt.Errorf("kafka write failed: %w", sinkErr)
+	if serr := sinkFailure(); serr != nil {
+		err = fmt.Errorf("kafka write failed: %w", serr)
 	}
 	return err
 }
@@ -191,7 +212,9 @@ func (p *Pipeline) resumePosition(ctx context.Context, src capture.Source) (stri
 	return current, nil
 }
 
-func (p *Pipeline) checkpointLoop(ctx context.Context, tracker *checkpoints.Tracker) error {
+// checkpointLoop persists the committable checkpoint every interval and
+// then confirms it to the source; never the other way round.
+func (p *Pipeline) checkpointLoop(ctx context.Context, tracker *checkpoints.Tracker, confirm func(string)) error {
 	tick := time.NewTicker(p.cfg.CheckpointInterval)
 	defer tick.Stop()
 	for {
@@ -199,14 +222,14 @@ func (p *Pipeline) checkpointLoop(ctx context.Context, tracker *checkpoints.Trac
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			if err := p.commit(ctx, tracker); err != nil {
+			if err := p.commit(ctx, tracker, confirm); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-func (p *Pipeline) commit(ctx context.Context, tracker *checkpoints.Tracker) error {
+func (p *Pipeline) commit(ctx context.Context, tracker *checkpoints.Tracker, confirm func(string)) error {
 	cp, ok := tracker.Committable()
 	if !ok {
 		return nil
@@ -216,6 +239,7 @@ func (p *Pipeline) commit(ctx context.Context, tracker *checkpoints.Tracker) err
 		return fmt.Errorf("commit checkpoint %s: %w", cp.Position, err)
 	}
 	p.Stats.lastCheckpoint.Store(cp)
+	confirm(cp.Position)
 	p.logger.Debug("checkpoint", "position", cp.Position, "in_flight", tracker.InFlight())
 	return nil
 }
