@@ -26,4 +26,4 @@ test: services
 	$(GO) test $(TEST_FLAGS) ./...
 
 demo: services build
-	scripts/demo
+	scripts/demo/run

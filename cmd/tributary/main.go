@@ -23,6 +23,9 @@ commands:
   checkpoints rewind -c config.yaml --source S --to <position|RFC 3339 time>
                                      move a source's checkpoint back; the next
                                      run re-emits everything after it
+  tail -c config.yaml [--source S] [--from-beginning] [--max N] [--timeout D]
+                                     print the sources' Kafka messages, one line
+                                     each; fails if --timeout ends before --max
 `
 
 func main() {
@@ -45,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdValidate(args[1:], stdout)
 	case "checkpoints":
 		err = cmdCheckpoints(args[1:], stdout)
+	case "tail":
+		err = cmdTail(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
