@@ -3,6 +3,7 @@ package mysql
 import (
 	"errors"
 	"fmt"
+	driver "github.com/go-sql-driver/mysql"
 	"strings"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -44,4 +45,15 @@ func positionGone(msg string) bool {
 		}
 	}
 	return false
+}
+
+// accessDenied reports a login the server refused: retrying with the same
+// credentials cannot succeed, so the source stops and says so.
+func accessDenied(err error) bool {
+	var me *gmysql.MyError
+	if errors.As(err, &me) && me.Code == 1045 {
+		return true
+	}
+	var de *driver.MySQLError
+	return errors.As(err, &de) && de.Number == 1045
 }

@@ -418,3 +418,16 @@ func TestKeylessTableRefusedAtStart(t *testing.T) {
 		})
 	}
 }
+
+func TestWrongPasswordIsPermanent(t *testing.T) {
+	t.Parallel()
+	_, name := testDB(t)
+	s := testSource(t, name, func(c *Config) { c.Password = "wrong" })
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	err := s.Stream(ctx, "", &recorder{})
+	var perm *capture.PermanentError
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "sources[test].user") {
+		t.Fatalf("Stream = %v, want a permanent error pointing at the credentials", err)
+	}
+}

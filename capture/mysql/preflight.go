@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	driver "github.com/go-sql-driver/mysql"
 	"strings"
 )
 
@@ -89,16 +90,23 @@ func checkGrants(server, addr, user string, grants []string) error {
 
 // preflight reads the server's settings and the user's grants over db.
 func preflight(ctx context.Context, db *sql.DB, server, addr, user string) (warnings []string, err error) {
+	// A server that cannot be reached or refuses the login must not read as
+	// one whose variables are unset.
+	if err := db.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("connect to %s at %s as %s: %w", server, addr, user, err)
+	}
 	vars := make(map[string]string, len(preflightVars))
 	for _, v := range preflightVars {
 		var val sql.NullString
-		// Unknown variables (binlog_row_metadata before MySQL 8.0.1 / MariaDB 10.5) fail the query.
 		if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL."+v).Scan(&val); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+			// Unknown variables (binlog_row_metadata before MySQL 8.0.1 /
+			// MariaDB 10.5) count as unset; anything else is an error.
+			var me *driver.MySQLError
+			if errors.As(err, &me) && me.Number == 1193 {
+				vars[v] = ""
+				continue
 			}
-			vars[v] = ""
-			continue
+			return nil, fmt.Errorf("preflight: read @@GLOBAL.%s on %s: %w", v, addr, err)
 		}
 		vars[v] = val.String
 	}

@@ -216,6 +216,9 @@ func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) err
 	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrPositionGone) {
 		return &capture.PermanentError{Err: err}
 	}
+	if accessDenied(err) {
+		return &capture.PermanentError{Err: fmt.Errorf("%w (check sources[%s].user and its password)", err, s.name)}
+	}
 	return err
 }
 
