@@ -96,7 +96,7 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 	if err != nil {
 		return nil, err
 	}
-	mc := sc.MySQL
+	mc := sc.MySQL()
 	mc.Password = password
 	newSource := func() (capture.Source, error) {
 		return mysqlsource.New(sc.Name, mc, logger)

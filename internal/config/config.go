@@ -67,19 +67,43 @@ type Log struct {
 	Format string `yaml:"format"` // text or json
 }
 
-// Source is one database to capture.
+// Source is one database to capture. Common keys come first; the rest
+// apply to one kind only and are refused for the other.
 type Source struct {
 	// Name identifies the source in topics, event ids and checkpoints; it
 	// must not change once events were produced.
 	Name string `yaml:"name"`
-	// Kind is the source type: mysql (MySQL or MariaDB).
+	// Kind is the source type: mysql (MySQL or MariaDB) or postgres.
 	Kind string `yaml:"kind"`
+	Addr string `yaml:"addr"`
+	User string `yaml:"user"`
 	// PasswordEnv and PasswordFile say where the password comes from;
-	// passwords are never written in the config or logged.
-	PasswordEnv  string `yaml:"password_env"`
-	PasswordFile string `yaml:"password_file"`
+	// Password inline is accepted for local demos only.
+	PasswordEnv    string `yaml:"password_env"`
+	PasswordFile   string `yaml:"password_file"`
+	InlinePassword string `yaml:"password"`
+	// Include and Exclude are db.table (MySQL) or schema.table (PostgreSQL)
+	// globs; KeyColumns names the key of tables without a primary key.
+	Include    []string            `yaml:"include"`
+	Exclude    []string            `yaml:"exclude"`
+	KeyColumns map[string][]string `yaml:"key_columns"`
+	Heartbeat  time.Duration       `yaml:"heartbeat"`
 
-	MySQL mysqlsource.Config `yaml:",inline"`
+	// MySQL / MariaDB only.
+	Flavor      mysqlsource.Flavor `yaml:"flavor"`
+	ServerID    uint32             `yaml:"server_id"`
+	ReadTimeout time.Duration      `yaml:"read_timeout"`
+}
+
+// MySQL returns the source's settings for capture/mysql, password included.
+func (s Source) MySQL() mysqlsource.Config {
+	c := mysqlsource.Config{
+		Addr: s.Addr, User: s.User, Password: s.InlinePassword, ServerID: s.ServerID, Flavor: s.Flavor,
+		Include: s.Include, Exclude: s.Exclude, KeyColumns: s.KeyColumns,
+		Heartbeat: s.Heartbeat, ReadTimeout: s.ReadTimeout,
+	}
+	c.Defaults()
+	return c
 }
 
 var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
@@ -136,7 +160,6 @@ func (c *Config) defaults() {
 		if c.Sources[i].Kind == "" {
 			c.Sources[i].Kind = "mysql"
 		}
-		c.Sources[i].MySQL.Defaults()
 	}
 }
 
@@ -197,13 +220,13 @@ func (c *Config) Validate() error {
 		}
 		switch s.Kind {
 		case "mysql":
-			if err := s.MySQL.Validate(key); err != nil {
+			if err := s.MySQL().Validate(key); err != nil {
 				errs = append(errs, err)
 			}
-			if other, ok := ids[s.MySQL.ServerID]; ok && s.MySQL.ServerID != 0 {
-				errs = append(errs, fmt.Errorf("%s.server_id %d is also used by source %s: each binlog reader needs its own", key, s.MySQL.ServerID, other))
+			if other, ok := ids[s.ServerID]; ok && s.ServerID != 0 {
+				errs = append(errs, fmt.Errorf("%s.server_id %d is also used by source %s: each binlog reader needs its own", key, s.ServerID, other))
 			}
-			ids[s.MySQL.ServerID] = s.Name
+			ids[s.ServerID] = s.Name
 		default:
 			errs = append(errs, fmt.Errorf("%s.kind %q: want mysql", key, s.Kind))
 		}
@@ -228,6 +251,6 @@ func (s Source) Password() (string, error) {
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
 	default:
-		return s.MySQL.Password, nil
+		return s.InlinePassword, nil
 	}
 }

@@ -40,7 +40,7 @@ func TestParseDefaults(t *testing.T) {
 	if cfg.Kafka.RequiredAcks != "all" || cfg.Kafka.Partitions != 3 {
 		t.Fatalf("kafka defaults not applied: %+v", cfg.Kafka)
 	}
-	if cfg.Sources[0].Kind != "mysql" || cfg.Sources[0].MySQL.Heartbeat == 0 {
+	if cfg.Sources[0].Kind != "mysql" || cfg.Sources[0].MySQL().Heartbeat == 0 {
 		t.Fatalf("source defaults not applied: %+v", cfg.Sources[0])
 	}
 }
