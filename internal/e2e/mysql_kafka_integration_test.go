@@ -61,9 +61,9 @@ func waitDelivered(t *testing.T, c *collector, w *workload, timeout time.Duratio
 }
 
 // checkFinalState compares the state rebuilt from the events with the table.
-func checkFinalState(t *testing.T, db *sql.DB, s *setup, w *workload) {
+func checkFinalState(t *testing.T, db *sql.DB, w *workload) {
 	t.Helper()
-	rows, err := db.Query(fmt.Sprintf("SELECT id, v FROM %s.t1", s.Database))
+	rows, err := db.Query(w.sql("SELECT id, v FROM %s.t1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestMixedWorkloadKeepsPerKeyCommitOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	dups := waitDelivered(t, c, w, 5*time.Minute)
-	checkFinalState(t, db, s, w)
+	checkFinalState(t, db, w)
 	t.Logf("%d changes over %d keys delivered in commit order; %d duplicates", w.changes, len(w.expected), dups)
 	d.stop(t)
 }
@@ -173,7 +173,7 @@ func TestCrashRecoveryUnderSIGKILLAndFrozenBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	dups := waitDelivered(t, c, w, 5*time.Minute)
-	checkFinalState(t, db, s, w)
+	checkFinalState(t, db, w)
 	t.Logf("%d changes over %d keys survived %d SIGKILLs; %d duplicates", w.changes, len(w.expected), kills, dups)
 	d.stop(t)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync/atomic"
 )
 
@@ -14,7 +15,8 @@ import (
 // commit order.
 type workload struct {
 	db       *sql.DB
-	database string
+	database string // MySQL database; "" on PostgreSQL (the connection's database)
+	postgres bool   // $n placeholders instead of ?
 	rng      *rand.Rand
 	keys     int
 	live     map[int]int // t1 id → version
@@ -27,6 +29,15 @@ type workload struct {
 const workloadSchema = `
 CREATE TABLE %[1]s.t1 (id INT PRIMARY KEY, v INT NOT NULL, payload VARCHAR(200) NOT NULL) ENGINE=InnoDB;
 CREATE TABLE %[1]s.t2 (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(100)) ENGINE=InnoDB;`
+
+// workloadSchemaPG gives full before images (REPLICA IDENTITY FULL), so a
+// delete carries the version the ordering check compares.
+var workloadSchemaPG = []string{
+	`CREATE TABLE t1 (id INT PRIMARY KEY, v INT NOT NULL, payload VARCHAR(200) NOT NULL)`,
+	`CREATE TABLE t2 (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(100))`,
+	`ALTER TABLE t1 REPLICA IDENTITY FULL`,
+	`ALTER TABLE t2 REPLICA IDENTITY FULL`,
+}
 
 func newWorkload(db *sql.DB, database string, keys int, seed uint64) *workload {
 	return &workload{db: db, database: database, rng: rand.New(rand.NewPCG(seed, 7)), keys: keys,
@@ -60,7 +71,7 @@ func (w *workload) txn(ctx context.Context) (int, error) {
 		return v, ok
 	}
 	exec := func(q string, args ...any) error {
-		_, err := tx.ExecContext(ctx, fmt.Sprintf(q, w.database), args...)
+		_, err := tx.ExecContext(ctx, w.sql(q), args...)
 		return err
 	}
 	n := 1 + w.rng.IntN(5)
@@ -123,6 +134,26 @@ func (w *workload) txn(ctx context.Context) (int, error) {
 	w.changes += len(recs)
 	w.progress.Store(int64(w.changes))
 	return len(recs), nil
+}
+
+// sql qualifies the statement's %s table prefix and numbers placeholders
+// for PostgreSQL.
+func (w *workload) sql(q string) string {
+	if !w.postgres {
+		return fmt.Sprintf(q, w.database)
+	}
+	q = strings.ReplaceAll(q, "%s.", "")
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // run commits transactions until at least n row changes were written.
