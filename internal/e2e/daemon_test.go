@@ -66,8 +66,24 @@ func (s *setup) topic(table string) string {
 	return s.Prefix + "." + s.Source + "." + s.Database + "." + table
 }
 
-// writeConfig writes the daemon's config for this setup and returns its path.
+// writeConfig writes the daemon's config for this setup's MySQL source and
+// returns its path.
 func (s *setup) writeConfig(t *testing.T, extraKafka string) string {
+	t.Helper()
+	return s.writeConfigWith(t, extraKafka, fmt.Sprintf(`
+  - name: %s
+    addr: %q
+    user: %s
+    password_env: TRIBUTARY_TEST_PASSWORD
+    server_id: %d
+    include: ["%s.*"]
+    heartbeat: 1s
+    read_timeout: 5s
+`, s.Source, testenv.MySQLAddr(), testenv.MySQLCDCUser, s.ServerID, s.Database))
+}
+
+// writeConfigWith writes a config with the given sources section.
+func (s *setup) writeConfigWith(t *testing.T, extraKafka, sources string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`
 checkpoints: {dir: %q}
@@ -83,17 +99,8 @@ pipeline:
   restart_backoff_min: 200ms
   restart_backoff_max: 2s
   shutdown_timeout: 20s
-log: {level: info}
-sources:
-  - name: %s
-    addr: %q
-    user: %s
-    password_env: TRIBUTARY_TEST_PASSWORD
-    server_id: %d
-    include: ["%s.*"]
-    heartbeat: 1s
-    read_timeout: 5s
-`, s.CheckDir, testenv.KafkaAddr(), extraKafka, s.Prefix, s.Source, testenv.MySQLAddr(), testenv.MySQLCDCUser, s.ServerID, s.Database)
+log: {level: debug}
+sources:%s`, s.CheckDir, testenv.KafkaAddr(), extraKafka, s.Prefix, sources)
 	path := filepath.Join(s.ConfigDir, "tributary.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -239,7 +239,7 @@ func (p *Pipeline) commit(ctx context.Context, tracker *checkpoints.Tracker, con
 		return fmt.Errorf("commit checkpoint %s: %w", cp.Position, err)
 	}
 	p.Stats.lastCheckpoint.Store(cp)
-	confirm(cp.Position)
 	p.logger.Debug("checkpoint", "position", cp.Position, "in_flight", tracker.InFlight())
+	confirm(cp.Position) // only after it is durable
 	return nil
 }
