@@ -33,6 +33,8 @@ const hexDigits = "0123456789abcdef"
 //	[]byte           standard base64 string (nil is "", not null)
 //	json.RawMessage  embedded as-is, must be valid JSON and UTF-8
 //	[]string         array of strings (nil is [], not null)
+//	[]any            array of encoded elements, recursively (PostgreSQL
+//	                 arrays; nil is [], not null; Absent is an error)
 //
 // On error dst is returned unchanged in length.
 func appendValue(dst []byte, v any) ([]byte, error) {
@@ -65,6 +67,8 @@ func appendValue(dst []byte, v any) ([]byte, error) {
 		return append(dst, v...), nil
 	case []string:
 		return appendStrings(dst, v)
+	case []any:
+		return appendArray(dst, v)
 	default:
 		if v == any(capture.Absent) {
 			return dst, errors.New("absent value inside a row image")
@@ -114,6 +118,23 @@ func appendStrings(dst []byte, ss []string) ([]byte, error) {
 		}
 		var err error
 		if dst, err = appendString(dst, s); err != nil {
+			return dst[:n], fmt.Errorf("array element %d: %w", i, err)
+		}
+	}
+	return append(dst, ']'), nil
+}
+
+// appendArray appends vs as a JSON array of encoded values; nil is [].
+// Elements may themselves be []any (multi-dimensional arrays).
+func appendArray(dst []byte, vs []any) ([]byte, error) {
+	n := len(dst)
+	dst = append(dst, '[')
+	for i, v := range vs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = appendValue(dst, v); err != nil {
 			return dst[:n], fmt.Errorf("array element %d: %w", i, err)
 		}
 	}

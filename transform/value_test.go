@@ -57,6 +57,9 @@ func TestAppendValue(t *testing.T) {
 		{"SET labels", []string{"a", "b c"}, `["a","b c"]`},
 		{"SET empty", []string{}, `[]`},
 		{"SET nil is empty, not null", []string(nil), `[]`},
+		{"array", []any{int64(1), nil, "x", 1.5, []byte{1}, json.RawMessage(`{"a":1}`)}, `[1,null,"x",1.5,"AQ==",{"a":1}]`},
+		{"array nested", []any{[]any{int64(1), int64(2)}, []any{}}, `[[1,2],[]]`},
+		{"array nil is empty, not null", []any(nil), `[]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,6 +147,8 @@ func TestAppendValueErrors(t *testing.T) {
 		{"int is not canonical", 42, "unsupported value type int", false},
 		{"map", map[string]any{}, "unsupported value type map[string]interface {}", false},
 		{"absent", capture.Absent, "absent value inside a row image", false},
+		{"invalid UTF-8 in array", []any{"ok", []any{"\xc3"}}, "array element 1: array element 0", true},
+		{"absent in array", []any{capture.Absent}, "array element 0: absent value", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pglogrepl"
+
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
 	"github.com/tributary-cdc/tributary/checkpoints"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
@@ -54,7 +56,7 @@ func cmdCheckpoints(args []string, stdout io.Writer) error {
 		if *to == "" {
 			return fmt.Errorf("%w: checkpoints rewind needs --to <position|time>", errUsage)
 		}
-		cp, err := rewindTarget(ctx, store, *source, *to)
+		cp, err := rewindTarget(ctx, store, sourceKind(cfg, *source), *source, *to)
 		if err != nil {
 			return err
 		}
@@ -84,7 +86,7 @@ func requireSource(fs *flag.FlagSet, cfg *config.Config, name string) error {
 // rewindTarget resolves --to: an RFC 3339 time picks the newest recorded
 // checkpoint whose transactions committed at or before it; anything else is
 // taken as a source position.
-func rewindTarget(ctx context.Context, store *badgerstore.Store, source, to string) (checkpoints.Checkpoint, error) {
+func rewindTarget(ctx context.Context, store *badgerstore.Store, kind, source, to string) (checkpoints.Checkpoint, error) {
 	if t, err := time.Parse(time.RFC3339, to); err == nil {
 		hist, err := store.History(ctx, source)
 		if err != nil {
@@ -97,10 +99,27 @@ func rewindTarget(ctx context.Context, store *badgerstore.Store, source, to stri
 		}
 		return checkpoints.Checkpoint{}, fmt.Errorf("no recorded checkpoint of %s committed at or before %s (see `checkpoints show`); rewind to a position instead", source, t.Format(time.RFC3339))
 	}
+	if kind == "postgres" {
+		// The server cannot go back past the slot's confirmed_flush_lsn; the
+		// next run checks that and stops with both LSNs if it is too old.
+		if _, err := pglogrepl.ParseLSN(to); err != nil {
+			return checkpoints.Checkpoint{}, fmt.Errorf("--to %q is neither an RFC 3339 time nor an LSN like 0/16B3748: %w", to, err)
+		}
+		return checkpoints.Checkpoint{Position: to}, nil
+	}
 	if _, err := mysqlsource.ParsePosition(to); err != nil {
 		return checkpoints.Checkpoint{}, fmt.Errorf("--to %q is neither an RFC 3339 time nor a binlog position: %w", to, err)
 	}
 	return checkpoints.Checkpoint{Position: to}, nil
+}
+
+func sourceKind(cfg *config.Config, name string) string {
+	for _, s := range cfg.Sources {
+		if s.Name == name {
+			return s.Kind
+		}
+	}
+	return ""
 }
 
 func listCheckpoints(ctx context.Context, store *badgerstore.Store, w io.Writer) error {

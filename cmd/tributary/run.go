@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/capture"
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
+	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
 	"github.com/tributary-cdc/tributary/internal/config"
 	"github.com/tributary-cdc/tributary/internal/pipeline"
@@ -96,17 +97,25 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 	if err != nil {
 		return nil, err
 	}
-	mc := sc.MySQL()
-	mc.Password = password
-	newSource := func() (capture.Source, error) {
-		return mysqlsource.New(sc.Name, mc, logger)
+	var newSource func() (capture.Source, error)
+	connector := transform.ConnectorMySQL
+	switch sc.Kind {
+	case "postgres":
+		pc := sc.Postgres()
+		pc.Password = password
+		connector = transform.ConnectorPostgres
+		newSource = func() (capture.Source, error) { return pgsource.New(sc.Name, pc, logger) }
+	default:
+		mc := sc.MySQL()
+		mc.Password = password
+		newSource = func() (capture.Source, error) { return mysqlsource.New(sc.Name, mc, logger) }
 	}
 	newSink := func(ack sink.AckFunc) (sink.Sink, error) {
 		return kafkasink.New(cfg.Kafka, ack, logger.With("source", sc.Name))
 	}
 	pc := pipeline.Config{
 		Source:             sc.Name,
-		Connector:          transform.ConnectorMySQL,
+		Connector:          connector,
 		TopicPrefix:        cfg.Topics.Prefix,
 		Tombstones:         *cfg.Topics.Tombstones,
 		MaxInFlight:        cfg.Pipeline.MaxInFlight,

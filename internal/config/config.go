@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
+	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 )
 
@@ -73,7 +74,8 @@ type Source struct {
 	// Name identifies the source in topics, event ids and checkpoints; it
 	// must not change once events were produced.
 	Name string `yaml:"name"`
-	// Kind is the source type: mysql (MySQL or MariaDB) or postgres.
+	// Kind is the source type: mysql (MySQL or MariaDB, the default) or
+	// postgres.
 	Kind string `yaml:"kind"`
 	Addr string `yaml:"addr"`
 	User string `yaml:"user"`
@@ -93,6 +95,52 @@ type Source struct {
 	Flavor      mysqlsource.Flavor `yaml:"flavor"`
 	ServerID    uint32             `yaml:"server_id"`
 	ReadTimeout time.Duration      `yaml:"read_timeout"`
+
+	// PostgreSQL only.
+	Database          string        `yaml:"database"`
+	SSLMode           string        `yaml:"sslmode"`
+	Slot              string        `yaml:"slot"`
+	Publication       string        `yaml:"publication"`
+	CreateSlot        *bool         `yaml:"create_slot"`
+	CreatePublication *bool         `yaml:"create_publication"`
+	StatusInterval    time.Duration `yaml:"status_interval"`
+}
+
+// Postgres returns the source's settings for capture/postgres.
+func (s Source) Postgres() pgsource.Config {
+	c := pgsource.Config{
+		Addr: s.Addr, User: s.User, Password: s.InlinePassword, Database: s.Database, SSLMode: s.SSLMode,
+		Slot: s.Slot, Publication: s.Publication, CreateSlot: s.CreateSlot, CreatePublication: s.CreatePublication,
+		Include: s.Include, Exclude: s.Exclude, KeyColumns: s.KeyColumns,
+		StatusInterval: s.StatusInterval, Heartbeat: s.Heartbeat,
+	}
+	c.Defaults(s.Name)
+	return c
+}
+
+// foreignKeys lists the keys set on s that belong to the other kind.
+func (s Source) foreignKeys() []string {
+	var keys []string
+	set := func(ok bool, key string) {
+		if ok {
+			keys = append(keys, key)
+		}
+	}
+	switch s.Kind {
+	case "mysql":
+		set(s.Database != "", "database")
+		set(s.SSLMode != "", "sslmode")
+		set(s.Slot != "", "slot")
+		set(s.Publication != "", "publication")
+		set(s.CreateSlot != nil, "create_slot")
+		set(s.CreatePublication != nil, "create_publication")
+		set(s.StatusInterval != 0, "status_interval")
+	case "postgres":
+		set(s.Flavor != "", "flavor")
+		set(s.ServerID != 0, "server_id")
+		set(s.ReadTimeout != 0, "read_timeout")
+	}
+	return keys
 }
 
 // MySQL returns the source's settings for capture/mysql, password included.
@@ -227,8 +275,15 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s.server_id %d is also used by source %s: each binlog reader needs its own", key, s.ServerID, other))
 			}
 			ids[s.ServerID] = s.Name
+		case "postgres":
+			if err := s.Postgres().Validate(key); err != nil {
+				errs = append(errs, err)
+			}
 		default:
-			errs = append(errs, fmt.Errorf("%s.kind %q: want mysql", key, s.Kind))
+			errs = append(errs, fmt.Errorf("%s.kind %q: want mysql or postgres", key, s.Kind))
+		}
+		for _, k := range s.foreignKeys() {
+			errs = append(errs, fmt.Errorf("%s.%s does not apply to kind %s", key, k, s.Kind))
 		}
 	}
 	return errors.Join(errs...)

@@ -104,3 +104,30 @@ func TestPasswordSources(t *testing.T) {
 		}
 	}
 }
+
+func TestPostgresSource(t *testing.T) {
+	t.Parallel()
+	pg := `
+checkpoints: {dir: /tmp/x}
+kafka: {brokers: ["127.0.0.1:19092"]}
+sources:
+  - {name: orders, kind: postgres, addr: "127.0.0.1:15432", user: u, database: orders}
+`
+	cfg, err := Parse([]byte(pg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Sources[0].Postgres(); c.Slot == "" || c.Publication == "" || c.Database != "orders" {
+		t.Fatalf("postgres defaults not applied: %+v", c)
+	}
+	cases := []struct{ name, yaml, want string }{
+		{"mysql key on postgres", strings.Replace(pg, "database: orders", "database: orders, server_id: 3", 1), "sources[orders].server_id does not apply to kind postgres"},
+		{"postgres key on mysql", minimal + `  - {name: crm2, addr: "127.0.0.1:13306", user: u, server_id: 8, slot: s}` + "\n", "sources[crm2].slot does not apply to kind mysql"},
+		{"no database", strings.Replace(pg, ", database: orders", "", 1), "sources[orders].database"},
+	}
+	for _, tc := range cases {
+		if _, err := Parse([]byte(tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error = %v, want it to contain %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config is one PostgreSQL source: one database, one logical replication
+// slot, one publication.
+type Config struct {
+	// Addr is host:port of the server.
+	Addr string `yaml:"addr"`
+	// User needs the REPLICATION attribute (ALTER ROLE … REPLICATION) and
+	// CONNECT on Database. Creating the publication needs ownership of the
+	// published tables (or superuser); otherwise create it beforehand.
+	User string `yaml:"user"`
+	// Password is resolved by the caller (secrets are not read here).
+	Password string `yaml:"password"`
+	// Database is the database whose tables are captured; a slot decodes
+	// one database only.
+	Database string `yaml:"database"`
+	// SSLMode is the libpq sslmode (disable, prefer, require, verify-ca,
+	// verify-full). Default prefer.
+	SSLMode string `yaml:"sslmode"`
+	// Slot is the logical replication slot (default tributary_<name>). The
+	// slot holds the server's WAL until Tributary confirms it: a slot left
+	// behind by a removed source retains WAL forever — drop it.
+	Slot string `yaml:"slot"`
+	// Publication names the tables the server decodes (default
+	// tributary_<name>).
+	Publication string `yaml:"publication"`
+	// CreateSlot creates Slot when it does not exist (default true).
+	CreateSlot *bool `yaml:"create_slot"`
+	// CreatePublication creates Publication FOR TABLE the tables matched by
+	// Include/Exclude when it does not exist (default true). An existing
+	// publication is used as it is.
+	CreatePublication *bool `yaml:"create_publication"`
+	// Include and Exclude are "schema.table" patterns with path.Match globs
+	// ("public.*"). Empty Include means every table. Exclude wins.
+	Include []string `yaml:"include"`
+	Exclude []string `yaml:"exclude"`
+	// KeyColumns names the key of tables without a primary key, by
+	// "schema.table". Such a table must have REPLICA IDENTITY FULL or USING
+	// INDEX: with the default identity PostgreSQL cannot publish its
+	// updates and deletes at all. A primary key always wins.
+	KeyColumns map[string][]string `yaml:"key_columns"`
+	// StatusInterval is how often the confirmed position is reported to the
+	// server; it must stay well below the server's wal_sender_timeout.
+	StatusInterval time.Duration `yaml:"status_interval"`
+	// Heartbeat is how often a logical decoding message is written into
+	// Database, so that the slot can advance while the captured tables are
+	// idle and other databases write WAL.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+}
+
+// Defaults fills unset optional fields; name is the source's configured
+// name, used in the default slot and publication names.
+func (c *Config) Defaults(name string) {
+	if c.SSLMode == "" {
+		c.SSLMode = "prefer"
+	}
+	if c.Slot == "" {
+		c.Slot = "tributary_" + identifier(name)
+	}
+	if c.Publication == "" {
+		c.Publication = "tributary_" + identifier(name)
+	}
+	if c.CreateSlot == nil {
+		c.CreateSlot = ptr(true)
+	}
+	if c.CreatePublication == nil {
+		c.CreatePublication = ptr(true)
+	}
+	if c.StatusInterval == 0 {
+		c.StatusInterval = 10 * time.Second
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = 30 * time.Second
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// identifier lowercases name and replaces what a slot name cannot hold.
+func identifier(name string) string {
+	b := []byte(strings.ToLower(name))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// slotName is what PostgreSQL accepts as a replication slot name; the same
+// rule is used for publications so that neither needs quoting anywhere.
+var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+
+// Validate checks c; prefix names the section in messages, e.g.
+// "sources[orders]" gives "sources[orders].slot …".
+func (c Config) Validate(prefix string) error {
+	key := func(k string) string {
+		if prefix == "" {
+			return k
+		}
+		return prefix + "." + k
+	}
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, fmt.Errorf("%s is required (host:port)", key("addr")))
+	} else if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("%s %q: want host:port: %v", key("addr"), c.Addr, err))
+	}
+	if c.User == "" {
+		errs = append(errs, fmt.Errorf("%s is required", key("user")))
+	}
+	if c.Database == "" {
+		errs = append(errs, fmt.Errorf("%s is required: a slot decodes one database", key("database")))
+	}
+	switch c.SSLMode {
+	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+	default:
+		errs = append(errs, fmt.Errorf("%s %q: want disable, prefer, require, verify-ca or verify-full", key("sslmode"), c.SSLMode))
+	}
+	if !slotName.MatchString(c.Slot) {
+		errs = append(errs, fmt.Errorf("%s %q: want 1-63 lowercase letters, digits and underscores", key("slot"), c.Slot))
+	}
+	if !slotName.MatchString(c.Publication) {
+		errs = append(errs, fmt.Errorf("%s %q: want 1-63 lowercase letters, digits and underscores", key("publication"), c.Publication))
+	}
+	for i, p := range c.Include {
+		if err := checkPattern(p); err != nil {
+			errs = append(errs, fmt.Errorf("%s[%d]: %w", key("include"), i, err))
+		}
+	}
+	for i, p := range c.Exclude {
+		if err := checkPattern(p); err != nil {
+			errs = append(errs, fmt.Errorf("%s[%d]: %w", key("exclude"), i, err))
+		}
+	}
+	for t, cols := range c.KeyColumns {
+		if s, tbl, ok := strings.Cut(t, "."); !ok || s == "" || tbl == "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not schema.table", key("key_columns"), t))
+		}
+		if len(cols) == 0 {
+			errs = append(errs, fmt.Errorf("%s[%s]: list at least one column", key("key_columns"), t))
+		}
+	}
+	if c.StatusInterval <= 0 || c.StatusInterval >= 60*time.Second {
+		errs = append(errs, fmt.Errorf("%s %s: want more than 0 and less than a minute (the server's wal_sender_timeout, default 60s, drops a silent client)", key("status_interval"), c.StatusInterval))
+	}
+	if c.Heartbeat <= 0 {
+		errs = append(errs, fmt.Errorf("%s must be positive", key("heartbeat")))
+	}
+	return errors.Join(errs...)
+}
+
+func checkPattern(p string) error {
+	s, tbl, ok := strings.Cut(p, ".")
+	if !ok || s == "" || tbl == "" {
+		return fmt.Errorf("pattern %q: want schema.table (globs allowed, e.g. public.*)", p)
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		return fmt.Errorf("pattern %q: %w", p, err)
+	}
+	return nil
+}
+
+// filter decides which tables are captured.
+type filter struct{ include, exclude []string }
+
+func (f filter) match(schema, table string) bool {
+	name := schema + "." + table
+	for _, p := range f.exclude {
+		if ok, _ := path.Match(p, name); ok {
+			return false
+		}
+	}
+	if len(f.include) == 0 {
+		return true
+	}
+	for _, p := range f.include {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,144 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tributary-cdc/tributary/capture"
+)
+
+// relation is what a RelationMessage told about a table, with the decoders
+// of its columns. pgoutput sends one before the first change of a table in
+// each session and again after its definition changed.
+type relation struct {
+	captured bool // matched by include/exclude
+	table    *capture.Table
+	types    []*pgType
+	identity []bool // column is part of the replica identity (key flag)
+}
+
+// newRelation builds the relation of m. The table's key is its primary key
+// (from the catalog, in key order), else its replica identity index, else
+// the configured key_columns.
+func (st *streamState) newRelation(ctx context.Context, m *pglogrepl.RelationMessage) (*relation, error) {
+	if !st.s.filter.match(m.Namespace, m.RelationName) {
+		return &relation{}, nil
+	}
+	r := &relation{
+		captured: true,
+		table:    &capture.Table{Database: m.Namespace, Name: m.RelationName},
+		types:    make([]*pgType, len(m.Columns)),
+		identity: make([]bool, len(m.Columns)),
+	}
+	for i, c := range m.Columns {
+		t, err := st.types.resolve(ctx, c.DataType)
+		if err != nil {
+			return nil, fmt.Errorf("column %s.%s.%s: %w", m.Namespace, m.RelationName, c.Name, err)
+		}
+		r.types[i] = t
+		r.identity[i] = c.Flags&1 != 0
+		r.table.Columns = append(r.table.Columns, capture.Column{Name: c.Name, Type: t.name})
+	}
+	keyNames, err := st.s.indexKey(ctx, m.RelationID)
+	if err != nil {
+		return nil, err
+	}
+	qualified := m.Namespace + "." + m.RelationName
+	if len(keyNames) == 0 {
+		keyNames = st.s.cfg.KeyColumns[qualified]
+	}
+	for _, name := range keyNames {
+		i := slices.IndexFunc(r.table.Columns, func(c capture.Column) bool { return c.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("%w: key column %s of table %s is not published (check key_columns[%s] and the publication's column list)", ErrPreflight, name, qualified, qualified)
+		}
+		r.table.Key = append(r.table.Key, i)
+	}
+	return r, nil
+}
+
+// indexKey returns the columns of the table's primary key, or else of its
+// replica identity index, in index order.
+func (s *Source) indexKey(ctx context.Context, relid uint32) ([]string, error) {
+	var names []string
+	err := s.withDB(ctx, func(db *pgx.Conn) error {
+		rows, err := db.Query(ctx, `SELECT a.attname FROM (
+				SELECT indexrelid, indrelid, indkey FROM pg_index
+				WHERE indrelid = $1 AND (indisprimary OR indisreplident)
+				ORDER BY indisprimary DESC LIMIT 1) i
+			CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+			JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+			ORDER BY k.ord`, relid)
+		if err != nil {
+			return err
+		}
+		names, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read key of relation %d: %w", relid, err)
+	}
+	return names, nil
+}
+
+// values decodes a tuple. In a key-only old tuple ('K', REPLICA IDENTITY
+// DEFAULT or INDEX) pgoutput sends the columns outside the identity as
+// NULL: they are Absent, not NULL. An unchanged TOASTed value ('u') is
+// Absent: PostgreSQL did not send it.
+func (r *relation) values(td *pglogrepl.TupleData, keyOnly bool) ([]any, error) {
+	if td == nil {
+		return nil, nil
+	}
+	if len(td.Columns) != len(r.types) {
+		return nil, fmt.Errorf("tuple of %s.%s has %d columns, its relation %d", r.table.Database, r.table.Name, len(td.Columns), len(r.types))
+	}
+	out := make([]any, len(td.Columns))
+	for i, c := range td.Columns {
+		switch c.DataType {
+		case pglogrepl.TupleDataTypeNull:
+			if keyOnly && !r.identity[i] {
+				out[i] = capture.Absent
+			}
+		case pglogrepl.TupleDataTypeToast:
+			out[i] = capture.Absent
+		case pglogrepl.TupleDataTypeText:
+			v, err := r.types[i].decode(c.Data)
+			if err != nil {
+				return nil, fmt.Errorf("column %s of %s.%s: %w", r.table.Columns[i].Name, r.table.Database, r.table.Name, err)
+			}
+			out[i] = v
+		default:
+			return nil, fmt.Errorf("column %s of %s.%s: unexpected tuple data kind %q", r.table.Columns[i].Name, r.table.Database, r.table.Name, c.DataType)
+		}
+	}
+	return out, nil
+}
+
+// oldImage decodes the old tuple of an update or delete: 'K' is key only,
+// 'O' the full old row (REPLICA IDENTITY FULL), none gives nil.
+func (r *relation) oldImage(kind uint8, td *pglogrepl.TupleData) ([]any, error) {
+	switch kind {
+	case 'K':
+		return r.values(td, true)
+	case 'O':
+		return r.values(td, false)
+	}
+	return nil, nil
+}
+
+// fillUnchanged copies into after the values that the new tuple left out
+// as unchanged TOAST but a full old row (REPLICA IDENTITY FULL) holds.
+func fillUnchanged(after, before []any) {
+	if len(before) != len(after) {
+		return
+	}
+	for i, v := range after {
+		if v == capture.Absent && before[i] != capture.Absent {
+			after[i] = before[i]
+		}
+	}
+}

@@ -1,0 +1,173 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrSlotGone means the replication slot a checkpoint belongs to no longer
+// exists (dropped, or invalidated after exceeding max_slot_wal_keep_size).
+// The server may have discarded WAL after the last checkpoint: the events in
+// between can be lost, and the tables must be re-snapshotted.
+var ErrSlotGone = errors.New("replication slot is gone")
+
+// slotInfo is a pg_replication_slots row.
+type slotInfo struct {
+	exists    bool
+	plugin    string
+	slotType  string
+	database  string
+	walStatus string
+	confirmed pglogrepl.LSN
+}
+
+func (s *Source) readSlot(ctx context.Context) (slotInfo, error) {
+	var si slotInfo
+	var plugin, database, walStatus, confirmed *string
+	err := s.withDB(ctx, func(db *pgx.Conn) error {
+		return db.QueryRow(ctx, `SELECT plugin, slot_type, database, wal_status, confirmed_flush_lsn::text
+			FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &si.slotType, &database, &walStatus, &confirmed)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return si, nil
+	}
+	if err != nil {
+		return si, fmt.Errorf("read replication slot %s: %w", s.cfg.Slot, err)
+	}
+	si.exists = true
+	si.plugin, si.database, si.walStatus = deref(plugin), deref(database), deref(walStatus)
+	if confirmed != nil {
+		if si.confirmed, err = pglogrepl.ParseLSN(*confirmed); err != nil {
+			return si, fmt.Errorf("replication slot %s: confirmed_flush_lsn: %w", s.cfg.Slot, err)
+		}
+	}
+	return si, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// ensureSlot returns the slot, creating it when it is absent, create_slot
+// is on and the caller has no checkpoint (from == ""). A missing slot with a
+// checkpoint is ErrSlotGone: a new slot would silently skip what happened
+// since the checkpoint.
+func (s *Source) ensureSlot(ctx context.Context, from string) (slotInfo, error) {
+	si, err := s.readSlot(ctx)
+	if err != nil {
+		return si, err
+	}
+	if !si.exists {
+		create := fmt.Sprintf("SELECT pg_create_logical_replication_slot('%s', 'pgoutput');", s.cfg.Slot)
+		switch {
+		case from != "":
+			return si, fmt.Errorf("%w: slot %s does not exist in PostgreSQL at %s but the checkpoint %s was read through it; events after the last checkpoint may have been lost on the server side — re-snapshot the tables, then delete the checkpoint (the slot is recreated with create_slot on, or run %s)", ErrSlotGone, s.cfg.Slot, s.cfg.Addr, from, create)
+		case !*s.cfg.CreateSlot:
+			return si, fmt.Errorf("%w: replication slot %s does not exist and create_slot is off; create it in database %s: %s", ErrPreflight, s.cfg.Slot, s.cfg.Database, create)
+		}
+		if err := s.createSlot(ctx); err != nil {
+			return si, err
+		}
+		if si, err = s.readSlot(ctx); err != nil {
+			return si, err
+		}
+		if !si.exists {
+			return si, fmt.Errorf("replication slot %s vanished right after it was created", s.cfg.Slot)
+		}
+	}
+	switch {
+	case si.slotType != "logical" || si.plugin != "pgoutput":
+		return si, fmt.Errorf("%w: replication slot %s is a %s slot with plugin %q; Tributary needs a logical slot using pgoutput — use another slot name", ErrPreflight, s.cfg.Slot, si.slotType, si.plugin)
+	case si.database != s.cfg.Database:
+		return si, fmt.Errorf("%w: replication slot %s decodes database %s, not %s — use another slot name", ErrPreflight, s.cfg.Slot, si.database, s.cfg.Database)
+	case si.walStatus == "lost":
+		return si, fmt.Errorf("%w: replication slot %s has wal_status=lost: the server removed WAL it still needed (max_slot_wal_keep_size); events after the last checkpoint may have been lost on the server side — re-snapshot the tables, drop and recreate the slot and delete the checkpoint", ErrSlotGone, s.cfg.Slot)
+	}
+	return si, nil
+}
+
+// createSlot runs CREATE_REPLICATION_SLOT … LOGICAL pgoutput on a
+// replication connection (a permanent slot; no snapshot is exported).
+func (s *Source) createSlot(ctx context.Context) error {
+	conn, err := s.replicationConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	res, err := pglogrepl.CreateReplicationSlot(ctx, conn, s.cfg.Slot, "pgoutput",
+		pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: "NOEXPORT_SNAPSHOT"})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42710" { // duplicate_object: created meanwhile
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create replication slot %s: %w", s.cfg.Slot, err)
+	}
+	s.log.Info("created replication slot", "slot", s.cfg.Slot, "consistent_point", res.ConsistentPoint)
+	return nil
+}
+
+// SlotStatus is the slot's state as pg_replication_slots reports it.
+type SlotStatus struct {
+	// ConfirmedFlushLSN is how far the server considers the slot consumed.
+	ConfirmedFlushLSN string
+	// RetainedBytes is the WAL the slot holds back:
+	// pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn).
+	RetainedBytes int64
+	// SafeWALSize is how many more bytes of WAL can be written before the
+	// slot is in danger of being invalidated (nil: max_slot_wal_keep_size
+	// is unlimited).
+	SafeWALSize *int64
+	// WALStatus is reserved, extended, unreserved or lost.
+	WALStatus string
+	// MaxSlotWALKeepSize is the max_slot_wal_keep_size setting in bytes,
+	// or -1 for unlimited.
+	MaxSlotWALKeepSize int64
+}
+
+// SlotStatus reads the slot's state. It is safe to call concurrently with
+// Stream.
+func (s *Source) SlotStatus(ctx context.Context) (SlotStatus, error) {
+	var st SlotStatus
+	var confirmed, walStatus *string
+	var retained *int64
+	err := s.withDB(ctx, func(db *pgx.Conn) error {
+		return db.QueryRow(ctx, `SELECT confirmed_flush_lsn::text,
+				pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, safe_wal_size, wal_status,
+				(SELECT CASE WHEN setting::bigint < 0 THEN -1 ELSE setting::bigint * 1024 * 1024 END
+					FROM pg_settings WHERE name = 'max_slot_wal_keep_size')
+			FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).
+			Scan(&confirmed, &retained, &st.SafeWALSize, &walStatus, &st.MaxSlotWALKeepSize)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return st, fmt.Errorf("%w: slot %s does not exist", ErrSlotGone, s.cfg.Slot)
+	}
+	if err != nil {
+		return st, fmt.Errorf("read status of replication slot %s: %w", s.cfg.Slot, err)
+	}
+	st.ConfirmedFlushLSN, st.WALStatus = deref(confirmed), deref(walStatus)
+	if retained != nil {
+		st.RetainedBytes = *retained
+	}
+	return st, nil
+}
+
+// slotWarning returns a warning when the slot is close to being
+// invalidated, or "" when it is healthy.
+func slotWarning(slot string, st SlotStatus) string {
+	switch {
+	case st.WALStatus == "unreserved" || st.WALStatus == "lost":
+		return fmt.Sprintf("replication slot %s has wal_status=%s: it retains %d bytes of WAL and the server is about to remove (or removed) WAL the slot needs; events can be lost — check why checkpoints do not advance", slot, st.WALStatus, st.RetainedBytes)
+	case st.SafeWALSize != nil && st.MaxSlotWALKeepSize > 0 && *st.SafeWALSize < st.MaxSlotWALKeepSize/5:
+		return fmt.Sprintf("replication slot %s retains %d bytes of WAL; only %d bytes (less than 20%% of max_slot_wal_keep_size) remain before the server invalidates it — check why checkpoints do not advance", slot, st.RetainedBytes, *st.SafeWALSize)
+	}
+	return ""
+}
