@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/tributary-cdc/tributary/internal/testenv"
+)
+
+// pgSetup is a test's private PostgreSQL database, publication and slot.
+type pgSetup struct {
+	*setup
+	db *sql.DB // admin connection to the test database
+}
+
+func (s *pgSetup) slot() string        { return s.Database + "_slot" }
+func (s *pgSetup) publication() string { return s.Database + "_pub" }
+
+// preparePG creates the database with the workload tables (REPLICA IDENTITY
+// FULL), a publication made by the admin (the CDC role owns no tables), the
+// topics, and starts collecting them.
+func preparePG(t *testing.T) (*pgSetup, *collector) {
+	t.Helper()
+	testenv.RequireTCP(t, "PostgreSQL", testenv.PGAddr())
+	testenv.RequireTCP(t, "Kafka", testenv.KafkaAddr())
+	s := &pgSetup{setup: newSetup(t)}
+	admin, err := sql.Open("pgx", testenv.PGURL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Exec(t, admin, "CREATE DATABASE "+s.Database)
+	t.Cleanup(func() {
+		admin.Exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", s.slot())
+		admin.Exec("DROP DATABASE IF EXISTS " + s.Database + " WITH (FORCE)")
+		admin.Close()
+	})
+	s.db, err = sql.Open("pgx", testenv.PGURL(s.Database))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.db.Close() })
+	testenv.Exec(t, s.db, workloadSchemaPG...)
+	testenv.Exec(t, s.db,
+		"GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+testenv.PGCDCUser,
+		"CREATE PUBLICATION "+s.publication()+" FOR TABLE t1, t2")
+	createTopics(t, 3, s.pgTopic("t1"), s.pgTopic("t2"))
+	return s, collect(t, 3, s.pgTopic("t1"), s.pgTopic("t2"))
+}
+
+func (s *pgSetup) pgTopic(table string) string {
+	return s.Prefix + "." + s.Source + ".public." + table
+}
+
+func (s *pgSetup) writeConfig(t *testing.T) string {
+	t.Helper()
+	return s.setup.writeConfigWith(t, "", fmt.Sprintf(`
+  - name: %s
+    kind: postgres
+    addr: %q
+    user: %s
+    password_env: TRIBUTARY_TEST_PASSWORD
+    database: %s
+    slot: %s
+    publication: %s
+    create_publication: false
+    include: ["public.*"]
+    heartbeat: 1s
+    status_interval: 200ms
+`, s.Source, testenv.PGAddr(), testenv.PGCDCUser, s.Database, s.slot(), s.publication()))
+}
+
+// confirmedFlush is the slot's confirmed_flush_lsn as the server reports it.
+func (s *pgSetup) confirmedFlush(t *testing.T) pglogrepl.LSN {
+	t.Helper()
+	var text sql.NullString
+	err := s.db.QueryRow("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", s.slot()).Scan(&text)
+	if err != nil || !text.Valid {
+		return 0
+	}
+	lsn, err := pglogrepl.ParseLSN(text.String)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lsn
+}
+
+var loggedPosition = regexp.MustCompile(`msg=(?:checkpoint|streaming) source=\S+ (?:position|from)=(\S+)`)
+
+// durableLSN is the highest position the daemon logged as committed to its
+// checkpoint store (or resumed from), read after the slot was sampled.
+func durableLSN(t *testing.T, logs string) pglogrepl.LSN {
+	t.Helper()
+	var best pglogrepl.LSN
+	for _, m := range loggedPosition.FindAllStringSubmatch(logs, -1) {
+		if lsn, err := pglogrepl.ParseLSN(m[1]); err == nil && lsn > best {
+			best = lsn
+		}
+	}
+	return best
+}
+
+// The PostgreSQL crash test: SIGKILLs under write load, two while the broker
+// is frozen; meanwhile the slot's confirmed_flush_lsn is sampled and must
+// never be ahead of what the daemon has durably checkpointed.
+func TestPostgresCrashRecoveryAndSlotNeverAhead(t *testing.T) {
+	s, c := preparePG(t)
+	cfg := s.writeConfig(t)
+	d := startDaemon(t, "run", "-c", cfg)
+	d.waitStreaming(t)
+	broker := kafkaPID(t)
+	defer syscall.Kill(broker, syscall.SIGCONT)
+	start := s.confirmedFlush(t)
+
+	w := newWorkload(s.db, "", 2000, 12)
+	w.postgres = true
+	ctx, stopWriter := context.WithCancel(context.Background())
+	writerDone := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if _, err := w.txn(context.Background()); err != nil {
+				writerDone <- err
+				return
+			}
+		}
+		writerDone <- nil
+	}()
+
+	// logsOfAll keeps every daemon's log: a checkpoint committed by an
+	// earlier process is still durable.
+	var logsOfAll string
+	samples := 0
+	checkSlot := func() {
+		confirmed := s.confirmedFlush(t) // sample first, then read what was durable
+		durable := durableLSN(t, logsOfAll+d.logs.String())
+		samples++
+		if confirmed > durable {
+			t.Fatalf("slot confirmed_flush_lsn %s is ahead of the durable checkpoint %s", confirmed, durable)
+		}
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	const kills = 6
+	for i := 0; i < kills; i++ {
+		deadline := time.Now().Add(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
+		for time.Now().Before(deadline) { // the load runs meanwhile
+			checkSlot()
+			time.Sleep(50 * time.Millisecond)
+		}
+		frozen := i == 1 || i == 4
+		if frozen {
+			syscall.Kill(broker, syscall.SIGSTOP)
+			frozenUntil := time.Now().Add(time.Duration(500+rng.IntN(1000)) * time.Millisecond)
+			for time.Now().Before(frozenUntil) {
+				checkSlot()
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		d.kill9(t)
+		logsOfAll += d.logs.String()
+		if frozen {
+			syscall.Kill(broker, syscall.SIGCONT)
+		}
+		t.Logf("kill %d (broker frozen: %v) after %d changes", i+1, frozen, w.progress.Load())
+		d = startDaemon(t, "run", "-c", cfg)
+	}
+	stopWriter()
+	if err := <-writerDone; err != nil {
+		t.Fatal(err)
+	}
+	dups := waitDelivered(t, c, w, 5*time.Minute)
+	checkFinalState(t, s.db, w)
+	checkSlot()
+	testenv.Eventually(t, time.Minute, "the slot to confirm the delivered changes", func() bool {
+		return s.confirmedFlush(t) > start
+	})
+	t.Logf("%d changes over %d keys survived %d SIGKILLs; %d duplicates; slot sampled %d times, never ahead", w.changes, len(w.expected), kills, dups, samples)
+	d.stop(t)
+}
+
+// retainedWAL is how much WAL the server keeps for the test's slot.
+func (s *pgSetup) retainedWAL(t *testing.T) int64 {
+	t.Helper()
+	var n sql.NullInt64
+	err := s.db.QueryRow(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint
+		FROM pg_replication_slots WHERE slot_name = $1`, s.slot()).Scan(&n)
+	if err != nil {
+		t.Fatalf("read the slot's retained WAL: %v", err)
+	}
+	return n.Int64
+}
+
+// An idle source on a busy server: 50 MB of WAL written in another database
+// must not stay pinned by the slot.
+func TestPostgresIdleSlotAdvancesWhileOthersWrite(t *testing.T) {
+	s, _ := preparePG(t)
+	d := startDaemon(t, "run", "-c", s.writeConfig(t))
+	d.waitStreaming(t)
+
+	other, err := sql.Open("pgx", testenv.PGURL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	table := s.Database + "_noise"
+	testenv.Exec(t, other, "CREATE TABLE "+table+" (id serial PRIMARY KEY, pad text)")
+	t.Cleanup(func() { other.Exec("DROP TABLE IF EXISTS " + table) })
+	for i := 0; i < 50; i++ { // ~1 MB of WAL per statement
+		testenv.Exec(t, other, "INSERT INTO "+table+" (pad) SELECT md5(g::text) || repeat('x', 968) FROM generate_series(1, 1000) g")
+	}
+	peak := s.retainedWAL(t)
+	if peak < 40<<20 {
+		t.Fatalf("only %d bytes of WAL retained after writing 50 MB elsewhere: the test did not load the server", peak)
+	}
+	var now int64
+	testenv.Eventually(t, 2*time.Minute, "the idle slot to release the other database's WAL", func() bool {
+		testenv.Exec(t, other, "CHECKPOINT") // lets the server move restart_lsn without waiting for its own checkpoint
+		now = s.retainedWAL(t)
+		return now < 8<<20
+	})
+	t.Logf("retained WAL: %d MB after the writes, %d KB once the idle source confirmed", peak>>20, now>>10)
+	d.stop(t)
+}
