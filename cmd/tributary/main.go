@@ -17,6 +17,9 @@ const usage = `usage: tributary <command> [flags]
 commands:
   run -c config.yaml                 stream every configured source into Kafka
   validate -c config.yaml            check the configuration and exit
+  status -c config.yaml [--addr host:port]
+                                     state, lag and checkpoint of every source
+                                     of the running daemon (its admin.addr)
   checkpoints list -c config.yaml    committed position of every source
   checkpoints show -c config.yaml --source S
                                      a source's checkpoint history
@@ -44,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(args[1:], stderr)
+	case "status":
+		err = cmdStatus(args[1:], stdout)
 	case "validate":
 		err = cmdValidate(args[1:], stdout)
 	case "checkpoints":

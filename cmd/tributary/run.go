@@ -15,7 +15,9 @@ import (
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
 	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
+	"github.com/tributary-cdc/tributary/internal/admin"
 	"github.com/tributary-cdc/tributary/internal/config"
+	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/internal/pipeline"
 	"github.com/tributary-cdc/tributary/sink"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
@@ -61,15 +63,32 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	defer store.Close()
 
+	// The admin endpoint binds after the store, so a second daemon on the
+	// same directory reports the lock, not the port.
+	reg := metrics.NewRegistry()
+	adm := admin.New(cfg.Admin.Addr, reg, logger)
+	if err := adm.Listen(); err != nil {
+		return err
+	}
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	adminDone := make(chan error, 1)
+	go func() { adminDone <- adm.Run(adminCtx) }()
+	defer func() {
+		stopAdmin()
+		if err := <-adminDone; err != nil {
+			logger.Warn("admin server", "err", err) // monitoring never stops capture
+		}
+	}()
+
 	pipes := make([]*pipeline.Pipeline, 0, len(cfg.Sources))
 	for _, sc := range cfg.Sources {
-		p, err := buildPipeline(cfg, sc, store, logger)
+		p, err := buildPipeline(cfg, sc, store, reg.Source(sc.Name), logger)
 		if err != nil {
 			return err
 		}
 		pipes = append(pipes, p)
 	}
-	logger.Info("tributary running", "sources", len(pipes), "pid", os.Getpid())
+	logger.Info("tributary running", "sources", len(pipes), "pid", os.Getpid(), "admin", adm.Addr())
 
 	// Sources are independent: one stopping on a permanent error leaves the
 	// others streaming. The daemon exits when all have stopped.
@@ -92,7 +111,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	return nil
 }
 
-func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Store, logger *slog.Logger) (*pipeline.Pipeline, error) {
+func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Store, m *metrics.Source, logger *slog.Logger) (*pipeline.Pipeline, error) {
 	password, err := sc.Password()
 	if err != nil {
 		return nil, err
@@ -111,7 +130,7 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		newSource = func() (capture.Source, error) { return mysqlsource.New(sc.Name, mc, logger) }
 	}
 	newSink := func(ack sink.AckFunc) (sink.Sink, error) {
-		return kafkasink.New(cfg.Kafka, ack, logger.With("source", sc.Name))
+		return kafkasink.New(cfg.Kafka, ack, logger.With("source", sc.Name), kafkasink.WithMetrics(m))
 	}
 	pc := pipeline.Config{
 		Source:             sc.Name,
@@ -123,6 +142,7 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		RestartBackoffMin:  cfg.Pipeline.RestartBackoffMin,
 		RestartBackoffMax:  cfg.Pipeline.RestartBackoffMax,
 		ShutdownTimeout:    cfg.Pipeline.ShutdownTimeout,
+		Metrics:            m,
 	}
 	return pipeline.New(pc, newSource, newSink, store, logger), nil
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -25,6 +26,7 @@ type Config struct {
 	Topics      Topics           `yaml:"topics"`
 	Pipeline    Pipeline         `yaml:"pipeline"`
 	Log         Log              `yaml:"log"`
+	Admin       Admin            `yaml:"admin"`
 	Sources     []Source         `yaml:"sources"`
 }
 
@@ -60,6 +62,13 @@ type Pipeline struct {
 	RestartBackoffMax time.Duration `yaml:"restart_backoff_max"`
 	// ShutdownTimeout bounds the final flush on SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Admin is the HTTP endpoint for /metrics, /healthz, /readyz and /status.
+type Admin struct {
+	// Addr is host:port; loopback by default because /status shows error
+	// texts and has no authentication.
+	Addr string `yaml:"addr"`
 }
 
 // Log configures the structured log on stderr.
@@ -198,6 +207,9 @@ func (c *Config) defaults() {
 	setDefault(&p.RestartBackoffMin, time.Second)
 	setDefault(&p.RestartBackoffMax, time.Minute)
 	setDefault(&p.ShutdownTimeout, 30*time.Second)
+	if c.Admin.Addr == "" {
+		c.Admin.Addr = "127.0.0.1:9464"
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -235,6 +247,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Pipeline.RestartBackoffMax < c.Pipeline.RestartBackoffMin {
 		errs = append(errs, errors.New("pipeline.restart_backoff_max must not be below pipeline.restart_backoff_min"))
+	}
+	if _, _, err := net.SplitHostPort(c.Admin.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("admin.addr %q: want host:port", c.Admin.Addr))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

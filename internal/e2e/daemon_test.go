@@ -100,6 +100,7 @@ pipeline:
   restart_backoff_max: 2s
   shutdown_timeout: 20s
 log: {level: debug}
+admin: {addr: "127.0.0.1:0"}
 sources:%s`, s.CheckDir, testenv.KafkaAddr(), extraKafka, s.Prefix, sources)
 	path := filepath.Join(s.ConfigDir, "tributary.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {

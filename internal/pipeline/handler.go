@@ -9,6 +9,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/checkpoints"
+	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/sink"
 	"github.com/tributary-cdc/tributary/transform"
 )
@@ -98,7 +99,7 @@ func (h *handler) flush(ctx context.Context) error {
 	err := h.sink.Write(ctx, h.pending)
 	h.pending = h.pending[:0]
 	if err != nil {
-		return fmt.Errorf("write to kafka: %w", err)
+		return withKind(metrics.KindKafka, fmt.Errorf("write to kafka: %w", err))
 	}
 	return nil
 }

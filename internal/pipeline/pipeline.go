@@ -22,6 +22,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/checkpoints"
+	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/sink"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	RestartBackoffMin  time.Duration
 	RestartBackoffMax  time.Duration
 	ShutdownTimeout    time.Duration
+	// Metrics receives this source's state, checkpoints and failures; nil
+	// is allowed.
+	Metrics *metrics.Source
 }
 
 // Pipeline runs one source into the sink, restarting after failures.
@@ -58,20 +62,28 @@ func New(cfg Config, newSource func() (capture.Source, error), newSink func(sink
 // Run streams until ctx is cancelled (returning nil after a graceful stop)
 // or a permanent error stops the source (returning it).
 func (p *Pipeline) Run(ctx context.Context) error {
+	m := p.cfg.Metrics
 	backoff := p.cfg.RestartBackoffMin
 	for {
 		started := time.Now()
 		err := p.attempt(ctx)
 		if ctx.Err() != nil {
+			m.SetState(metrics.StateStopped, nil)
 			return nil
 		}
 		if err == nil {
 			err = errors.New("source stream ended unexpectedly")
 		}
 		if IsPermanent(err) {
+			m.Error(metrics.KindPermanent)
+			m.SetState(metrics.StateFailed, err)
 			p.logger.Error("source stopped: fix the cause, then restart tributary", "err", err)
 			return err
 		}
+		kind := failureKind(err)
+		m.Error(kind)
+		m.Retry(kind)
+		m.SetState(metrics.StateBackoff, err)
 		if time.Since(started) > 2*p.cfg.RestartBackoffMax {
 			backoff = p.cfg.RestartBackoffMin // it ran fine for a while
 		}
@@ -79,11 +91,37 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.logger.Warn("pipeline failed; restarting from the last checkpoint", "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
+			m.SetState(metrics.StateStopped, nil)
 			return nil
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, p.cfg.RestartBackoffMax)
 	}
+}
+
+// kindError labels a failure with where it started, for metrics.
+type kindError struct {
+	kind string
+	err  error
+}
+
+func (e *kindError) Error() string { return e.err.Error() }
+func (e *kindError) Unwrap() error { return e.err }
+
+func withKind(kind string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &kindError{kind: kind, err: err}
+}
+
+// failureKind is the metrics kind of err: kafka, checkpoint or source.
+func failureKind(err error) string {
+	var ke *kindError
+	if errors.As(err, &ke) {
+		return ke.kind
+	}
+	return metrics.KindSource
 }
 
 // IsPermanent reports whether err cannot be fixed by restarting.
@@ -94,6 +132,9 @@ func IsPermanent(err error) bool {
 
 // attempt is one run from the committed checkpoint until failure or stop.
 func (p *Pipeline) attempt(ctx context.Context) error {
+	m := p.cfg.Metrics
+	m.SetState(metrics.StateStarting, nil)
+	defer m.SetInFlight(0) // this attempt's tracker is discarded
 	src, err := p.newSource()
 	if err != nil {
 		return fmt.Errorf("create source: %w", err)
@@ -146,6 +187,7 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 		topics: map[[2]string]string{},
 	}
 	p.logger.Info("streaming", "from", from)
+	m.SetState(metrics.StateStreaming, nil)
 
 	g, gctx := errgroup.WithContext(streamCtx)
 	g.Go(func() error {
@@ -182,7 +224,7 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 		return nil
 	}
 	if serr := sinkFailure(); serr != nil {
-		err = fmt.Errorf("kafka write failed: %w", serr)
+		err = withKind(metrics.KindKafka, fmt.Errorf("kafka write failed: %w", serr))
 	}
 	return err
 }
@@ -192,10 +234,11 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 func (p *Pipeline) resumePosition(ctx context.Context, src capture.Source) (string, error) {
 	cp, err := p.store.Load(ctx, p.cfg.Source)
 	if err == nil {
+		p.cfg.Metrics.Checkpoint(cp.Position, cp.CommitTime, cp.SavedAt)
 		return cp.Position, nil
 	}
 	if !errors.Is(err, checkpoints.ErrNotFound) {
-		return "", fmt.Errorf("load checkpoint: %w", err)
+		return "", withKind(metrics.KindCheckpoint, fmt.Errorf("load checkpoint: %w", err))
 	}
 	pos, ok := src.(capture.Positioner)
 	if !ok {
@@ -205,9 +248,11 @@ func (p *Pipeline) resumePosition(ctx context.Context, src capture.Source) (stri
 	if err != nil {
 		return "", fmt.Errorf("read current source position: %w", err)
 	}
-	if err := p.store.Commit(ctx, p.cfg.Source, checkpoints.Checkpoint{Position: current, SavedAt: time.Now()}); err != nil {
-		return "", fmt.Errorf("commit initial checkpoint: %w", err)
+	now := time.Now()
+	if err := p.store.Commit(ctx, p.cfg.Source, checkpoints.Checkpoint{Position: current, SavedAt: now}); err != nil {
+		return "", withKind(metrics.KindCheckpoint, fmt.Errorf("commit initial checkpoint: %w", err))
 	}
+	p.cfg.Metrics.Checkpoint(current, time.Time{}, now)
 	p.logger.Info("no checkpoint: starting at the server's current position", "position", current)
 	return current, nil
 }
@@ -222,6 +267,7 @@ func (p *Pipeline) checkpointLoop(ctx context.Context, tracker *checkpoints.Trac
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+			p.cfg.Metrics.SetInFlight(tracker.InFlight())
 			if err := p.commit(ctx, tracker, confirm); err != nil {
 				return err
 			}
@@ -236,9 +282,10 @@ func (p *Pipeline) commit(ctx context.Context, tracker *checkpoints.Tracker, con
 	}
 	cp.SavedAt = time.Now()
 	if err := p.store.Commit(ctx, p.cfg.Source, cp); err != nil {
-		return fmt.Errorf("commit checkpoint %s: %w", cp.Position, err)
+		return withKind(metrics.KindCheckpoint, fmt.Errorf("commit checkpoint %s: %w", cp.Position, err))
 	}
 	p.Stats.lastCheckpoint.Store(cp)
+	p.cfg.Metrics.Checkpoint(cp.Position, cp.CommitTime, cp.SavedAt)
 	p.logger.Debug("checkpoint", "position", cp.Position, "in_flight", tracker.InFlight())
 	confirm(cp.Position) // only after it is durable
 	return nil

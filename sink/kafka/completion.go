@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -29,6 +30,12 @@ func (s *Sink) complete(msgs []kafka.Message, err error) {
 	}
 	defer s.inflight.release(len(msgs))
 	if err == nil {
+		bytes := 0
+		for _, m := range msgs {
+			bytes += len(m.Key) + len(m.Value)
+		}
+		s.metrics.Delivered(len(msgs), bytes)
+		s.metrics.ObserveProduce(time.Since(msgs[0].WriterData.(msgMeta).written))
 		s.ack(seqs, nil)
 		return
 	}

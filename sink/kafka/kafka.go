@@ -28,6 +28,7 @@ type Sink struct {
 	transport *kafka.Transport
 	client    *kafka.Client
 	inflight  *inflight
+	metrics   Metrics
 
 	topicMu sync.Mutex // serialises topic lookups and creation
 
@@ -48,6 +49,7 @@ type topicWriter struct {
 type msgMeta struct {
 	seq      uint64
 	describe string
+	written  time.Time // when Write handed it over, for produce latency
 	// deadLetter marks a dead-letter reference standing in for seq.
 	deadLetter bool
 }
@@ -55,7 +57,7 @@ type msgMeta struct {
 // New returns a Sink that reports every message's outcome to ack. It does
 // not contact Kafka; topics are checked (and created, if configured) before
 // the first write to each. cfg must pass Validate.
-func New(cfg Config, ack sink.AckFunc, logger *slog.Logger) (*Sink, error) {
+func New(cfg Config, ack sink.AckFunc, logger *slog.Logger, opts ...Option) (*Sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka sink config: %w", err)
 	}
@@ -73,7 +75,7 @@ func New(cfg Config, ack sink.AckFunc, logger *slog.Logger) (*Sink, error) {
 		// processes created without waiting long.
 		MetadataTTL: metadataTTL,
 	}
-	return &Sink{
+	snk := &Sink{
 		cfg:       cfg,
 		ack:       ack,
 		log:       logger.With("component", "kafka-sink"),
@@ -82,7 +84,36 @@ func New(cfg Config, ack sink.AckFunc, logger *slog.Logger) (*Sink, error) {
 		client:    &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: transport, Timeout: cfg.WriteTimeout},
 		inflight:  newInflight(cfg.MaxInFlight),
 		topics:    map[string]*topicWriter{},
-	}, nil
+		metrics:   noMetrics{},
+	}
+	for _, o := range opts {
+		o(snk)
+	}
+	return snk, nil
+}
+
+// Metrics receives delivery counts and produce latency; *metrics.Source
+// satisfies it.
+type Metrics interface {
+	Delivered(events, bytes int)
+	ObserveProduce(time.Duration)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Delivered(int, int)           {}
+func (noMetrics) ObserveProduce(time.Duration) {}
+
+// Option configures a Sink.
+type Option func(*Sink)
+
+// WithMetrics reports acked messages and produce latency to m.
+func WithMetrics(m Metrics) Option {
+	return func(s *Sink) {
+		if m != nil {
+			s.metrics = m
+		}
+	}
 }
 
 func (s *Sink) newWriter(batchBytes int) *kafka.Writer {
@@ -130,6 +161,7 @@ func (s *Sink) Write(ctx context.Context, msgs []sink.Message) error {
 	if err := s.state(); err != nil {
 		return fmt.Errorf("write %d messages to %s: %w", len(msgs), msgs[0].Topic, err)
 	}
+	now := time.Now()
 	groups := map[*topicWriter][]kafka.Message{}
 	var order []*topicWriter
 	add := func(tw *topicWriter, m kafka.Message) {
@@ -145,7 +177,7 @@ func (s *Sink) Write(ctx context.Context, msgs []sink.Message) error {
 			stop = fmt.Errorf("write %d messages to %s: %w", len(msgs), m.Topic, err)
 			break
 		}
-		km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, WriterData: msgMeta{seq: m.Seq, describe: m.Describe}}
+		km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, WriterData: msgMeta{seq: m.Seq, describe: m.Describe, written: now}}
 		size := recordSize(km)
 		if size <= tw.limit {
 			add(tw, km)

@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-cdc/tributary/internal/testenv"
+)
+
+var adminAddr = regexp.MustCompile(`msg="tributary running".* admin=(\S+)`)
+
+func (d *daemon) adminAddr(t *testing.T) string {
+	t.Helper()
+	var addr string
+	testenv.Eventually(t, 30*time.Second, "the daemon to log its admin address", func() bool {
+		if m := adminAddr.FindStringSubmatch(d.logs.String()); m != nil {
+			addr = m[1]
+		}
+		return addr != ""
+	})
+	return addr
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// metricValue finds one series' value in a Prometheus text exposition.
+func metricValue(body, series string) (float64, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// The admin endpoint shows delivery, lag and the checkpoint per source, and
+// `tributary status` prints them.
+func TestAdminEndpointExposesLagAndCheckpoint(t *testing.T) {
+	s := newSetup(t)
+	db, c := prepare(t, s)
+	d := startDaemon(t, "run", "-c", s.writeConfig(t, ""))
+	d.waitStreaming(t)
+	base := "http://" + d.adminAddr(t)
+
+	w := newWorkload(db, s.Database, 100, 21)
+	if err := w.run(context.Background(), 300); err != nil {
+		t.Fatal(err)
+	}
+	waitDelivered(t, c, w, time.Minute)
+
+	label := `{source="` + s.Source + `"}`
+	var body string
+	testenv.Eventually(t, 30*time.Second, "metrics to show every delivered event and a checkpoint", func() bool {
+		_, body = httpGet(t, base+"/metrics")
+		delivered, _ := metricValue(body, "tributary_events_delivered_total"+label)
+		_, lag := metricValue(body, "tributary_lag_milliseconds"+label)
+		_, age := metricValue(body, "tributary_checkpoint_age_seconds"+label)
+		return delivered >= float64(w.changes) && lag && age
+	})
+	if up, _ := metricValue(body, "tributary_source_up"+label); up != 1 {
+		t.Errorf("tributary_source_up = %v, want 1", up)
+	}
+	if code, body := httpGet(t, base+"/readyz"); code != http.StatusOK || !strings.Contains(body, s.Source) {
+		t.Errorf("/readyz = %d %s, want 200 naming the source", code, body)
+	}
+	out, err := runCLI(t, "status", "--addr", d.adminAddr(t))
+	if err != nil || !strings.Contains(out, s.Source) || !strings.Contains(out, "streaming") {
+		t.Errorf("tributary status: %v\n%s", err, out)
+	}
+	d.stop(t)
+}

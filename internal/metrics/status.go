@@ -1,0 +1,37 @@
+package metrics
+
+import "time"
+
+// SourceStatus is one source's state as the admin server's /status reports
+// it and `tributary status` prints it. Pointer fields are null while
+// unknown (no checkpoint with a commit time yet, no lag in bytes reported).
+type SourceStatus struct {
+	Name  string    `json:"name"`
+	State string    `json:"state"`
+	Since time.Time `json:"since"` // when State was entered
+	// LastError is the most recent error, kept after the source recovered.
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+
+	// The last checkpoint this process committed or resumed from.
+	CheckpointPosition   string    `json:"checkpoint_position,omitempty"`
+	CheckpointCommitTime time.Time `json:"checkpoint_commit_time,omitzero"` // source commit time of its last transaction
+	CheckpointSavedAt    time.Time `json:"checkpoint_saved_at,omitzero"`
+	CheckpointAgeMs      *int64    `json:"checkpoint_age_ms"` // now − CheckpointSavedAt
+	LagMs                *int64    `json:"lag_ms"`            // now − CheckpointCommitTime
+	LagBytes             *int64    `json:"lag_bytes"`
+
+	InFlight        int64           `json:"in_flight"`
+	EventsDelivered uint64          `json:"events_delivered"`
+	BytesDelivered  uint64          `json:"bytes_delivered"`
+	Retries         uint64          `json:"retries"`
+	Errors          uint64          `json:"errors"`
+	Snapshot        []TableProgress `json:"snapshot,omitempty"`
+}
+
+// TableProgress is a table snapshot's progress.
+type TableProgress struct {
+	Table     string `json:"table"`
+	RowsDone  int64  `json:"rows_done"`
+	RowsTotal int64  `json:"rows_total"`
+}
