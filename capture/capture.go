@@ -134,3 +134,10 @@ func (e *PermanentError) Permanent() bool { return true }
 type Confirmer interface {
 	Confirm(position string)
 }
+
+// LagReporter is implemented by sources that can say how many bytes of
+// binlog or WAL the server has written past a position: the pipeline
+// reports it for the committed checkpoint as "lag in bytes".
+type LagReporter interface {
+	LagBytes(ctx context.Context, position string) (int64, error)
+}

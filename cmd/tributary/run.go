@@ -87,6 +87,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 			return err
 		}
 		pipes = append(pipes, p)
+		logSourceSummary(logger, cfg, sc)
 	}
 	logger.Info("tributary running", "sources", len(pipes), "pid", os.Getpid(), "admin", adm.Addr())
 
@@ -145,4 +146,18 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		Metrics:            m,
 	}
 	return pipeline.New(pc, newSource, newSink, store, logger), nil
+}
+
+// logSourceSummary says at startup what a source will capture from where
+// (never its password).
+func logSourceSummary(logger *slog.Logger, cfg *config.Config, sc config.Source) {
+	attrs := []any{"source", sc.Name, "kind", sc.Kind, "addr", sc.Addr, "user", sc.User,
+		"include", sc.Include, "exclude", sc.Exclude, "topics", cfg.Topics.Prefix + "." + sc.Name + ".*"}
+	if sc.Kind == "postgres" {
+		pc := sc.Postgres()
+		attrs = append(attrs, "database", pc.Database, "slot", pc.Slot, "publication", pc.Publication)
+	} else {
+		attrs = append(attrs, "server_id", sc.ServerID)
+	}
+	logger.Info("source configured", attrs...)
 }

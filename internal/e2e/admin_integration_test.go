@@ -71,7 +71,8 @@ func TestAdminEndpointExposesLagAndCheckpoint(t *testing.T) {
 		delivered, _ := metricValue(body, "tributary_events_delivered_total"+label)
 		_, lag := metricValue(body, "tributary_lag_milliseconds"+label)
 		_, age := metricValue(body, "tributary_checkpoint_age_seconds"+label)
-		return delivered >= float64(w.changes) && lag && age
+		_, lagBytes := metricValue(body, "tributary_lag_bytes"+label)
+		return delivered >= float64(w.changes) && lag && age && lagBytes
 	})
 	if up, _ := metricValue(body, "tributary_source_up"+label); up != 1 {
 		t.Errorf("tributary_source_up = %v, want 1", up)

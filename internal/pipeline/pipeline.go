@@ -205,6 +205,9 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 		}
 	}
 	g.Go(func() error { return p.checkpointLoop(gctx, tracker, confirm) })
+	if lr, ok := src.(capture.LagReporter); ok && p.cfg.Metrics != nil {
+		g.Go(func() error { p.lagLoop(gctx, lr, from); return nil })
+	}
 	err = g.Wait()
 
 	if ctx.Err() != nil && sinkFailure() == nil {
@@ -271,6 +274,38 @@ func (p *Pipeline) checkpointLoop(ctx context.Context, tracker *checkpoints.Trac
 			if err := p.commit(ctx, tracker, confirm); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// lagInterval is how often the bytes behind the server are measured.
+const lagInterval = 5 * time.Second
+
+// lagLoop reports how far the committed checkpoint is behind the server's
+// write position, in bytes. A failed measurement is only logged: it must not
+// stop capture.
+func (p *Pipeline) lagLoop(ctx context.Context, lr capture.LagReporter, from string) {
+	tick := time.NewTicker(lagInterval)
+	defer tick.Stop()
+	for {
+		pos := from
+		if cp, ok := p.Stats.Checkpoint(); ok {
+			pos = cp.Position
+		}
+		if pos != "" {
+			qctx, cancel := context.WithTimeout(ctx, lagInterval)
+			n, err := lr.LagBytes(qctx, pos)
+			cancel()
+			if err == nil {
+				p.cfg.Metrics.SetLagBytes(n)
+			} else if ctx.Err() == nil {
+				p.logger.Debug("measure lag", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }
