@@ -26,6 +26,10 @@ commands:
   checkpoints rewind -c config.yaml --source S --to <position|RFC 3339 time>
                                      move a source's checkpoint back; the next
                                      run re-emits everything after it
+  verify -c config.yaml --source S [--table db.table] [--chunk-size N] [--rechecks N] [--recheck-wait D] [--quiet]
+                                     compare the latest state per key in the
+                                     topics with the source tables; exit 1 when
+                                     rows are missing, extra or differ
   tail -c config.yaml [--source S] [--from-beginning] [--max N] [--timeout D]
                                      print the sources' Kafka messages, one line
                                      each; fails if --timeout ends before --max
@@ -49,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(args[1:], stderr)
 	case "status":
 		err = cmdStatus(args[1:], stdout)
+	case "verify":
+		err = cmdVerify(args[1:], stdout)
 	case "validate":
 		err = cmdValidate(args[1:], stdout)
 	case "checkpoints":
