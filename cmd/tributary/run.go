@@ -22,6 +22,7 @@ import (
 	"github.com/tributary-cdc/tributary/sink"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform"
+	"github.com/tributary-cdc/tributary/transform/mapping"
 )
 
 func cmdValidate(args []string, stdout io.Writer) error {
@@ -37,6 +38,9 @@ func cmdValidate(args []string, stdout io.Writer) error {
 		if _, err := s.Password(); err != nil {
 			return fmt.Errorf("%s: %w", *path, err)
 		}
+	}
+	if _, err := cfg.Mapper(); err != nil { // reads mask salts too
+		return fmt.Errorf("%s: %w", *path, err)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d sources)\n", *path, len(cfg.Sources))
 	return nil
@@ -80,9 +84,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 	}()
 
+	mapper, err := cfg.Mapper()
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
 	pipes := make([]*pipeline.Pipeline, 0, len(cfg.Sources))
 	for _, sc := range cfg.Sources {
-		p, err := buildPipeline(cfg, sc, store, reg.Source(sc.Name), logger)
+		p, err := buildPipeline(cfg, sc, store, reg.Source(sc.Name), mapper, logger)
 		if err != nil {
 			return err
 		}
@@ -112,7 +120,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	return nil
 }
 
-func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Store, m *metrics.Source, logger *slog.Logger) (*pipeline.Pipeline, error) {
+func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Store, m *metrics.Source, mapper *mapping.Mapper, logger *slog.Logger) (*pipeline.Pipeline, error) {
 	password, err := sc.Password()
 	if err != nil {
 		return nil, err
@@ -144,6 +152,8 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		RestartBackoffMax:  cfg.Pipeline.RestartBackoffMax,
 		ShutdownTimeout:    cfg.Pipeline.ShutdownTimeout,
 		Metrics:            m,
+		Mapper:             mapper,
+		DeadLetterTopic:    cfg.Kafka.DeadLetterTopic,
 	}
 	return pipeline.New(pc, newSource, newSink, store, logger), nil
 }

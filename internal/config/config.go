@@ -17,6 +17,7 @@ import (
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
 	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
+	"github.com/tributary-cdc/tributary/transform/mapping"
 )
 
 // Config is the whole daemon configuration.
@@ -28,6 +29,9 @@ type Config struct {
 	Log         Log              `yaml:"log"`
 	Admin       Admin            `yaml:"admin"`
 	Sources     []Source         `yaml:"sources"`
+	// Mappings rename, mask, cast, filter and route tables' events; see
+	// docs/mapping.md.
+	Mappings []mapping.Config `yaml:"mappings"`
 }
 
 // Checkpoints says where source positions are stored.
@@ -301,7 +305,39 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.%s does not apply to kind %s", key, k, s.Kind))
 		}
 	}
+	if err := c.compileMappings(func(string) (string, bool) { return "x", true },
+		func(string) ([]byte, error) { return []byte("x"), nil }); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// Mapper compiles the mappings for running, reading mask salts from the
+// environment and files now, so a missing salt stops the start.
+func (c *Config) Mapper() (*mapping.Mapper, error) {
+	if len(c.Mappings) == 0 {
+		return nil, nil
+	}
+	names := make([]string, len(c.Sources))
+	for i, s := range c.Sources {
+		names[i] = s.Name
+	}
+	return mapping.Compile(c.Mappings, os.LookupEnv, mapping.WithTopicPrefix(c.Topics.Prefix), mapping.WithSources(names...))
+}
+
+// compileMappings checks the mappings' structure; env and readFile stand in
+// for secrets, which Validate does not read.
+func (c *Config) compileMappings(env func(string) (string, bool), readFile func(string) ([]byte, error)) error {
+	if len(c.Mappings) == 0 {
+		return nil
+	}
+	names := make([]string, len(c.Sources))
+	for i, s := range c.Sources {
+		names[i] = s.Name
+	}
+	_, err := mapping.Compile(c.Mappings, env, mapping.WithTopicPrefix(c.Topics.Prefix),
+		mapping.WithSources(names...), mapping.WithReadFile(readFile))
+	return err
 }
 
 // Password resolves the source's password from its env var or file. A

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/sink"
 	"github.com/tributary-cdc/tributary/transform"
+	"github.com/tributary-cdc/tributary/transform/mapping"
 )
 
 // flushAt is how many encoded messages the handler gathers before handing
@@ -31,6 +33,11 @@ type handler struct {
 	sink        sink.Sink
 	stats       *Stats
 	logger      *slog.Logger
+	metrics     *metrics.Source
+
+	mapper          *mapping.Mapper // nil: events pass unmapped
+	deadLetterTopic string          // "" : rows a mapping cannot transform stop the source
+	outs            []mapping.Output
 
 	topics  map[[2]string]string // (database, table) → topic
 	pending []sink.Message
@@ -53,17 +60,8 @@ func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 		return &capture.PermanentError{Err: fmt.Errorf("transform change at %s: %w", c.EventPosition, err)}
 	}
 	for i := range events {
-		ev := &events[i]
-		value, err := ev.AppendJSON(make([]byte, 0, 512))
-		if err != nil {
-			return &capture.PermanentError{Err: fmt.Errorf("encode event %s (%s.%s): %w", ev.ID, ev.Source.Database, ev.Source.Table, err)}
-		}
-		key := transform.EncodeKey(ev)
-		topic := h.topic(ev.Source.Database, ev.Source.Table)
-		describe := fmt.Sprintf("%s.%s key %s", ev.Source.Database, ev.Source.Table, key)
-		h.add(sink.Message{Topic: topic, Key: key, Value: value, Describe: describe})
-		if ev.Op == capture.OpDelete && h.tombstones {
-			h.add(sink.Message{Topic: topic, Key: key, Describe: describe + " (tombstone)"})
+		if err := h.emit(&events[i]); err != nil {
+			return err
 		}
 		h.stats.EventsBuilt.Add(1)
 	}
@@ -71,6 +69,57 @@ func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 		return h.flush(ctx)
 	}
 	return nil
+}
+
+// emit maps one event (when a mapping matches its table), encodes it and
+// queues it, with a tombstone after a delete.
+func (h *handler) emit(ev *transform.Event) error {
+	if h.mapper != nil {
+		outs, mapped, err := h.mapper.Apply(h.outs[:0], h.source, ev)
+		h.outs = outs
+		var rowErr *mapping.RowError
+		switch {
+		case errors.As(err, &rowErr) && h.deadLetterTopic != "":
+			// Never a silent drop: the row goes to the dead-letter topic,
+			// masked like normal output, and the checkpoint waits for it.
+			h.add(sink.Message{Topic: h.deadLetterTopic, Key: mapping.DeadLetterKey(ev, rowErr),
+				Value: mapping.DeadLetter(ev, rowErr), Describe: rowErr.Table + " dead letter (" + rowErr.Rule + ")"})
+			h.metrics.Error("dead_letter")
+			h.logger.Warn("row sent to the dead-letter topic", "table", rowErr.Table, "rule", rowErr.Rule,
+				"reason", rowErr.Reason, "id", ev.ID, "topic", h.deadLetterTopic)
+			return nil
+		case err != nil:
+			return &capture.PermanentError{Err: fmt.Errorf("map event %s: %w (set kafka.dead_letter_topic to send such rows there)", ev.ID, err)}
+		case mapped:
+			for j := range outs {
+				o := &outs[j]
+				value, err := o.AppendJSON(make([]byte, 0, 512))
+				if err != nil {
+					return &capture.PermanentError{Err: fmt.Errorf("encode event %s (%s.%s): %w", ev.ID, ev.Source.Database, ev.Source.Table, err)}
+				}
+				topic := o.Topic
+				if topic == "" {
+					topic = h.topic(ev.Source.Database, ev.Source.Table)
+				}
+				h.queue(topic, o.Key, value, &o.Event)
+			}
+			return nil
+		}
+	}
+	value, err := ev.AppendJSON(make([]byte, 0, 512))
+	if err != nil {
+		return &capture.PermanentError{Err: fmt.Errorf("encode event %s (%s.%s): %w", ev.ID, ev.Source.Database, ev.Source.Table, err)}
+	}
+	h.queue(h.topic(ev.Source.Database, ev.Source.Table), transform.EncodeKey(ev), value, ev)
+	return nil
+}
+
+func (h *handler) queue(topic string, key, value []byte, ev *transform.Event) {
+	describe := fmt.Sprintf("%s.%s key %s", ev.Source.Database, ev.Source.Table, key)
+	h.add(sink.Message{Topic: topic, Key: key, Value: value, Describe: describe})
+	if ev.Op == capture.OpDelete && h.tombstones {
+		h.add(sink.Message{Topic: topic, Key: key, Describe: describe + " (tombstone)"})
+	}
 }
 
 func (h *handler) Commit(ctx context.Context, c capture.Commit) error {

@@ -24,6 +24,7 @@ import (
 	"github.com/tributary-cdc/tributary/checkpoints"
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/sink"
+	"github.com/tributary-cdc/tributary/transform/mapping"
 )
 
 // Config is what one pipeline needs besides its parts.
@@ -40,6 +41,11 @@ type Config struct {
 	// Metrics receives this source's state, checkpoints and failures; nil
 	// is allowed.
 	Metrics *metrics.Source
+	// Mapper renames, masks, casts, filters and routes events (nil: none).
+	// Rows it cannot transform go to DeadLetterTopic, or stop the source
+	// when that is empty.
+	Mapper          *mapping.Mapper
+	DeadLetterTopic string
 }
 
 // Pipeline runs one source into the sink, restarting after failures.
@@ -183,7 +189,8 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 	h := &handler{
 		source: p.cfg.Source, connector: p.cfg.Connector, topicPrefix: p.cfg.TopicPrefix,
 		tombstones: p.cfg.Tombstones, maxInFlight: p.cfg.MaxInFlight,
-		tracker: tracker, sink: snk, stats: &p.Stats, logger: p.logger,
+		tracker: tracker, sink: snk, stats: &p.Stats, logger: p.logger, metrics: m,
+		mapper: p.cfg.Mapper, deadLetterTopic: p.cfg.DeadLetterTopic,
 		topics: map[[2]string]string{},
 	}
 	p.logger.Info("streaming", "from", from)
