@@ -41,7 +41,9 @@ func buildTable(tm *replication.TableMapEvent, jsonCols map[string]bool, keyCols
 	n := int(tm.ColumnCount)
 	names := tm.ColumnNameString()
 	if len(names) != n {
-		return nil, fmt.Errorf("table %s.%s: the table map carries no column names; set binlog_row_metadata=FULL on the server", db, name)
+		// The binlog already holds these events without names: a restart
+		// would read them again, so this stops the source instead of looping.
+		return nil, &capture.PermanentError{Err: fmt.Errorf("%w: table %s.%s: the binlog's table map carries no column names (it was written while binlog_row_metadata was not FULL); set binlog_row_metadata=FULL, then re-snapshot the table or rewind past these events", ErrPreflight, db, name)}
 	}
 	unsigned := tm.UnsignedMap()
 	collations := tm.CollationMap()

@@ -33,7 +33,7 @@ commands:
   tail -c config.yaml [--source S] [--from-beginning] [--max N] [--timeout D]
                                      print the sources' Kafka messages, one line
                                      each; fails if --timeout ends before --max
-`
+` + replayUsage
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -53,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(args[1:], stderr)
 	case "status":
 		err = cmdStatus(args[1:], stdout)
+	case "replay":
+		err = cmdReplay(args[1:], stdout, stderr)
 	case "verify":
 		err = cmdVerify(args[1:], stdout)
 	case "validate":

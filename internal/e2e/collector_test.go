@@ -18,7 +18,7 @@ import (
 type event struct {
 	ID     string                     `json:"id"`
 	Op     string                     `json:"op"`
-	Key    map[string]json.Number     `json:"key"`
+	Key    map[string]json.RawMessage `json:"key"`
 	Before map[string]json.RawMessage `json:"before"`
 	After  map[string]json.RawMessage `json:"after"`
 	Source struct {
@@ -160,7 +160,7 @@ func perKey(t *testing.T, evs []event) map[string][]string {
 		if ev.Op == "d" {
 			img = ev.Before
 		}
-		k := fmt.Sprintf("%s/%s", ev.Source.Table, ev.Key["id"])
+		k := fmt.Sprintf("%s/%s", ev.Source.Table, string(ev.Key["id"]))
 		out[k] = append(out[k], fmt.Sprintf("%s:%s", ev.Op, img["v"]))
 	}
 	return out

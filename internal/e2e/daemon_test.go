@@ -132,7 +132,8 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 		d.cmd.Process.Kill()
 		<-d.waited
 		if t.Failed() {
-			t.Logf("tributary log:\n%s", tail(d.logs.String(), 4000))
+			t.Logf("tributary log (warnings and errors):\n%s", tail(problems(d.logs.String()), 4000))
+			t.Logf("tributary log (end):\n%s", tail(d.logs.String(), 2000))
 		}
 	})
 	return d
@@ -193,4 +194,15 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
+}
+
+// problems keeps the log lines at WARN and ERROR.
+func problems(logs string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
 }

@@ -175,6 +175,10 @@ func TestCrashRecoveryUnderSIGKILLAndFrozenBroker(t *testing.T) {
 	dups := waitDelivered(t, c, w, 5*time.Minute)
 	checkFinalState(t, db, w)
 	t.Logf("%d changes over %d keys survived %d SIGKILLs; %d duplicates", w.changes, len(w.expected), kills, dups)
+	// The operator's accuracy check agrees: nothing missing, extra or different.
+	if out, err := runCLI(t, "verify", "-c", cfg, "--source", s.Source, "--quiet"); err != nil || !strings.Contains(out, "no differences") {
+		t.Fatalf("verify after the crash test: %v\n%s", err, tail(out, 3000))
+	}
 	d.stop(t)
 }
 
