@@ -155,6 +155,10 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		Mapper:             mapper,
 		DeadLetterTopic:    cfg.Kafka.DeadLetterTopic,
 	}
+	if sc.Format == "debezium" {
+		o := sc.DebeziumOptions()
+		pc.Debezium = &o
+	}
 	return pipeline.New(pc, newSource, newSink, store, logger), nil
 }
 

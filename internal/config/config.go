@@ -17,6 +17,7 @@ import (
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
 	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
+	"github.com/tributary-cdc/tributary/transform/debezium"
 	"github.com/tributary-cdc/tributary/transform/mapping"
 )
 
@@ -104,6 +105,11 @@ type Source struct {
 	KeyColumns map[string][]string `yaml:"key_columns"`
 	Heartbeat  time.Duration       `yaml:"heartbeat"`
 
+	// Format is native (Tributary's canonical event, the default) or
+	// debezium (Debezium's JsonConverter envelope; see docs/debezium.md).
+	Format   string   `yaml:"format"`
+	Debezium Debezium `yaml:"debezium"`
+
 	// MySQL / MariaDB only.
 	Flavor      mysqlsource.Flavor `yaml:"flavor"`
 	ServerID    uint32             `yaml:"server_id"`
@@ -154,6 +160,41 @@ func (s Source) foreignKeys() []string {
 		set(s.ReadTimeout != 0, "read_timeout")
 	}
 	return keys
+}
+
+// Debezium tunes the debezium output format of a source.
+type Debezium struct {
+	Schemas        bool   `yaml:"schemas"`         // JsonConverter schemas.enable
+	Connector      string `yaml:"connector"`       // mysql | mariadb | postgresql; default from the source
+	TopicPrefix    string `yaml:"topic_prefix"`    // Debezium topic.prefix; default the source name
+	BigintUnsigned string `yaml:"bigint_unsigned"` // long (default) | precise
+}
+
+// DebeziumOptions returns the encoder options for a debezium-format source.
+func (s Source) DebeziumOptions() debezium.Options {
+	o := debezium.Options{
+		Schemas: s.Debezium.Schemas, ConnectorName: s.Debezium.Connector, TopicPrefix: s.Debezium.TopicPrefix,
+		BigintUnsigned: debezium.BigintUnsignedMode(s.Debezium.BigintUnsigned),
+	}
+	switch {
+	case o.ConnectorName != "":
+	case s.Kind == "postgres":
+		o.ConnectorName = debezium.ConnectorPostgreSQL
+	case s.Flavor == mysqlsource.FlavorMySQL:
+		o.ConnectorName = debezium.ConnectorMySQL
+	default:
+		o.ConnectorName = debezium.ConnectorMariaDB
+	}
+	if o.TopicPrefix == "" {
+		o.TopicPrefix = s.Name
+	}
+	if o.BigintUnsigned == "" {
+		o.BigintUnsigned = debezium.BigintUnsignedLong
+	}
+	if s.Kind == "postgres" {
+		o.Database = s.Database
+	}
+	return o
 }
 
 // MySQL returns the source's settings for capture/mysql, password included.
@@ -300,6 +341,21 @@ func (c *Config) Validate() error {
 			}
 		default:
 			errs = append(errs, fmt.Errorf("%s.kind %q: want mysql or postgres", key, s.Kind))
+		}
+		switch s.Format {
+		case "", "native", "debezium":
+		default:
+			errs = append(errs, fmt.Errorf("%s.format %q: want native or debezium", key, s.Format))
+		}
+		switch s.Debezium.BigintUnsigned {
+		case "", "long", "precise":
+		default:
+			errs = append(errs, fmt.Errorf("%s.debezium.bigint_unsigned %q: want long or precise", key, s.Debezium.BigintUnsigned))
+		}
+		switch s.Debezium.Connector {
+		case "", debezium.ConnectorMySQL, debezium.ConnectorMariaDB, debezium.ConnectorPostgreSQL:
+		default:
+			errs = append(errs, fmt.Errorf("%s.debezium.connector %q: want mysql, mariadb or postgresql", key, s.Debezium.Connector))
 		}
 		for _, k := range s.foreignKeys() {
 			errs = append(errs, fmt.Errorf("%s.%s does not apply to kind %s", key, k, s.Kind))

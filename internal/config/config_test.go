@@ -61,6 +61,8 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"bad duration", minimal + "pipeline: {checkpoint_interval: soon}\n", "soon"},
 		{"bad log level", minimal + "log: {level: loud}\n", "log.level"},
 		{"duplicate", minimal + `  - {name: crm, addr: "127.0.0.1:13306", user: u, server_id: 8}` + "\n", "duplicate source name"},
+		{"bad format", strings.Replace(minimal, "name: crm,", "name: crm, format: avro,", 1), "sources[crm].format"},
+		{"bad bigint mode", strings.Replace(minimal, "name: crm,", "name: crm, format: debezium, debezium: {bigint_unsigned: huge},", 1), "sources[crm].debezium.bigint_unsigned"},
 		{"shared server id", minimal + `  - {name: crm2, addr: "127.0.0.1:13306", user: u, server_id: 7}` + "\n", "server_id 7 is also used"},
 	}
 	for _, tc := range cases {

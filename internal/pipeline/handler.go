@@ -13,6 +13,7 @@ import (
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/sink"
 	"github.com/tributary-cdc/tributary/transform"
+	"github.com/tributary-cdc/tributary/transform/debezium"
 	"github.com/tributary-cdc/tributary/transform/mapping"
 )
 
@@ -38,6 +39,7 @@ type handler struct {
 	mapper          *mapping.Mapper // nil: events pass unmapped
 	deadLetterTopic string          // "" : rows a mapping cannot transform stop the source
 	outs            []mapping.Output
+	dbz             *debezium.Encoder // nil: native events
 
 	topics  map[[2]string]string // (database, table) → topic
 	pending []sink.Message
@@ -60,7 +62,7 @@ func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 		return &capture.PermanentError{Err: fmt.Errorf("transform change at %s: %w", c.EventPosition, err)}
 	}
 	for i := range events {
-		if err := h.emit(&events[i]); err != nil {
+		if err := h.emit(&events[i], c.Table); err != nil {
 			return err
 		}
 		h.stats.EventsBuilt.Add(1)
@@ -73,7 +75,7 @@ func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 
 // emit maps one event (when a mapping matches its table), encodes it and
 // queues it, with a tombstone after a delete.
-func (h *handler) emit(ev *transform.Event) error {
+func (h *handler) emit(ev *transform.Event, table *capture.Table) error {
 	if h.mapper != nil {
 		outs, mapped, err := h.mapper.Apply(h.outs[:0], h.source, ev)
 		h.outs = outs
@@ -105,6 +107,17 @@ func (h *handler) emit(ev *transform.Event) error {
 			}
 			return nil
 		}
+	}
+	if h.dbz != nil {
+		if ev.Op == capture.OpTruncate {
+			return nil // Debezium's connectors skip truncates by default
+		}
+		key, value, err := h.dbz.Encode(ev, table)
+		if err != nil {
+			return &capture.PermanentError{Err: fmt.Errorf("encode event %s as Debezium JSON: %w", ev.ID, err)}
+		}
+		h.queue(h.topic(ev.Source.Database, ev.Source.Table), key, value, ev)
+		return nil
 	}
 	value, err := ev.AppendJSON(make([]byte, 0, 512))
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/tributary-cdc/tributary/checkpoints"
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/sink"
+	"github.com/tributary-cdc/tributary/transform/debezium"
 	"github.com/tributary-cdc/tributary/transform/mapping"
 )
 
@@ -46,6 +47,9 @@ type Config struct {
 	// when that is empty.
 	Mapper          *mapping.Mapper
 	DeadLetterTopic string
+	// Debezium, when set, writes Debezium's envelope instead of the
+	// native event (mapped tables stay native).
+	Debezium *debezium.Options
 }
 
 // Pipeline runs one source into the sink, restarting after failures.
@@ -192,6 +196,9 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 		tracker: tracker, sink: snk, stats: &p.Stats, logger: p.logger, metrics: m,
 		mapper: p.cfg.Mapper, deadLetterTopic: p.cfg.DeadLetterTopic,
 		topics: map[[2]string]string{},
+	}
+	if p.cfg.Debezium != nil {
+		h.dbz = debezium.NewEncoder(*p.cfg.Debezium)
 	}
 	p.logger.Info("streaming", "from", from)
 	m.SetState(metrics.StateStreaming, nil)
