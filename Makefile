@@ -27,3 +27,8 @@ test: services
 
 demo: services build
 	scripts/demo/run
+
+# Benchmark (docs/benchmarks.md): catch-up, latency and footprint of Tributary
+# next to the physical limit and Debezium. BENCH_FLAGS=-quick for a short run.
+bench: services build
+	$(GO) run ./cmd/tributary-bench $(BENCH_FLAGS)

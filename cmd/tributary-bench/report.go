@@ -1,0 +1,221 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Rate is a throughput in row changes (events) and bytes; MB are 10^6 bytes.
+type Rate struct {
+	Events       int64   `json:"events"`
+	Bytes        int64   `json:"bytes"`
+	Seconds      float64 `json:"seconds"`
+	EventsPerSec float64 `json:"events_per_s"`
+	MBPerSec     float64 `json:"mb_per_s"`
+}
+
+func newRate(events, bytes int64, d time.Duration) Rate {
+	s := max(d.Seconds(), 1e-3)
+	return Rate{Events: events, Bytes: bytes, Seconds: s, EventsPerSec: float64(events) / s, MBPerSec: float64(bytes) / 1e6 / s}
+}
+
+// Result is a rate or why there is none.
+type Result struct {
+	Rate
+	Error string `json:"error,omitempty"`
+}
+
+func result(r Rate, err error) Result {
+	if err != nil {
+		return Result{Error: err.Error()}
+	}
+	return Result{Rate: r}
+}
+
+type Report struct {
+	Started        string          `json:"started"`
+	Host           string          `json:"host"`
+	CPUs           int             `json:"cpus"`
+	N              int64           `json:"n"`
+	LatencyRate    int             `json:"latency_rows_per_s"`
+	LatencySeconds float64         `json:"latency_seconds"`
+	BigTxMB        int             `json:"bigtx_mib"`
+	Seconds        float64         `json:"seconds"`
+	Sources        []*SourceReport `json:"sources"`
+}
+
+type SourceReport struct {
+	Source       string             `json:"source"`
+	Label        string             `json:"label"`
+	Error        string             `json:"error,omitempty"`
+	Workload     Workload           `json:"workload"`
+	RawRead      Result             `json:"raw_read"`
+	KafkaProduce Result             `json:"kafka_produce"`
+	Limit        float64            `json:"limit_events_per_s"`
+	LimitBy      string             `json:"limit_by"`
+	Contenders   []*ContenderReport `json:"contenders"`
+	BigTx        *BigTxReport       `json:"big_transaction,omitempty"`
+}
+
+type ContenderReport struct {
+	Name             string     `json:"name"`
+	Error            string     `json:"error,omitempty"`
+	CatchUp          *CatchUp   `json:"catch_up,omitempty"`
+	Latency          *Latency   `json:"latency,omitempty"`
+	LatencyFootprint *Footprint `json:"latency_footprint,omitempty"`
+	VsLimit          float64    `json:"ours_vs_limit,omitempty"`
+	TributaryVsThis  float64    `json:"tributary_vs_this,omitempty"`
+}
+
+// CatchUp is the rate from the first to the last acknowledged event;
+// FirstEventSeconds is the start-up time before it (process start to
+// first event), TotalSeconds process start to the last ack.
+type CatchUp struct {
+	Rate
+	FirstEventSeconds float64   `json:"first_event_seconds"`
+	TotalSeconds      float64   `json:"total_seconds"`
+	Footprint         Footprint `json:"footprint"`
+}
+
+type BigTxReport struct {
+	MB           int       `json:"mib"`
+	Rows         int64     `json:"rows"`
+	WriteSeconds float64   `json:"write_seconds"`
+	Seconds      float64   `json:"seconds_to_last_ack"`
+	Footprint    Footprint `json:"footprint"`
+	Error        string    `json:"error,omitempty"`
+}
+
+func (s *SourceReport) contender(name string) *ContenderReport {
+	for _, c := range s.Contenders {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (s *SourceReport) computeRatios() {
+	switch {
+	case s.RawRead.Error == "" && s.KafkaProduce.Error == "":
+		s.Limit, s.LimitBy = s.RawRead.EventsPerSec, "source read"
+		if s.KafkaProduce.EventsPerSec < s.Limit {
+			s.Limit, s.LimitBy = s.KafkaProduce.EventsPerSec, "kafka produce"
+		}
+	case s.RawRead.Error == "":
+		s.Limit, s.LimitBy = s.RawRead.EventsPerSec, "source read (kafka-go figure missing)"
+	}
+	trib := s.contender("tributary")
+	if trib == nil || trib.CatchUp == nil {
+		return
+	}
+	if s.Limit > 0 {
+		trib.VsLimit = trib.CatchUp.EventsPerSec / s.Limit
+	}
+	for _, c := range s.Contenders {
+		if c.Name != "tributary" && c.CatchUp != nil && c.CatchUp.EventsPerSec > 0 {
+			c.TributaryVsThis = trib.CatchUp.EventsPerSec / c.CatchUp.EventsPerSec
+		}
+	}
+}
+
+func printReport(w io.Writer, r *Report) {
+	fmt.Fprintf(w, "\nTributary benchmark — %s, %s, %d CPUs; %d row changes per source; %.0f s\n",
+		r.Started, r.Host, r.CPUs, r.N, r.Seconds)
+	fmt.Fprintln(w, "Shared machine: compare the ratios within this run, not absolute numbers across runs.")
+	for _, s := range r.Sources {
+		printSource(w, r, s)
+	}
+}
+
+func printSource(w io.Writer, r *Report, s *SourceReport) {
+	wl := s.Workload
+	fmt.Fprintf(w, "\n== %s: %d changes (%d inserts, %d updates, %d deletes) in %d transactions, %d Kafka messages with tombstones\n",
+		s.Label, wl.Changes, wl.Inserts, wl.Updates, wl.Deletes, wl.Txns, wl.Messages)
+	if s.Error != "" {
+		fmt.Fprintf(w, "   ERROR: %s\n", s.Error)
+	}
+	t := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(t, "catch-up\tevents/s\tMB/s\tvs limit\ttributary/this\tfirst event s\tpeak RSS MB\tCPU s\t")
+	rateRow := func(name string, res Result) {
+		if res.Error != "" || res.Events == 0 {
+			fmt.Fprintf(t, "%s\t—\t—\t\t\t\t\t\t\n", name)
+			return
+		}
+		fmt.Fprintf(t, "%s\t%.0f\t%.1f\t\t\t\t\t\t\n", name, res.EventsPerSec, res.MBPerSec)
+	}
+	rateRow("raw read (no decoding)", s.RawRead)
+	rateRow("kafka-go produce alone", s.KafkaProduce)
+	if s.Limit > 0 {
+		fmt.Fprintf(t, "physical limit (%s)\t%.0f\t\t\t\t\t\t\t\n", s.LimitBy, s.Limit)
+	} else {
+		fmt.Fprintf(t, "physical limit\t—\t\t\t\t\t\t\t\n")
+	}
+	for _, c := range s.Contenders {
+		if c.CatchUp == nil {
+			fmt.Fprintf(t, "%s\t—\t—\t\t\t\t\t\t\n", c.Name)
+			continue
+		}
+		cu := c.CatchUp
+		vsLimit, vsThis := "", ""
+		if c.VsLimit > 0 {
+			vsLimit = fmt.Sprintf("%.2f", c.VsLimit)
+		}
+		if c.TributaryVsThis > 0 {
+			vsThis = fmt.Sprintf("%.2fx", c.TributaryVsThis)
+		}
+		fmt.Fprintf(t, "%s\t%.0f\t%.1f\t%s\t%s\t%.1f\t%.0f\t%.1f\t\n", c.Name, cu.EventsPerSec, cu.MBPerSec,
+			vsLimit, vsThis, cu.FirstEventSeconds, cu.Footprint.PeakRSSMB, cu.Footprint.CPUSeconds)
+	}
+	t.Flush()
+	if r.LatencyRate > 0 {
+		fmt.Fprintf(w, "\n")
+		t = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(t, "latency @%d rows/s, %.0f s\tp50 ms\tp95 ms\tp99 ms\tmax ms\tarrived\tkept up\tsteady RSS MB\tpeak RSS MB\tCPU s\t\n", r.LatencyRate, r.LatencySeconds)
+		for _, c := range s.Contenders {
+			if c.Latency == nil {
+				fmt.Fprintf(t, "%s\t—\t—\t—\t—\t\t\t\t\t\t\n", c.Name)
+				continue
+			}
+			l, f := c.Latency, c.LatencyFootprint
+			kept := "yes"
+			if !l.KeptUp {
+				kept = "NO"
+			}
+			fmt.Fprintf(t, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%d/%d\t%s\t%.0f\t%.0f\t%.1f\t\n", c.Name, l.P50ms, l.P95ms, l.P99ms, l.Maxms,
+				l.Arrived, l.Rows, kept, f.SteadyRSSMB, f.PeakRSSMB, f.CPUSeconds)
+		}
+		t.Flush()
+	}
+	if b := s.BigTx; b != nil {
+		if b.Error != "" {
+			fmt.Fprintf(w, "\none %d MiB transaction (%d rows), tributary: ERROR %s\n", b.MB, b.Rows, b.Error)
+		} else {
+			fmt.Fprintf(w, "\none %d MiB transaction (%d rows), tributary: peak RSS %.0f MB, steady %.0f MB, CPU %.1f s, commit→last ack %.1f s (write %.1f s)\n",
+				b.MB, b.Rows, b.Footprint.PeakRSSMB, b.Footprint.SteadyRSSMB, b.Footprint.CPUSeconds, b.Seconds, b.WriteSeconds)
+		}
+	}
+	var notes []string
+	for _, x := range []struct {
+		name string
+		err  string
+	}{{"raw read", s.RawRead.Error}, {"kafka-go produce", s.KafkaProduce.Error}} {
+		if x.err != "" {
+			notes = append(notes, x.name+": "+x.err)
+		}
+	}
+	for _, c := range s.Contenders {
+		if c.Error != "" {
+			notes = append(notes, c.Name+": "+c.Error)
+		}
+		if c.Latency != nil && c.Latency.KeptUpNotes != "" {
+			notes = append(notes, c.Name+" latency: "+c.Latency.KeptUpNotes)
+		}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(w, "   note: %s\n", strings.TrimSpace(n))
+	}
+}

@@ -1,0 +1,381 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// benchSource is one database kind with its workload schema.
+type benchSource interface {
+	Name() string
+	Label() string
+	Tables() []tableSpec
+	TopicDB() string // the database (MariaDB) or schema (PostgreSQL) in topic names
+	DB() *sql.DB
+	Dialect() dialect
+	Setup(ctx context.Context) error
+	TributarySource(name string) string
+	DebeziumProps() map[string]string
+	Marker(ctx context.Context, id int64) error
+	BeforeWrites(ctx context.Context) error
+	AfterWrites(ctx context.Context) error
+	RawRead(ctx context.Context, rows int64) (Rate, error)
+	BigTx(ctx context.Context, rows int64) error
+	Cleanup(ctx context.Context) error
+}
+
+// sourceBench runs every measurement of one source, in this order:
+// contenders primed (each records its position), workload written once,
+// raw read, then per contender catch-up followed by latency, the kafka-go
+// limit, and Tributary alone through one large transaction.
+type sourceBench struct {
+	o         *options
+	k         *benchKafka
+	src       benchSource
+	rep       *SourceReport
+	run, dir  string
+	bin       string
+	dbzBroken string
+
+	contenders []*contender
+	topics     []string
+	probeNext  int64 // next latency row id
+	probeRows  int64 // latency rows written so far
+}
+
+func (b *sourceBench) sourceName() string {
+	if b.src.Name() == "postgres" {
+		return "orders"
+	}
+	return "crm"
+}
+
+func (b *sourceBench) tables() []string {
+	var ts []string
+	for _, t := range b.src.Tables() {
+		ts = append(ts, t.name)
+	}
+	return ts
+}
+
+func (b *sourceBench) allTables() []string {
+	return append(b.tables(), probeTable, "bigtx", "marker")
+}
+
+func (b *sourceBench) workloadTopics(c *contender) []string {
+	var ts []string
+	for _, t := range b.tables() {
+		ts = append(ts, c.topic(t))
+	}
+	return ts
+}
+
+func (b *sourceBench) limitTopic(table string) string {
+	return "lim" + b.run + "." + b.src.Name() + "." + table
+}
+
+func (b *sourceBench) measureAll(ctx context.Context) error {
+	progress("%s: setting up database, users, slots and topics", b.src.Name())
+	if err := os.MkdirAll(b.dir, 0o755); err != nil {
+		return err
+	}
+	if err := b.src.Setup(ctx); err != nil {
+		return err
+	}
+	if err := b.buildContenders(); err != nil {
+		return err
+	}
+	for _, c := range b.contenders {
+		if c.broken == "" {
+			for _, t := range b.allTables() {
+				b.topics = append(b.topics, c.topic(t))
+			}
+		}
+	}
+	for _, t := range b.tables() {
+		b.topics = append(b.topics, b.limitTopic(t))
+	}
+	if err := b.k.createTopics(ctx, b.topics...); err != nil {
+		return err
+	}
+	if err := b.prime(ctx); err != nil {
+		return err
+	}
+
+	if err := b.src.BeforeWrites(ctx); err != nil {
+		return err
+	}
+	progress("%s: writing %d row changes", b.src.Name(), b.o.n)
+	w, err := writeWorkload(ctx, b.src.DB(), b.src.Dialect(), b.src.Tables(), b.o.n, b.o.writers, uint64(runNumber(b.run)))
+	if err != nil {
+		return err
+	}
+	b.rep.Workload = w
+	if err := b.src.AfterWrites(ctx); err != nil {
+		return err
+	}
+	progress("%s: %d changes (%d messages with tombstones) in %.1fs; raw read", b.src.Name(), w.Changes, w.Messages, w.Seconds)
+	raw, err := b.src.RawRead(ctx, w.Changes)
+	b.rep.RawRead = result(raw, err)
+
+	var sample []kafka.Message
+	for _, c := range b.contenders {
+		cr := &ContenderReport{Name: c.name, Error: c.broken}
+		b.rep.Contenders = append(b.rep.Contenders, cr)
+		if c.broken != "" {
+			continue
+		}
+		s, err := b.measure(ctx, c, cr)
+		if err != nil {
+			cr.Error = err.Error()
+			progress("%s/%s: %v", b.src.Name(), c.name, err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		if c.name == "tributary" {
+			sample = s
+			progress("%s: kafka-go alone producing %d messages", b.src.Name(), w.Messages)
+			b.rep.KafkaProduce = b.produceLimit(ctx, c, sample)
+		}
+	}
+	b.rep.computeRatios()
+	if b.o.bigTxMB > 0 {
+		b.rep.BigTx = b.bigTx(ctx, b.contenders[0])
+	}
+	return nil
+}
+
+func (b *sourceBench) buildContenders() error {
+	tdir := filepath.Join(b.dir, "tributary")
+	if err := os.MkdirAll(tdir, 0o755); err != nil {
+		return err
+	}
+	trib, err := newTributary(b.bin, tdir, b.o.kafkaAddr, "tb"+b.run, b.src.TributarySource(b.sourceName()), b.sourceName(), b.src.TopicDB())
+	if err != nil {
+		return err
+	}
+	b.contenders = []*contender{trib}
+	if !b.o.debezium && b.dbzBroken == "" {
+		return nil
+	}
+	ddir := filepath.Join(b.dir, "debezium")
+	if err := os.MkdirAll(ddir, 0o755); err != nil {
+		return err
+	}
+	props := b.src.DebeziumProps()
+	for k, v := range debeziumProducer(b.o.kafkaAddr) {
+		props[k] = v
+	}
+	dbz, err := newDebezium(b.o.debeziumScript, ddir, "dbz"+b.run, b.src.TopicDB(), props)
+	if err != nil {
+		return err
+	}
+	dbz.broken = b.dbzBroken
+	b.contenders = append(b.contenders, dbz)
+	return nil
+}
+
+// prime starts every contender on the empty stream and writes marker rows
+// until each delivered one, then stops them: each has recorded a position
+// before the workload (Tributary its checkpoint, Debezium its offsets file).
+func (b *sourceBench) prime(ctx context.Context) error {
+	progress("%s: priming contenders (start, deliver a marker row, stop)", b.src.Name())
+	var procs []*proc
+	var live []*contender
+	for _, c := range b.contenders {
+		if c.broken != "" {
+			continue
+		}
+		p, err := startProc(c, filepath.Join(b.dir, c.name+".log"))
+		if err != nil {
+			return err
+		}
+		procs = append(procs, p)
+		live = append(live, c)
+	}
+	stopAll := func() {
+		for i, p := range procs {
+			if p.alive() == nil {
+				if err := p.stop(90 * time.Second); err != nil && live[i].broken == "" {
+					live[i].broken = err.Error()
+				}
+			}
+		}
+		procs = nil
+	}
+	defer stopAll()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	done := make([]bool, len(live))
+	var id int64
+	for remaining := len(live); remaining > 0; {
+		id++
+		if err := b.src.Marker(ctx, id); err != nil {
+			return err
+		}
+		for t := 0; t < 20 && remaining > 0; t++ {
+			time.Sleep(100 * time.Millisecond)
+			for i, c := range live {
+				if done[i] {
+					continue
+				}
+				if err := procs[i].alive(); err != nil {
+					c.broken = "failed at start: " + err.Error()
+					done[i] = true
+					remaining--
+					continue
+				}
+				n, err := b.k.count(ctx, c.topic("marker"))
+				if err != nil {
+					return err
+				}
+				if n > 0 {
+					done[i] = true
+					remaining--
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			for i, c := range live {
+				if !done[i] {
+					c.broken = "no marker row delivered within 3 minutes of its start; log " + procs[i].logPath
+				}
+			}
+			break
+		}
+	}
+	stopAll()
+	if b.contenders[0].broken != "" {
+		return errors.New("tributary " + b.contenders[0].broken)
+	}
+	return nil
+}
+
+// measure runs one contender's catch-up and then its latency run in the
+// same process, and returns up to 20,000 of its catch-up messages.
+func (b *sourceBench) measure(ctx context.Context, c *contender, cr *ContenderReport) ([]kafka.Message, error) {
+	progress("%s/%s: catch-up of %d messages", b.src.Name(), c.name, b.rep.Workload.Messages)
+	p, err := startProc(c, filepath.Join(b.dir, c.name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = p.stop(90 * time.Second)
+		}
+	}()
+	ph := p.sampler.Begin()
+	first, last, err := b.k.waitCount(ctx, b.rep.Workload.Messages, b.o.catchupTimeout, p.alive, b.workloadTopics(c)...)
+	if err != nil {
+		return nil, fmt.Errorf("catch-up: %w", err)
+	}
+	fp := ph.End()
+	cu := &CatchUp{Rate: newRate(b.rep.Workload.Changes, 0, last.Sub(first)), Footprint: fp,
+		FirstEventSeconds: first.Sub(p.started).Seconds(), TotalSeconds: last.Sub(p.started).Seconds()}
+	cr.CatchUp = cu
+	sampleN := 0
+	if c.name == "tributary" {
+		sampleN = 20_000
+	}
+	bytes, sample, err := b.k.readAll(ctx, sampleN, b.workloadTopics(c)...)
+	if err != nil {
+		return nil, err
+	}
+	cu.Rate = newRate(b.rep.Workload.Changes, bytes, last.Sub(first))
+	progress("%s/%s: %.0f events/s, %.1f MB/s, first event after %.1fs", b.src.Name(), c.name, cu.EventsPerSec, cu.MBPerSec, cu.FirstEventSeconds)
+
+	if b.o.latencyRate > 0 {
+		if b.probeRows > 0 { // rows an earlier contender's latency run wrote
+			if _, _, err := b.k.waitCount(ctx, b.probeRows, 2*time.Minute, p.alive, c.topic(probeTable)); err != nil {
+				return sample, fmt.Errorf("latency: draining earlier rows: %w", err)
+			}
+		}
+		progress("%s/%s: latency at %d rows/s for %s", b.src.Name(), c.name, b.o.latencyRate, b.o.latencyFor)
+		ph := p.sampler.Begin()
+		lat, err := runLatency(ctx, b.k, b.src.DB(), b.src.Dialect(), c.topic(probeTable), b.probeNext+1, b.o.latencyRate, b.o.latencyFor)
+		fp := ph.End()
+		b.probeNext += lat.Rows
+		b.probeRows += lat.Rows
+		if err != nil {
+			return sample, fmt.Errorf("latency: %w", err)
+		}
+		cr.Latency, cr.LatencyFootprint = &lat, &fp
+	}
+	stopped = true
+	return sample, p.stop(90 * time.Second)
+}
+
+func (b *sourceBench) produceLimit(ctx context.Context, trib *contender, sample []kafka.Message) Result {
+	if len(sample) == 0 {
+		return Result{Error: "no Tributary messages to replay (its catch-up failed)"}
+	}
+	topicOf := map[string]string{}
+	for _, t := range b.tables() {
+		topicOf[trib.topic(t)] = b.limitTopic(t)
+	}
+	r, err := b.k.produceLimit(ctx, sample, b.rep.Workload.Messages, 50_000, func(t string) string { return topicOf[t] })
+	if err == nil {
+		// Expressed in row changes, like every other rate: the same
+		// number of messages (events plus tombstones) in that time.
+		r = newRate(b.rep.Workload.Changes, r.Bytes, time.Duration(r.Seconds*float64(time.Second)))
+	}
+	return result(r, err)
+}
+
+// bigTx runs Tributary through one transaction of bigtx-mb MiB of rows
+// and samples its memory meanwhile.
+func (b *sourceBench) bigTx(ctx context.Context, trib *contender) *BigTxReport {
+	rows := int64(b.o.bigTxMB) * 1024 // 1 KiB of payload per row
+	rep := &BigTxReport{MB: b.o.bigTxMB, Rows: rows}
+	progress("%s/tributary: one transaction of %d rows (%d MiB)", b.src.Name(), rows, b.o.bigTxMB)
+	p, err := startProc(trib, filepath.Join(b.dir, "tributary.log"))
+	if err != nil {
+		rep.Error = err.Error()
+		return rep
+	}
+	defer p.stop(90 * time.Second)
+	if b.probeRows > 0 {
+		if _, _, err := b.k.waitCount(ctx, b.probeRows, 2*time.Minute, p.alive, trib.topic(probeTable)); err != nil {
+			rep.Error = err.Error()
+			return rep
+		}
+	}
+	ph := p.sampler.Begin()
+	start := time.Now()
+	if err := b.src.BigTx(ctx, rows); err != nil {
+		rep.Error = fmt.Sprintf("writing the transaction: %v", err)
+		return rep
+	}
+	rep.WriteSeconds = time.Since(start).Seconds()
+	_, last, err := b.k.waitCount(ctx, rows, b.o.catchupTimeout, p.alive, trib.topic("bigtx"))
+	rep.Footprint = ph.End()
+	if err != nil {
+		rep.Error = err.Error()
+		return rep
+	}
+	rep.Seconds = last.Sub(start).Seconds()
+	return rep
+}
+
+func (b *sourceBench) cleanup() error {
+	if b.o.keep {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var errs []error
+	if len(b.topics) > 0 {
+		errs = append(errs, b.k.deleteTopics(ctx, b.topics...))
+	}
+	errs = append(errs, b.src.Cleanup(ctx))
+	return errors.Join(errs...)
+}
