@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -59,6 +61,62 @@ func (st *streamState) newRelation(ctx context.Context, m *pglogrepl.RelationMes
 		r.table.Key = append(r.table.Key, i)
 	}
 	return r, nil
+}
+
+// changedFrom reports whether r, a captured relation, differs from old, the
+// earlier description of the same relation id in this stream: other
+// columns, column types, or another name (including a table that now
+// matches include/exclude and did not before).
+func (r *relation) changedFrom(old *relation) bool {
+	if !r.captured {
+		return false
+	}
+	if !old.captured {
+		return true
+	}
+	a, b := old.table, r.table
+	return a.Database != b.Database || a.Name != b.Name || !slices.Equal(a.Columns, b.Columns)
+}
+
+// relationChanged reports a changed relation to the handler as a schema
+// change. PostgreSQL sends no DDL text through logical replication, so the
+// statement describes the relation's new definition:
+//
+//	RELATION <schema>.<table> (<column> <type>, ...)
+//
+// with the type names of capture.Column.Type ("int4", "varchar", "text[]";
+// no length or precision modifiers, defaults or NOT NULL). pgoutput sends
+// the new description inside the first transaction that changes the table
+// after the DDL, before that change, so the position is that transaction's.
+func (st *streamState) relationChanged(ctx context.Context, r *relation) error {
+	var at time.Time
+	if st.inTx {
+		at = st.begin.CommitTime
+	}
+	return st.h.Schema(ctx, capture.SchemaChange{
+		Database: r.table.Database, Statement: describeRelation(r.table),
+		Position: st.lastCommit.String(), CommitTime: at,
+	})
+}
+
+// describeRelation is the statement of relationChanged.
+func describeRelation(t *capture.Table) string {
+	var b strings.Builder
+	b.WriteString("RELATION ")
+	b.WriteString(t.Database)
+	b.WriteByte('.')
+	b.WriteString(t.Name)
+	b.WriteString(" (")
+	for i, c := range t.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.Name)
+		b.WriteByte(' ')
+		b.WriteString(c.Type)
+	}
+	b.WriteByte(')')
+	return b.String()
 }
 
 // indexKey returns the columns of the table's primary key, or else of its

@@ -316,7 +316,11 @@ func (st *streamState) message(ctx context.Context, msg pglogrepl.Message, at pg
 		if err != nil {
 			return fmt.Errorf("relation %s.%s at %s: %w", m.Namespace, m.RelationName, at, err)
 		}
+		old, known := st.rels[m.RelationID]
 		st.rels[m.RelationID] = r
+		if known && r.changedFrom(old) {
+			return st.relationChanged(ctx, r)
+		}
 	case *pglogrepl.BeginMessage:
 		st.inTx, st.begin, st.n = true, *m, 0
 	case *pglogrepl.CommitMessage:

@@ -154,6 +154,8 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		Metrics:            m,
 		Mapper:             mapper,
 		DeadLetterTopic:    cfg.Kafka.DeadLetterTopic,
+		TransactionTopic:   cfg.Topics.Transactions,
+		SchemaChangeTopic:  cfg.Topics.SchemaChanges,
 	}
 	if sc.Format == "debezium" {
 		o := sc.DebeziumOptions()

@@ -51,6 +51,39 @@ type Topics struct {
 	// Tombstones writes a null-value message after each delete so that
 	// compacted topics forget the key.
 	Tombstones *bool `yaml:"tombstones"`
+	// Transactions names the transaction metadata topic: a BEGIN and an END
+	// record (with per-table event counts) for each source transaction
+	// that produced events. Empty: none are written.
+	Transactions string `yaml:"transactions"`
+	// SchemaChanges names the topic that receives a record per schema
+	// change (MySQL DDL, PostgreSQL relation changes). Empty: none.
+	SchemaChanges string `yaml:"schema_changes"`
+}
+
+// kafkaTopicName is what Kafka accepts as a topic name.
+var kafkaTopicName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
+
+// Validate checks the optional side topics' names.
+func (t Topics) Validate() error {
+	var errs []error
+	named := map[string]string{}
+	for _, tp := range []struct{ key, name string }{
+		{"topics.transactions", t.Transactions},
+		{"topics.schema_changes", t.SchemaChanges},
+	} {
+		if tp.name == "" {
+			continue
+		}
+		if !kafkaTopicName.MatchString(tp.name) || tp.name == "." || tp.name == ".." {
+			errs = append(errs, fmt.Errorf("%s %q: want a Kafka topic name: 1-249 of A-Z, a-z, 0-9, '.', '_' and '-', not \".\" or \"..\"", tp.key, tp.name))
+			continue
+		}
+		if other, ok := named[tp.name]; ok {
+			errs = append(errs, fmt.Errorf("%s %q is also %s: each needs its own topic", tp.key, tp.name, other))
+		}
+		named[tp.name] = tp.key
+	}
+	return errors.Join(errs...)
 }
 
 // Pipeline tunes the loop between capture and sink.
@@ -285,6 +318,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("checkpoints.history must be at least 1"))
 	}
 	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Topics.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Pipeline.MaxInFlight < 1 {

@@ -41,6 +41,10 @@ type handler struct {
 	outs            []mapping.Output
 	dbz             *debezium.Encoder // nil: native events
 
+	txTopic     string // "": no transaction metadata records
+	tx          txMeta
+	schemaTopic string // "": schema changes are only logged
+
 	topics  map[[2]string]string // (database, table) → topic
 	pending []sink.Message
 }
@@ -62,7 +66,7 @@ func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 		return &capture.PermanentError{Err: fmt.Errorf("transform change at %s: %w", c.EventPosition, err)}
 	}
 	for i := range events {
-		if err := h.emit(&events[i], c.Table); err != nil {
+		if err := h.emit(&events[i], c); err != nil {
 			return err
 		}
 		h.stats.EventsBuilt.Add(1)
@@ -73,9 +77,9 @@ func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 	return nil
 }
 
-// emit maps one event (when a mapping matches its table), encodes it and
-// queues it, with a tombstone after a delete.
-func (h *handler) emit(ev *transform.Event, table *capture.Table) error {
+// emit maps one event of c (when a mapping matches its table), encodes it
+// and queues it, with a tombstone after a delete.
+func (h *handler) emit(ev *transform.Event, c *capture.Change) error {
 	if h.mapper != nil {
 		outs, mapped, err := h.mapper.Apply(h.outs[:0], h.source, ev)
 		h.outs = outs
@@ -103,7 +107,9 @@ func (h *handler) emit(ev *transform.Event, table *capture.Table) error {
 				if topic == "" {
 					topic = h.topic(ev.Source.Database, ev.Source.Table)
 				}
-				h.queue(topic, o.Key, value, &o.Event)
+				if err := h.queue(c, topic, o.Key, value, &o.Event); err != nil {
+					return err
+				}
 			}
 			return nil
 		}
@@ -112,30 +118,38 @@ func (h *handler) emit(ev *transform.Event, table *capture.Table) error {
 		if ev.Op == capture.OpTruncate {
 			return nil // Debezium's connectors skip truncates by default
 		}
-		key, value, err := h.dbz.Encode(ev, table)
+		key, value, err := h.dbz.Encode(ev, c.Table)
 		if err != nil {
 			return &capture.PermanentError{Err: fmt.Errorf("encode event %s as Debezium JSON: %w", ev.ID, err)}
 		}
-		h.queue(h.topic(ev.Source.Database, ev.Source.Table), key, value, ev)
-		return nil
+		return h.queue(c, h.topic(ev.Source.Database, ev.Source.Table), key, value, ev)
 	}
 	value, err := ev.AppendJSON(make([]byte, 0, 512))
 	if err != nil {
 		return &capture.PermanentError{Err: fmt.Errorf("encode event %s (%s.%s): %w", ev.ID, ev.Source.Database, ev.Source.Table, err)}
 	}
-	h.queue(h.topic(ev.Source.Database, ev.Source.Table), transform.EncodeKey(ev), value, ev)
-	return nil
+	return h.queue(c, h.topic(ev.Source.Database, ev.Source.Table), transform.EncodeKey(ev), value, ev)
 }
 
-func (h *handler) queue(topic string, key, value []byte, ev *transform.Event) {
+// queue adds one event message of c, after its transaction's BEGIN record
+// when it is the first.
+func (h *handler) queue(c *capture.Change, topic string, key, value []byte, ev *transform.Event) error {
+	if err := h.txEvent(c); err != nil {
+		return err
+	}
 	describe := fmt.Sprintf("%s.%s key %s", ev.Source.Database, ev.Source.Table, key)
 	h.add(sink.Message{Topic: topic, Key: key, Value: value, Describe: describe})
 	if ev.Op == capture.OpDelete && h.tombstones {
 		h.add(sink.Message{Topic: topic, Key: key, Describe: describe + " (tombstone)"})
 	}
+	return nil
 }
 
 func (h *handler) Commit(ctx context.Context, c capture.Commit) error {
+	// END is added before the boundary, so the checkpoint waits for it too.
+	if err := h.txEnd(c.CommitTime); err != nil {
+		return err
+	}
 	h.tracker.Boundary(checkpoints.Checkpoint{Position: c.Position, CommitTime: c.CommitTime})
 	h.stats.Transactions.Add(1)
 	h.stats.lastReadCommit.Store(c.CommitTime.UnixMilli())
@@ -145,8 +159,10 @@ func (h *handler) Commit(ctx context.Context, c capture.Commit) error {
 func (h *handler) Schema(ctx context.Context, s capture.SchemaChange) error {
 	h.stats.SchemaChanges.Add(1)
 	h.logger.Info("schema change", "database", s.Database, "position", s.Position, "statement", truncate(s.Statement, 200))
-	// DDL is its own transaction: the source follows it with a Commit.
-	return nil
+	// A Commit follows (MySQL DDL is its own transaction; a PostgreSQL
+	// relation change arrives inside the transaction that first uses it), so
+	// the checkpoint covers the record.
+	return h.schemaChange(s)
 }
 
 func (h *handler) add(m sink.Message) {

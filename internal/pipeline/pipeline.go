@@ -50,6 +50,13 @@ type Config struct {
 	// Debezium, when set, writes Debezium's envelope instead of the
 	// native event (mapped tables stay native).
 	Debezium *debezium.Options
+	// TransactionTopic, when set, receives a BEGIN record before the first
+	// event of each source transaction that has events and an END record
+	// with per-table event counts at its commit (docs/events.md).
+	TransactionTopic string
+	// SchemaChangeTopic, when set, receives a record for each schema
+	// change the source reports.
+	SchemaChangeTopic string
 }
 
 // Pipeline runs one source into the sink, restarting after failures.
@@ -195,6 +202,7 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 		tombstones: p.cfg.Tombstones, maxInFlight: p.cfg.MaxInFlight,
 		tracker: tracker, sink: snk, stats: &p.Stats, logger: p.logger, metrics: m,
 		mapper: p.cfg.Mapper, deadLetterTopic: p.cfg.DeadLetterTopic,
+		txTopic: p.cfg.TransactionTopic, schemaTopic: p.cfg.SchemaChangeTopic,
 		topics: map[[2]string]string{},
 	}
 	if p.cfg.Debezium != nil {
