@@ -44,6 +44,8 @@ type Config struct {
 	// ReadTimeout fails the stream when nothing (not even a heartbeat)
 	// arrives for this long; it must exceed Heartbeat.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// Snapshot sets when and how existing rows are read (snapshot.go).
+	Snapshot SnapshotConfig `yaml:"snapshot"`
 }
 
 // Defaults fills unset optional fields.
@@ -57,6 +59,7 @@ func (c *Config) Defaults() {
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = 30 * time.Second
 	}
+	c.Snapshot.defaults()
 }
 
 // Validate checks c; prefix names the section in messages, e.g.
@@ -109,8 +112,11 @@ func (c Config) Validate(prefix string) error {
 	if c.ReadTimeout <= c.Heartbeat {
 		errs = append(errs, fmt.Errorf("%s (%s) must be longer than %s (%s)", key("read_timeout"), c.ReadTimeout, key("heartbeat"), c.Heartbeat))
 	}
+	errs = append(errs, c.Snapshot.validate(key("snapshot"), c.filter())...)
 	return errors.Join(errs...)
 }
+
+func (c Config) filter() filter { return filter{include: c.Include, exclude: c.Exclude} }
 
 func checkPattern(p string) error {
 	db, tbl, ok := strings.Cut(p, ".")

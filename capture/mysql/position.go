@@ -14,11 +14,27 @@ type Position struct {
 	File    string
 	Pos     uint32
 	GTIDSet string
+	// Snapshot is the snapshot work still pending at this position (nil:
+	// none). It travels in checkpoints so that a restart resumes a snapshot
+	// at its last finished chunk; Compare ignores it.
+	Snapshot *SnapshotState
 }
 
+// snapshotSep introduces the snapshot part of a position string.
+const snapshotSep = "|snapshot="
+
 // ParsePosition parses "file:pos" or "file:pos@gtidset", e.g.
-// "mariadb-bin.000003:1234@0-1-55".
+// "mariadb-bin.000003:1234@0-1-55", optionally followed by
+// "|snapshot=<base64url JSON>" (see SnapshotState).
 func ParsePosition(s string) (Position, error) {
+	s, snap, hasSnap := strings.Cut(s, snapshotSep)
+	var state *SnapshotState
+	if hasSnap {
+		var err error
+		if state, err = decodeSnapshotState(snap); err != nil {
+			return Position{}, fmt.Errorf("parse binlog position %q: snapshot part: %w", s, err)
+		}
+	}
 	loc, gtid, _ := strings.Cut(s, "@")
 	i := strings.LastIndexByte(loc, ':')
 	if i <= 0 || i == len(loc)-1 {
@@ -28,17 +44,21 @@ func ParsePosition(s string) (Position, error) {
 	if err != nil {
 		return Position{}, fmt.Errorf("parse binlog position %q: offset: %w", s, err)
 	}
-	return Position{File: loc[:i], Pos: uint32(pos), GTIDSet: gtid}, nil
+	return Position{File: loc[:i], Pos: uint32(pos), GTIDSet: gtid, Snapshot: state}, nil
 }
 
 // FormatPosition is the inverse of ParsePosition.
 func FormatPosition(p Position) string { return p.String() }
 
-// String formats p as "file:pos" or "file:pos@gtidset".
+// String formats p as "file:pos" or "file:pos@gtidset", followed by the
+// snapshot part when p has one.
 func (p Position) String() string {
 	s := p.File + ":" + strconv.FormatUint(uint64(p.Pos), 10)
 	if p.GTIDSet != "" {
 		s += "@" + p.GTIDSet
+	}
+	if p.Snapshot != nil {
+		s += snapshotSep + p.Snapshot.encode()
 	}
 	return s
 }

@@ -41,7 +41,8 @@ type Source struct {
 	syncer *replication.BinlogSyncer
 	closed bool
 
-	stats stats
+	stats    stats
+	progress progress // of the running snapshot, for SnapshotProgress
 }
 
 var _ capture.Source = (*Source)(nil)
@@ -142,7 +143,7 @@ func (s *Source) sqlDB() (*sql.DB, error) {
 	return s.db, nil
 }
 
-func (s *Source) newSyncer() (*replication.BinlogSyncer, error) {
+func (s *Source) newSyncer(heartbeat time.Duration) (*replication.BinlogSyncer, error) {
 	f := s.filter
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID: s.cfg.ServerID,
@@ -158,7 +159,7 @@ func (s *Source) newSyncer() (*replication.BinlogSyncer, error) {
 		// an instant, formatted in UTC here and marked with Z later.
 		ParseTime:               false,
 		TimestampStringLocation: time.UTC,
-		HeartbeatPeriod:         s.cfg.Heartbeat,
+		HeartbeatPeriod:         heartbeat,
 		ReadTimeout:             s.cfg.ReadTimeout,
 		// go-mysql would reconnect at the next event, which can be inside a
 		// transaction and after its table maps; Stream returns instead and the
@@ -208,9 +209,15 @@ func (s *Source) dropSyncer(syncer *replication.BinlogSyncer) {
 // A dropped connection ends Stream with an error; the caller resumes from the
 // last Commit position it made durable.
 //
+// A position with a snapshot part (see SnapshotState) also runs that
+// snapshot alongside the stream (streamWithSnapshot); the Commits carry its
+// progress until it is finished.
+//
 // A misconfigured server (ErrPreflight) or a position the server no longer
 // has (ErrPositionGone) comes back as a *capture.PermanentError: restarting
-// from the same checkpoint cannot fix either.
+// from the same checkpoint cannot fix either. With snapshot mode
+// when_needed, a checkpoint whose binlog file is gone restarts at the
+// server's current position with a fresh snapshot instead.
 func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) error {
 	err := s.stream(ctx, from, h)
 	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrPositionGone) {
@@ -223,26 +230,47 @@ func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) err
 }
 
 // CurrentPosition is the server's current binlog position, where a source
-// without a checkpoint starts.
+// without a checkpoint starts. With snapshot mode initial or when_needed it
+// carries a snapshot part naming every table to read, so that the pipeline
+// durably records "snapshot pending" before anything is streamed.
 func (s *Source) CurrentPosition(ctx context.Context) (string, error) {
-	db, err := s.sqlDB()
+	p, err := s.currentPositionWithGTID(ctx)
 	if err != nil {
 		return "", err
 	}
+	if s.cfg.Snapshot.active() {
+		r, err := s.NewReader()
+		if err != nil {
+			return "", err
+		}
+		defer r.Close()
+		if p.Snapshot, err = s.newSnapshot(ctx, r, p.String()); err != nil {
+			return "", err
+		}
+	}
+	return p.String(), nil
+}
+
+// currentPositionWithGTID is the server's current position with its GTID set.
+func (s *Source) currentPositionWithGTID(ctx context.Context) (Position, error) {
+	db, err := s.sqlDB()
+	if err != nil {
+		return Position{}, err
+	}
 	p, err := s.currentPosition(ctx, db)
 	if err != nil {
-		return "", err
+		return Position{}, err
 	}
 	if p.GTIDSet == "" {
 		gset, err := s.startGTIDSet(ctx, db, p)
 		if err != nil {
-			return "", err
+			return Position{}, err
 		}
 		if gset != nil {
 			p.GTIDSet = gset.String()
 		}
 	}
-	return p.String(), nil
+	return p, nil
 }
 
 func (s *Source) stream(ctx context.Context, from string, h capture.Handler) error {
@@ -268,12 +296,38 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 	} else if start, err = ParsePosition(from); err != nil {
 		return err
 	}
+	snap := start.Snapshot
+	start.Snapshot = nil
+	var reader *Reader
+	if snap != nil || s.cfg.Snapshot.active() {
+		if reader, err = s.NewReader(); err != nil {
+			return err
+		}
+		defer reader.Close()
+		// One connection: a chunk's statements must share a session.
+		reader.db.SetMaxOpenConns(1)
+		if from == "" {
+			if snap, err = s.newSnapshot(ctx, reader, start.String()); err != nil {
+				return err
+			}
+		} else if s.cfg.Snapshot.Mode == SnapshotWhenNeeded {
+			if start, snap, err = s.resnapshotIfGone(ctx, db, reader, start, snap); err != nil {
+				return err
+			}
+		}
+	}
 	gset, err := s.startGTIDSet(ctx, db, start)
 	if err != nil {
 		return err
 	}
 
-	syncer, err := s.newSyncer()
+	heartbeat := s.cfg.Heartbeat
+	if snap != nil {
+		// The stream loop notices a chunk's high watermark as soon as the
+		// server's heartbeat position passes it, also when nothing is written.
+		heartbeat = min(heartbeat, time.Second)
+	}
+	syncer, err := s.newSyncer(heartbeat)
 	if err != nil {
 		return err
 	}
@@ -285,6 +339,14 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 	s.log.Info("streaming binlog", "from", start.String())
 
 	st := newStreamState(s, db, h, start, gset)
+	if snap != nil {
+		s.log.Info("snapshot running alongside the stream", "table", snap.Table, "tables_after", len(snap.Pending), "resume_after_chunk", snap.After != nil)
+		err := s.streamWithSnapshot(ctx, streamer, st, reader, snap)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
 	for {
 		ev, err := streamer.GetEvent(ctx)
 		if err != nil {
@@ -300,6 +362,28 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 			return err
 		}
 	}
+}
+
+// resnapshotIfGone handles snapshot mode when_needed: when the checkpoint's
+// binlog file is gone, streaming restarts at the server's current position
+// with a fresh snapshot of every table (replacing pending, the snapshot
+// the checkpoint carried), instead of failing.
+func (s *Source) resnapshotIfGone(ctx context.Context, db *sql.DB, r *Reader, start Position, pending *SnapshotState) (Position, *SnapshotState, error) {
+	listed, err := binlogListed(ctx, db, start.File)
+	if err != nil || listed {
+		return start, pending, err
+	}
+	cur, err := s.currentPositionWithGTID(ctx)
+	if err != nil {
+		return start, pending, err
+	}
+	snap, err := s.newSnapshot(ctx, r, cur.String())
+	if err != nil {
+		return start, pending, err
+	}
+	s.log.Warn("the checkpoint's binlog file is no longer on the server; snapshot mode when_needed: streaming from the server's current position and re-reading every table. Changes between the checkpoint and now are not emitted as changes: the snapshot replaces them (deletes in between are not seen)",
+		"checkpoint", start.String(), "restart_at", cur.String())
+	return cur, snap, nil
 }
 
 // minLevel drops go-mysql's chatty records below a level.

@@ -28,6 +28,10 @@ type streamState struct {
 	inTx       bool      // between BEGIN and COMMIT/XID
 	txGTID     string    // GTID of the open transaction, "" without GTIDs
 	txCommitTS time.Time // MySQL 8 original commit time, zero when unknown
+	txOpen     bool      // a transaction started (GTID, BEGIN or rows) and has not committed
+	lastCommit time.Time // commit time of the last transaction
+
+	snap *snapMerge // nil unless a snapshot runs alongside (snapshot_stream.go)
 
 	tables   map[uint64]*tableInfo      // by table id, from table maps
 	jsonCols map[string]map[string]bool // MariaDB JSON columns by "db.table"
@@ -81,6 +85,7 @@ func (st *streamState) handle(ctx context.Context, ev *replication.BinlogEvent) 
 	case *replication.MariadbGTIDEvent:
 		st.txGTID = e.GTID.String()
 		st.inTx = false
+		st.txOpen = true
 	case *replication.GTIDEvent:
 		st.txGTID = ""
 		if e.GNO > 0 { // anonymous transactions (gtid_mode=OFF) have GNO 0
@@ -90,6 +95,7 @@ func (st *streamState) handle(ctx context.Context, ev *replication.BinlogEvent) 
 		}
 		st.txCommitTS = e.OriginalCommitTime()
 		st.inTx = false
+		st.txOpen = true
 	case *replication.QueryEvent:
 		return st.query(ctx, hdr, e)
 	case *replication.XIDEvent:
@@ -116,9 +122,13 @@ func (st *streamState) commit(ctx context.Context, hdr *replication.EventHeader)
 		pos.GTIDSet = st.gset.String()
 	}
 	st.boundary = pos
-	st.inTx, st.txGTID, st.txCommitTS = false, "", time.Time{}
+	st.inTx, st.txOpen, st.txGTID, st.txCommitTS = false, false, "", time.Time{}
+	st.lastCommit = eventTime(hdr)
 	st.src.stats.commits.Add(1)
-	if err := st.h.Commit(ctx, capture.Commit{Position: pos.String(), CommitTime: eventTime(hdr)}); err != nil {
+	if st.snap != nil {
+		pos.Snapshot = st.snap.state // the snapshot's progress travels with the checkpoint
+	}
+	if err := st.h.Commit(ctx, capture.Commit{Position: pos.String(), CommitTime: st.lastCommit}); err != nil {
 		return fmt.Errorf("handle commit at %s: %w", pos, err)
 	}
 	return nil
@@ -134,7 +144,7 @@ func (st *streamState) query(ctx context.Context, hdr *replication.EventHeader, 
 	q := string(e.Query)
 	switch kw := firstKeyword(q); kw {
 	case "BEGIN":
-		st.inTx = true
+		st.inTx, st.txOpen = true, true
 		return nil
 	case "COMMIT", "ROLLBACK":
 		// Transactions touching non-transactional tables end in a COMMIT
@@ -295,6 +305,7 @@ func (st *streamState) rows(ctx context.Context, hdr *replication.EventHeader, e
 		return fmt.Errorf("read binlog at %s: rows event for table id %d without its table map", st.readPos(), e.TableID)
 	}
 	evPos := Position{File: st.file, Pos: hdr.LogPos - hdr.EventSize}
+	st.txOpen = true
 	var op capture.Op
 	step := 1
 	switch e.Type() {
@@ -335,6 +346,9 @@ func (st *streamState) rows(ctx context.Context, hdr *replication.EventHeader, e
 			if c.After, err = st.image(info, e, i+1, evPos); err != nil {
 				return err
 			}
+		}
+		if st.snap != nil {
+			st.snap.observe(info.table, evPos, c.Before, c.After)
 		}
 		st.src.stats.changes.Add(1)
 		if err := st.h.Change(ctx, c); err != nil {

@@ -144,9 +144,11 @@ type Source struct {
 	Debezium Debezium `yaml:"debezium"`
 
 	// MySQL / MariaDB only.
-	Flavor      mysqlsource.Flavor `yaml:"flavor"`
-	ServerID    uint32             `yaml:"server_id"`
-	ReadTimeout time.Duration      `yaml:"read_timeout"`
+	// Snapshot reads existing rows (mode never|initial|when_needed).
+	Snapshot    mysqlsource.SnapshotConfig `yaml:"snapshot"`
+	Flavor      mysqlsource.Flavor         `yaml:"flavor"`
+	ServerID    uint32                     `yaml:"server_id"`
+	ReadTimeout time.Duration              `yaml:"read_timeout"`
 
 	// PostgreSQL only.
 	Database          string        `yaml:"database"`
@@ -189,6 +191,7 @@ func (s Source) foreignKeys() []string {
 		set(s.StatusInterval != 0, "status_interval")
 	case "postgres":
 		set(s.Flavor != "", "flavor")
+		set(s.Snapshot.Mode != "", "snapshot")
 		set(s.ServerID != 0, "server_id")
 		set(s.ReadTimeout != 0, "read_timeout")
 	}
@@ -235,7 +238,7 @@ func (s Source) MySQL() mysqlsource.Config {
 	c := mysqlsource.Config{
 		Addr: s.Addr, User: s.User, Password: s.InlinePassword, ServerID: s.ServerID, Flavor: s.Flavor,
 		Include: s.Include, Exclude: s.Exclude, KeyColumns: s.KeyColumns,
-		Heartbeat: s.Heartbeat, ReadTimeout: s.ReadTimeout,
+		Heartbeat: s.Heartbeat, ReadTimeout: s.ReadTimeout, Snapshot: s.Snapshot,
 	}
 	c.Defaults()
 	return c

@@ -78,6 +78,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	}
 	logger = logger.With("component", "replay", "source", sc.Name)
 	mc := sc.MySQL()
+	mc.Snapshot = mysqlsource.SnapshotConfig{} // a purged --from must fail, never turn into a snapshot
 	if mc.Password, err = sc.Password(); err != nil {
 		return p.summary(), err
 	}

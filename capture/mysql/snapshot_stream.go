@@ -1,0 +1,145 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+)
+
+// streamWithSnapshot is the stream loop while a snapshot runs: it reads the
+// binlog as the plain loop does and, in the same goroutine (the only caller
+// of the handler), merges the chunks that readSnapshot hands over.
+//
+// The watermark algorithm, one chunk at a time:
+//  1. the reader asks the loop to record the row keys of the table from now
+//     on, and waits until it does;
+//  2. it reads the chunk between a low and a high binlog watermark (on
+//     MariaDB both are the consistent snapshot's exact position);
+//  3. the loop keeps streaming; once it has emitted every transaction
+//     before high and is between transactions, it drops the chunk rows
+//     whose key an emitted event at or after low touched (survivors),
+//     emits the rest as "r" changes and a Commit whose position carries
+//     the snapshot's progress, and lets the reader go on.
+//
+// So each key's events stay in commit order: a snapshot row is emitted
+// where its value was current, never after a newer change of its key.
+func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.BinlogStreamer, st *streamState, r *Reader, state *SnapshotState) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	type result struct {
+		ev  *replication.BinlogEvent
+		err error
+	}
+	events := make(chan result)
+	go func() {
+		for {
+			ev, err := streamer.GetEvent(ctx)
+			select {
+			case events <- result{ev, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	st.snap = &snapMerge{state: state}
+	ctl := make(chan snapMsg)
+	readDone := make(chan error, 1)
+	go func() { readDone <- s.readSnapshot(ctx, r, state, ctl) }()
+	readErr := readDone
+	defer func() {
+		cancel()
+		if readErr != nil {
+			<-readErr // the reader uses r, which the caller closes
+		}
+	}()
+
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-readErr:
+			readErr = nil
+			if err != nil {
+				return err
+			}
+		case msg := <-ctl:
+			m := st.snap
+			if msg.chunk == nil {
+				m.watch, m.events = msg.watch, m.events[:0]
+				close(msg.ack)
+				continue
+			}
+			m.pending = msg.chunk
+			if st.reached(m.pending.high) {
+				if err := st.emitChunk(ctx); err != nil {
+					return err
+				}
+			}
+		case res := <-events:
+			if res.err != nil {
+				return s.readError(st.readPos(), res.err)
+			}
+			if p := st.snap.pending; p != nil && startsAtOrAfter(st, res.ev, p.high) && !st.txOpen {
+				if err := st.emitChunk(ctx); err != nil {
+					return err
+				}
+			}
+			if err := st.handle(ctx, res.ev); err != nil {
+				return err
+			}
+			if p := st.snap.pending; p != nil && st.reached(p.high) {
+				if err := st.emitChunk(ctx); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// startsAtOrAfter reports whether ev, about to be handled, starts at or
+// after pos in the file the stream is reading.
+func startsAtOrAfter(st *streamState, ev *replication.BinlogEvent, pos Position) bool {
+	h := ev.Header
+	switch h.EventType {
+	case replication.HEARTBEAT_EVENT, replication.HEARTBEAT_LOG_EVENT_V2, replication.ROTATE_EVENT:
+		return false // no event of their own in the file
+	}
+	if h.LogPos == 0 || h.LogPos < h.EventSize {
+		return false
+	}
+	return Position{File: st.file, Pos: h.LogPos - h.EventSize}.Compare(pos) >= 0
+}
+
+// binlogListed reports whether the server still lists file in SHOW BINARY
+// LOGS (a purged checkpoint file is not).
+func binlogListed(ctx context.Context, db *sql.DB, file string) (bool, error) {
+	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
+	if err != nil {
+		return false, fmt.Errorf("list binlogs: %w", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return false, err
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	found := false
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return false, fmt.Errorf("list binlogs: %w", err)
+		}
+		found = found || vals[0].String == file
+	}
+	return found, rows.Err()
+}
