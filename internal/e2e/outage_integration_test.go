@@ -21,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
+
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
 
@@ -226,6 +228,32 @@ func firstSinkFailure(d *daemon, since time.Time) string {
 	return "never"
 }
 
+// waitLeaders waits until every partition of the topics has a leader
+// again: right after a broker restart or thaw a fresh collector's readers
+// would otherwise give up on "not leader" errors.
+func waitLeaders(t *testing.T, topics ...string) {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr()), Timeout: 5 * time.Second}
+	testenv.Eventually(t, time.Minute, "the topics' partitions to have leaders", func() bool {
+		md, err := client.Metadata(context.Background(), &kafka.MetadataRequest{Topics: topics})
+		if err != nil || len(md.Topics) != len(topics) {
+			return false
+		}
+		for _, tp := range md.Topics {
+			if tp.Error != nil || len(tp.Partitions) == 0 {
+				return false
+			}
+			for _, p := range tp.Partitions {
+				if p.Error != nil || p.Leader.Host == "" {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	time.Sleep(time.Second) // leadership settles; not synchronisation of the daemon
+}
+
 // keepLog saves the daemon's whole log to a file when the test fails (the
 // failure report shows only its tail).
 func keepLog(t *testing.T, d *daemon) {
@@ -318,6 +346,7 @@ func TestKafkaOutageBoundsMemoryAndDeliversAll(t *testing.T) {
 	mustStop(t, stopWriter)
 	peak, samples := rss.finish()
 
+	waitLeaders(t, s.topic("t1"), s.topic("t2"))
 	c = collect(t, 3, s.topic("t1"), s.topic("t2"))
 	dups := waitDelivered(t, c, w, 5*time.Minute)
 	recovery := time.Since(back)
@@ -377,6 +406,7 @@ func TestFrozenKafkaLongerThanWriteTimeout(t *testing.T) {
 	waitProgress(t, w, 2000)
 	mustStop(t, stopWriter)
 
+	waitLeaders(t, s.topic("t1"), s.topic("t2"))
 	c = collect(t, 3, s.topic("t1"), s.topic("t2"))
 	dups := waitDelivered(t, c, w, 5*time.Minute)
 	recovery := time.Since(thawed)
@@ -451,6 +481,9 @@ func TestNetworkCutAndBlackholeToMariaDB(t *testing.T) {
 	failed := d.count("pipeline failed")
 	cut := w.progress.Load()
 	proxy.Cut()
+	testenv.Eventually(t, 30*time.Second, "the daemon to notice the cut connection", func() bool {
+		return d.count("pipeline failed") > failed
+	})
 	afterCut := waitCaughtUp(t, c, cut, time.Minute)
 	cutFailures := d.count("pipeline failed") - failed
 	waitProgress(t, w, 2000)

@@ -2,7 +2,6 @@ package kafkasink
 
 import (
 	"context"
-	"fmt"
 	"net"
 
 	"github.com/segmentio/kafka-go"
@@ -28,11 +27,24 @@ type fuseTransport struct {
 func (f *fuseTransport) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {
 	if req.ApiKey() == protocol.Produce {
 		if err := f.sink.fuseErr(); err != nil {
-			return nil, fmt.Errorf("not producing after an earlier failure: %w", err)
+			return nil, &blownFuseError{cause: err.Error()}
 		}
 	}
 	return f.next.RoundTrip(ctx, addr, req)
 }
+
+// blownFuseError refuses a produce request. It is deliberately not
+// temporary and does not wrap the original failure: kafka-go retries
+// temporary and network errors with backoff, and a queued batch must fail
+// at once so the pipeline restarts from its checkpoint without waiting for
+// every queued batch to exhaust its attempts.
+type blownFuseError struct{ cause string }
+
+func (e *blownFuseError) Error() string {
+	return "not producing after an earlier failure: " + e.cause
+}
+
+func (e *blownFuseError) Temporary() bool { return false }
 
 // blowFuse records a failed produce; from then on no produce request leaves.
 // Messages refused before reaching kafka-go (oversized in halt mode) do not

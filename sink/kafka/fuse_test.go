@@ -3,6 +3,8 @@ package kafkasink
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"testing"
 
@@ -28,9 +30,15 @@ func TestFuseStopsProduceAfterFailure(t *testing.T) {
 	if _, err := f.RoundTrip(ctx, nil, &produce.Request{}); err != nil || next.calls != 1 {
 		t.Fatalf("healthy sink: err %v, forwarded %d", err, next.calls)
 	}
-	s.blowFuse(errors.New("batch failed for good"))
-	if _, err := f.RoundTrip(ctx, nil, &produce.Request{}); err == nil || next.calls != 1 {
+	s.blowFuse(fmt.Errorf("batch failed for good: %w", io.ErrUnexpectedEOF))
+	_, err := f.RoundTrip(ctx, nil, &produce.Request{})
+	if err == nil || next.calls != 1 {
 		t.Fatalf("failed sink: produce must not be forwarded (err %v, forwarded %d)", err, next.calls)
+	}
+	// kafka-go retries temporary and network errors; a refusal must not be one.
+	var temp interface{ Temporary() bool }
+	if errors.As(err, &temp) && temp.Temporary() || errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("refusal %v looks retryable to kafka-go", err)
 	}
 	if _, err := f.RoundTrip(ctx, nil, &metadata.Request{}); err != nil || next.calls != 2 {
 		t.Fatalf("failed sink: metadata should still pass (err %v, forwarded %d)", err, next.calls)
