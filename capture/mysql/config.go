@@ -3,6 +3,7 @@ package mysql
 import (
 	"errors"
 	"fmt"
+	"github.com/tributary-cdc/tributary/capture"
 	"net"
 	"path"
 	"strings"
@@ -118,36 +119,13 @@ func (c Config) Validate(prefix string) error {
 
 func (c Config) filter() filter { return filter{include: c.Include, exclude: c.Exclude} }
 
-func checkPattern(p string) error {
-	db, tbl, ok := strings.Cut(p, ".")
-	if !ok || db == "" || tbl == "" {
-		return fmt.Errorf("pattern %q: want db.table (globs allowed, e.g. shop.*)", p)
-	}
-	if _, err := path.Match(p, ""); err != nil {
-		return fmt.Errorf("pattern %q: %w", p, err)
-	}
-	return nil
-}
+func checkPattern(p string) error { return capture.CheckPattern(p, "db", "shop.*") }
 
 // filter decides which tables are captured.
 type filter struct{ include, exclude []string }
 
 func (f filter) match(db, table string) bool {
-	name := db + "." + table
-	for _, p := range f.exclude {
-		if ok, _ := path.Match(p, name); ok {
-			return false
-		}
-	}
-	if len(f.include) == 0 {
-		return true
-	}
-	for _, p := range f.include {
-		if ok, _ := path.Match(p, name); ok {
-			return true
-		}
-	}
-	return false
+	return capture.TableFilter{Include: f.include, Exclude: f.exclude}.Match(db, table)
 }
 
 // matchDatabase reports whether any table of db can be captured: for DDL

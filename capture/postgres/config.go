@@ -3,8 +3,8 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"github.com/tributary-cdc/tributary/capture"
 	"net"
-	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -160,34 +160,11 @@ func (c Config) Validate(prefix string) error {
 	return errors.Join(errs...)
 }
 
-func checkPattern(p string) error {
-	s, tbl, ok := strings.Cut(p, ".")
-	if !ok || s == "" || tbl == "" {
-		return fmt.Errorf("pattern %q: want schema.table (globs allowed, e.g. public.*)", p)
-	}
-	if _, err := path.Match(p, ""); err != nil {
-		return fmt.Errorf("pattern %q: %w", p, err)
-	}
-	return nil
-}
+func checkPattern(p string) error { return capture.CheckPattern(p, "schema", "public.*") }
 
 // filter decides which tables are captured.
 type filter struct{ include, exclude []string }
 
 func (f filter) match(schema, table string) bool {
-	name := schema + "." + table
-	for _, p := range f.exclude {
-		if ok, _ := path.Match(p, name); ok {
-			return false
-		}
-	}
-	if len(f.include) == 0 {
-		return true
-	}
-	for _, p := range f.include {
-		if ok, _ := path.Match(p, name); ok {
-			return true
-		}
-	}
-	return false
+	return capture.TableFilter{Include: f.include, Exclude: f.exclude}.Match(schema, table)
 }
