@@ -141,3 +141,46 @@ type Confirmer interface {
 type LagReporter interface {
 	LagBytes(ctx context.Context, position string) (int64, error)
 }
+
+// Snapshotter is implemented by sources that can re-send chosen tables
+// while they keep streaming (an on-demand snapshot). RequestSnapshot checks
+// that every table ("db.table") is captured and has a key, then queues it;
+// the stream reads it chunk by chunk and the source's checkpoints carry the
+// work still pending, so it resumes after a crash once a checkpoint holding
+// it was committed. Tables are appended to a snapshot already running.
+type Snapshotter interface {
+	RequestSnapshot(tables []string) error
+}
+
+// TableProgress is how far the snapshot of one table has come.
+type TableProgress struct {
+	Table     string // "db.table"
+	RowsDone  int64  // rows read and emitted by this source value
+	RowsTotal int64  // the server's estimate
+	Started   time.Time
+	Done      bool
+}
+
+// Rate is the table's rows per second so far.
+func (p TableProgress) Rate() float64 {
+	if el := time.Since(p.Started).Seconds(); el > 0 {
+		return float64(p.RowsDone) / el
+	}
+	return 0
+}
+
+// ETA estimates the time left, 0 when unknown or done.
+func (p TableProgress) ETA() time.Duration {
+	r := p.Rate()
+	if p.Done || r <= 0 || p.RowsTotal <= p.RowsDone {
+		return 0
+	}
+	return time.Duration(float64(p.RowsTotal-p.RowsDone) / r * float64(time.Second))
+}
+
+// SnapshotReporter is implemented by sources that report the progress of
+// their running (or last) snapshot, per table; safe to call concurrently
+// with Stream. The pipeline polls it for metrics and status.
+type SnapshotReporter interface {
+	SnapshotProgress() []TableProgress
+}

@@ -3,10 +3,11 @@ package mysql
 import (
 	"context"
 	"fmt"
-
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tributary-cdc/tributary/capture"
 )
 
 // SnapshotMode says when a source reads the rows that already exist.
@@ -106,30 +107,7 @@ func (s *Source) newSnapshot(ctx context.Context, r *Reader, id string) (*Snapsh
 }
 
 // TableProgress is how far the snapshot of one table has come.
-type TableProgress struct {
-	Table     string // "db.table"
-	RowsDone  int64  // rows read and emitted by this process
-	RowsTotal int64  // the server's estimate (information_schema.TABLES)
-	Started   time.Time
-	Done      bool
-}
-
-// Rate is the table's rows per second so far.
-func (p TableProgress) Rate() float64 {
-	if el := time.Since(p.Started).Seconds(); el > 0 {
-		return float64(p.RowsDone) / el
-	}
-	return 0
-}
-
-// ETA estimates the time left, 0 when unknown or done.
-func (p TableProgress) ETA() time.Duration {
-	r := p.Rate()
-	if p.Done || r <= 0 || p.RowsTotal <= p.RowsDone {
-		return 0
-	}
-	return time.Duration(float64(p.RowsTotal-p.RowsDone) / r * float64(time.Second))
-}
+type TableProgress = capture.TableProgress
 
 // progress holds the TableProgress of the running snapshot.
 type progress struct {

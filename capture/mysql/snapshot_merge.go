@@ -77,7 +77,10 @@ func (st *streamState) reached(high Position) bool {
 func (st *streamState) emitChunk(ctx context.Context) error {
 	m := st.snap
 	c := m.pending
-	keep := survivors(c.rows, c.table.Key, m.events, c.low)
+	var keep []int
+	if c.table != nil { // nil: a table skipped without reading
+		keep = survivors(c.rows, c.table.Key, m.events, c.low)
+	}
 	evPos := "snapshot:" + c.name + ":" + keyJSON(c.table, c.prev)
 	if c.id != "" {
 		evPos += "@" + c.id
@@ -94,7 +97,19 @@ func (st *streamState) emitChunk(ctx context.Context) error {
 			return fmt.Errorf("handle snapshot row of %s: %w", c.name, err)
 		}
 	}
-	m.state = c.next
+	// The state moves past the chunk; the loop's state (not the reader's)
+	// is the authority, as requests may have appended tables meanwhile.
+	next := m.state.skipTable()
+	if !c.done && m.state != nil {
+		last := c.rows[len(c.rows)-1]
+		next = m.state.clone()
+		next.After = make([]any, len(c.table.Key))
+		for i, k := range c.table.Key {
+			next.After[i] = last[k]
+		}
+	}
+	m.state = next
+	c.next = next.clone()
 	m.pending, m.watch, m.events = nil, "", m.events[:0]
 	pos := st.boundary
 	pos.Snapshot = m.state
@@ -113,7 +128,7 @@ func (st *streamState) emitChunk(ctx context.Context) error {
 // keyJSON writes key values as the key object events carry ({"id":42}),
 // "start" for none.
 func keyJSON(t *capture.Table, key []any) string {
-	if key == nil {
+	if key == nil || t == nil {
 		return "start"
 	}
 	row := make(transform.Row, len(t.Key))

@@ -24,7 +24,8 @@ type chunk struct {
 	// is a consistent snapshot at exactly that position.
 	low, high Position
 	prev      []any          // key the chunk starts after; nil: the table's start
-	next      *SnapshotState // pending work once this chunk is emitted; nil: finished
+	done      bool           // the last chunk of the table (or the table was skipped)
+	next      *SnapshotState // set by the stream loop: pending work once this chunk is emitted; nil: finished
 	emitted   chan struct{}  // closed by the stream loop after emitting
 }
 
@@ -71,7 +72,11 @@ func (s *Source) readSnapshot(ctx context.Context, r *Reader, state *SnapshotSta
 			if exists, qerr := tableExists(ctx, r.db, db, tbl); qerr == nil && !exists {
 				// Dropped since the snapshot was planned: nothing to read.
 				s.log.Warn("snapshot: table no longer exists; skipped", "table", st.Table)
-				st = st.skipTable()
+				c := &chunk{id: st.ID, name: st.Table, prev: st.After, done: true, emitted: make(chan struct{})}
+				if err := send(snapMsg{chunk: c}, c.emitted); err != nil {
+					return err
+				}
+				st = c.next
 				continue
 			}
 			return &capture.PermanentError{Err: fmt.Errorf("snapshot of %s: %w", st.Table, err)}
@@ -93,17 +98,8 @@ func (s *Source) readSnapshot(ctx context.Context, r *Reader, state *SnapshotSta
 				return err
 			}
 			c.id, c.name, c.prev, c.emitted = st.ID, st.Table, st.After, make(chan struct{})
-			done := len(c.rows) < cfg.ChunkSize
-			next := st.skipTable()
-			if !done {
-				last := c.rows[len(c.rows)-1]
-				next = st.clone()
-				next.After = make([]any, len(c.table.Key))
-				for i, k := range c.table.Key {
-					next.After[i] = last[k]
-				}
-			}
-			c.next = next
+			c.done = len(c.rows) < cfg.ChunkSize
+			done := c.done
 			if lim != nil {
 				for n := len(c.rows); n > 0; n -= lim.Burst() {
 					if err := lim.WaitN(ctx, min(n, lim.Burst())); err != nil {
@@ -120,7 +116,7 @@ func (s *Source) readSnapshot(ctx context.Context, r *Reader, state *SnapshotSta
 				s.log.Info("snapshot progress", "table", p.Table, "rows", p.RowsDone, "approx_total", p.RowsTotal,
 					"rows_per_second", int64(p.Rate()), "eta", p.ETA().Round(time.Second).String(), "done", p.Done)
 			}
-			st = next
+			st = c.next // the stream loop's state, with any tables requested meanwhile
 			if done {
 				break
 			}

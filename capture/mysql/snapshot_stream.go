@@ -4,8 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/tributary-cdc/tributary/capture"
 )
 
 // streamWithSnapshot is the stream loop while a snapshot runs: it reads the
@@ -25,6 +29,11 @@ import (
 //
 // So each key's events stay in commit order: a snapshot row is emitted
 // where its value was current, never after a newer change of its key.
+//
+// state may be nil (an on-demand request switched a plain stream to this
+// loop). The loop owns the snapshot's state: on-demand requests (snapWake)
+// start a new snapshot or append tables to the running one, and every
+// emitted chunk moves the state on (emitChunk); the reader follows it.
 func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.BinlogStreamer, st *streamState, r *Reader, state *SnapshotState) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -50,9 +59,16 @@ func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.B
 
 	st.snap = &snapMerge{state: state}
 	ctl := make(chan snapMsg)
-	readDone := make(chan error, 1)
-	go func() { readDone <- s.readSnapshot(ctx, r, state, ctl) }()
-	readErr := readDone
+	// readErr receives the running reader's result; nil: no reader runs.
+	var readErr chan error
+	startReader := func(state *SnapshotState) {
+		done := make(chan error, 1)
+		go func() { done <- s.readSnapshot(ctx, r, state.clone(), ctl) }()
+		readErr = done
+	}
+	if state != nil {
+		startReader(state)
+	}
 	defer func() {
 		cancel()
 		if readErr != nil {
@@ -68,6 +84,42 @@ func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.B
 			readErr = nil
 			if err != nil {
 				return err
+			}
+		case <-s.snapWake:
+			tables := s.takeRequested()
+			if len(tables) == 0 {
+				continue
+			}
+			m := st.snap
+			if m.state == nil && readErr != nil {
+				// The last snapshot's final chunk was emitted: its reader
+				// is only logging and returning.
+				if err := <-readErr; err != nil {
+					return err
+				}
+				readErr = nil
+			}
+			fresh := m.state == nil
+			var added []string
+			m.state, added = AddTables(m.state, NewSnapshotID(st.boundary, time.Now()), tables)
+			s.log.Info("on-demand snapshot queued", "tables", strings.Join(added, ","), "new_snapshot", fresh,
+				"already_queued", len(tables)-len(added), "snapshot_id", m.state.ID)
+			if fresh && m.state != nil {
+				startReader(m.state)
+			}
+			if len(added) > 0 && !st.txOpen {
+				// Between transactions: record the new work at once, so it
+				// is durable at the next checkpoint even on an idle server.
+				pos := st.boundary
+				pos.Snapshot = m.state
+				commitTime := st.lastCommit
+				if commitTime.IsZero() {
+					commitTime = time.Now()
+				}
+				st.src.stats.commits.Add(1)
+				if err := st.h.Commit(ctx, capture.Commit{Position: pos.String(), CommitTime: commitTime}); err != nil {
+					return fmt.Errorf("handle snapshot request commit: %w", err)
+				}
 			}
 		case msg := <-ctl:
 			m := st.snap

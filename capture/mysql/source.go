@@ -43,6 +43,14 @@ type Source struct {
 
 	stats    stats
 	progress progress // of the running snapshot, for SnapshotProgress
+
+	// On-demand snapshots (snapshot_request.go): tables requested and not
+	// yet taken by the stream loop, the plain loop's wake-up, and the
+	// snapshot loop's signal.
+	reqMu     sync.Mutex
+	requested []string
+	wakePlain context.CancelFunc
+	snapWake  chan struct{}
 }
 
 var _ capture.Source = (*Source)(nil)
@@ -73,6 +81,8 @@ func New(name string, cfg Config, logger *slog.Logger) (*Source, error) {
 		server: server,
 		host:   host,
 		port:   uint16(port),
+
+		snapWake: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -347,11 +357,21 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 		}
 		return err
 	}
+	// The plain loop; an on-demand snapshot request (RequestSnapshot)
+	// cancels loopCtx, which only interrupts the wait for the next event
+	// (none is lost), and the stream continues in snapshot mode.
+	loopCtx, wake := context.WithCancel(ctx)
+	defer wake()
+	s.setWake(wake)
+	defer s.setWake(nil)
 	for {
-		ev, err := streamer.GetEvent(ctx)
+		ev, err := streamer.GetEvent(loopCtx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if loopCtx.Err() != nil {
+				break // a snapshot was requested
 			}
 			return s.readError(st.readPos(), err)
 		}
@@ -362,6 +382,20 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 			return err
 		}
 	}
+	s.setWake(nil)
+	if reader == nil {
+		if reader, err = s.NewReader(); err != nil {
+			return err
+		}
+		defer reader.Close()
+		reader.db.SetMaxOpenConns(1) // a chunk's statements must share a session
+	}
+	s.log.Info("on-demand snapshot requested; the stream continues in snapshot mode", "at", st.readPos().String())
+	err = s.streamWithSnapshot(ctx, streamer, st, reader, nil)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // resnapshotIfGone handles snapshot mode when_needed: when the checkpoint's

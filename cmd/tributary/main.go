@@ -33,7 +33,7 @@ commands:
   tail -c config.yaml [--source S] [--from-beginning] [--max N] [--timeout D]
                                      print the sources' Kafka messages, one line
                                      each; fails if --timeout ends before --max
-` + replayUsage
+` + snapshotUsage + replayUsage
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -61,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdValidate(args[1:], stdout)
 	case "checkpoints":
 		err = cmdCheckpoints(args[1:], stdout)
+	case "snapshot":
+		err = cmdSnapshot(args[1:], stdout)
 	case "tail":
 		err = cmdTail(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -97,6 +97,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		pipes = append(pipes, p)
 		logSourceSummary(logger, cfg, sc)
 	}
+	adm.OnSnapshot(snapshotRequests(sourceNames(cfg), pipes)) // POST /snapshot
 	logger.Info("tributary running", "sources", len(pipes), "pid", os.Getpid(), "admin", adm.Addr())
 
 	// Sources are independent: one stopping on a permanent error leaves the

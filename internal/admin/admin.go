@@ -5,6 +5,9 @@
 //	GET /readyz    200 when every source is streaming, else 503 (readiness);
 //	               the JSON body gives each source's state
 //	GET /status    JSON: every source's metrics.SourceStatus, sorted by name
+//	POST /snapshot?source=S&table=db.t[&table=…]
+//	               queue an on-demand snapshot of tables (see OnSnapshot):
+//	               202 with a JSON SnapshotAccepted, 4xx with {"error": …}
 //
 // It listens on admin.addr, DefaultAddr unless configured. The default is
 // loopback on purpose: /status carries error texts and positions and the
@@ -20,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -42,8 +46,39 @@ type Server struct {
 	logger *slog.Logger
 	srv    *http.Server
 
-	mu sync.Mutex
-	ln net.Listener
+	mu         sync.Mutex
+	ln         net.Listener
+	onSnapshot SnapshotFunc
+}
+
+// SnapshotFunc queues an on-demand snapshot of tables ("db.table") of a
+// source. Its errors choose the answer: ErrUnknownSource 404,
+// ErrUnavailable 409, ErrInvalid 400, others 500.
+type SnapshotFunc func(source string, tables []string) error
+
+var (
+	// ErrUnknownSource: no source of that name is configured.
+	ErrUnknownSource = errors.New("unknown source")
+	// ErrUnavailable: the source cannot take the request now; retry later.
+	ErrUnavailable = errors.New("source unavailable")
+	// ErrInvalid: the request cannot succeed as made (a table that is not
+	// captured, keyless or missing; a source kind without snapshots).
+	ErrInvalid = errors.New("invalid request")
+)
+
+// SnapshotAccepted is POST /snapshot's 202 body.
+type SnapshotAccepted struct {
+	Source  string   `json:"source"`
+	Tables  []string `json:"tables"`
+	Message string   `json:"message"`
+}
+
+// OnSnapshot registers what POST /snapshot calls; without it the route
+// answers 404.
+func (s *Server) OnSnapshot(f SnapshotFunc) {
+	s.mu.Lock()
+	s.onSnapshot = f
+	s.mu.Unlock()
 }
 
 // New returns a server for reg on addr (host:port; port 0 picks a free
@@ -72,6 +107,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /status", s.status)
+	mux.HandleFunc("POST /snapshot", s.snapshot)
 	// Profiles for "where does the time go" questions; the endpoint is on
 	// loopback by default, like the rest of it.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -173,6 +209,56 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 		sts = []metrics.SourceStatus{}
 	}
 	writeJSON(w, http.StatusOK, sts)
+}
+
+// errorBody is the JSON body of a refused request.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	f := s.onSnapshot
+	s.mu.Unlock()
+	if f == nil {
+		writeJSON(w, http.StatusNotFound, errorBody{"this daemon does not take snapshot requests"})
+		return
+	}
+	q := r.URL.Query()
+	source := q.Get("source")
+	var tables []string
+	for _, v := range q["table"] {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tables = append(tables, t)
+			}
+		}
+	}
+	if source == "" || len(tables) == 0 {
+		writeJSON(w, http.StatusBadRequest, errorBody{"want ?source=S&table=db.table[&table=…]"})
+		return
+	}
+	err := f(source, tables)
+	code := http.StatusAccepted
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrUnknownSource):
+		code = http.StatusNotFound
+	case errors.Is(err, ErrUnavailable):
+		code = http.StatusConflict
+	case errors.Is(err, ErrInvalid):
+		code = http.StatusBadRequest
+	default:
+		code = http.StatusInternalServerError
+	}
+	if err != nil {
+		s.logger.Warn("snapshot request refused", "source", source, "tables", strings.Join(tables, ","), "err", err)
+		writeJSON(w, code, errorBody{err.Error()})
+		return
+	}
+	s.logger.Info("snapshot request accepted", "source", source, "tables", strings.Join(tables, ","))
+	writeJSON(w, code, SnapshotAccepted{Source: source, Tables: tables,
+		Message: "queued: the tables are re-sent while streaming continues; the request is durable at the next checkpoint"})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -24,6 +24,7 @@ import (
 	"github.com/tributary-cdc/tributary/checkpoints"
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/sink"
+	"github.com/tributary-cdc/tributary/transform"
 	"github.com/tributary-cdc/tributary/transform/debezium"
 	"github.com/tributary-cdc/tributary/transform/mapping"
 )
@@ -67,6 +68,43 @@ type Pipeline struct {
 	store     checkpoints.Store
 	logger    *slog.Logger
 	Stats     Stats
+
+	srcMu sync.Mutex
+	src   capture.Source // the current attempt's source; nil between attempts
+}
+
+// ErrNotRunning means the source has no running attempt to take a request
+// (it is starting, backing off after a failure, or stopped): retry later.
+var ErrNotRunning = errors.New("the source is not streaming right now")
+
+// ErrUnsupported means the source's kind cannot do what was asked.
+var ErrUnsupported = errors.New("not supported by this source")
+
+// RequestSnapshot asks the current attempt's source to re-send tables
+// ("db.table") while it keeps streaming (capture.Snapshotter). The request
+// is durable once a checkpoint carrying it is committed; before that, a
+// crash or restart loses it.
+func (p *Pipeline) RequestSnapshot(tables []string) error {
+	p.srcMu.Lock()
+	src := p.src
+	p.srcMu.Unlock()
+	if src == nil {
+		return fmt.Errorf("source %s: %w (state %s); retry when it streams", p.cfg.Source, ErrNotRunning, p.cfg.Metrics.State())
+	}
+	sn, ok := src.(capture.Snapshotter)
+	if !ok {
+		if p.cfg.Connector == transform.ConnectorPostgres {
+			return fmt.Errorf("source %s: %w: snapshots of PostgreSQL sources are not supported yet", p.cfg.Source, ErrUnsupported)
+		}
+		return fmt.Errorf("source %s: %w: on-demand snapshots", p.cfg.Source, ErrUnsupported)
+	}
+	return sn.RequestSnapshot(tables)
+}
+
+func (p *Pipeline) setSource(src capture.Source) {
+	p.srcMu.Lock()
+	p.src = src
+	p.srcMu.Unlock()
 }
 
 // New returns a pipeline. newSource and newSink are called once per attempt
@@ -157,6 +195,7 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 		return fmt.Errorf("create source: %w", err)
 	}
 	defer src.Close()
+	defer p.setSource(nil)
 
 	from, err := p.resumePosition(ctx, src)
 	if err != nil {
@@ -211,6 +250,7 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 	p.logger.Info("streaming", "from", from)
 	m.SetState(metrics.StateStreaming, nil)
 
+	p.setSource(src)
 	g, gctx := errgroup.WithContext(streamCtx)
 	g.Go(func() error {
 		err := src.Stream(gctx, from, h)
@@ -229,6 +269,9 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 	g.Go(func() error { return p.checkpointLoop(gctx, tracker, confirm) })
 	if lr, ok := src.(capture.LagReporter); ok && p.cfg.Metrics != nil {
 		g.Go(func() error { p.lagLoop(gctx, lr, from); return nil })
+	}
+	if sr, ok := src.(capture.SnapshotReporter); ok && p.cfg.Metrics != nil {
+		g.Go(func() error { p.snapshotProgressLoop(gctx, sr); return nil })
 	}
 	err = g.Wait()
 
@@ -296,6 +339,29 @@ func (p *Pipeline) checkpointLoop(ctx context.Context, tracker *checkpoints.Trac
 			if err := p.commit(ctx, tracker, confirm); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// snapshotProgressInterval is how often snapshot progress is copied into
+// the metrics.
+const snapshotProgressInterval = 2 * time.Second
+
+// snapshotProgressLoop copies the source's snapshot progress per table into
+// the metrics (and so into /status) until ctx is done, and once more then.
+func (p *Pipeline) snapshotProgressLoop(ctx context.Context, sr capture.SnapshotReporter) {
+	tick := time.NewTicker(snapshotProgressInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
+		for _, t := range sr.SnapshotProgress() {
+			p.cfg.Metrics.SnapshotProgress(t.Table, t.RowsDone, t.RowsTotal)
+		}
+		if ctx.Err() != nil {
+			return
 		}
 	}
 }

@@ -1,0 +1,175 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tributary-cdc/tributary/capture"
+)
+
+var (
+	_ capture.Snapshotter      = (*Source)(nil)
+	_ capture.SnapshotReporter = (*Source)(nil)
+)
+
+// ErrSnapshotRequest marks an on-demand snapshot request that names a table
+// the source cannot snapshot (not db.table, not captured, missing, keyless).
+var ErrSnapshotRequest = errors.New("invalid snapshot request")
+
+// requestCheckTimeout bounds the checks of a snapshot request.
+const requestCheckTimeout = 15 * time.Second
+
+// RequestSnapshot implements capture.Snapshotter: it checks that every table
+// is "db.table", captured, present on the server and keyed (primary key or
+// key_columns), then queues them. The stream loop takes them at once (also
+// while plain streaming: it switches to snapshot mode without losing an
+// event): it starts a new snapshot with a fresh id, or appends the tables to
+// the one running (a table already queued or being read is not added
+// again), and commits a position whose snapshot part lists them, so they are
+// durable at the next checkpoint. Requests made while Stream is not running
+// are taken when it starts.
+func (s *Source) RequestSnapshot(tables []string) error {
+	tables = dedupe(tables)
+	if len(tables) == 0 {
+		return fmt.Errorf("%w: name at least one table (db.table)", ErrSnapshotRequest)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestCheckTimeout)
+	defer cancel()
+	if err := s.checkSnapshotTables(ctx, tables); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return errors.New("source is closed")
+	}
+	s.reqMu.Lock()
+	s.requested = append(s.requested, tables...)
+	wake := s.wakePlain
+	s.reqMu.Unlock()
+	select {
+	case s.snapWake <- struct{}{}:
+	default: // already signalled
+	}
+	if wake != nil {
+		wake()
+	}
+	s.log.Info("on-demand snapshot requested", "tables", strings.Join(tables, ","))
+	return nil
+}
+
+func dedupe(tables []string) []string {
+	var out []string
+	for _, t := range tables {
+		t = strings.TrimSpace(t)
+		if t != "" && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// CheckSnapshotTables reports (wrapping ErrSnapshotRequest) the tables a
+// snapshot could not read: not db.table, not captured, missing on the
+// server or without a key. Other errors mean the check could not be made.
+func (s *Source) CheckSnapshotTables(ctx context.Context, tables []string) error {
+	return s.checkSnapshotTables(ctx, tables)
+}
+
+// checkSnapshotTables refuses tables the snapshot could not read.
+func (s *Source) checkSnapshotTables(ctx context.Context, tables []string) error {
+	var errs []error
+	var check []string
+	for _, t := range tables {
+		db, tbl, ok := strings.Cut(t, ".")
+		switch {
+		case !ok || db == "" || tbl == "":
+			errs = append(errs, fmt.Errorf("%w: table %q: want db.table", ErrSnapshotRequest, t))
+		case !s.filter.match(db, tbl):
+			errs = append(errs, fmt.Errorf("%w: %s is not captured by source %s (see its include/exclude)", ErrSnapshotRequest, t, s.name))
+		default:
+			check = append(check, t)
+		}
+	}
+	if len(check) > 0 {
+		db, err := s.sqlDB()
+		if err != nil {
+			return err
+		}
+		for _, t := range check {
+			schema, tbl := splitTable(t)
+			exists, err := tableExists(ctx, db, schema, tbl)
+			if err != nil {
+				return fmt.Errorf("check table %s on %s: %w", t, s.cfg.Addr, err)
+			}
+			if !exists {
+				errs = append(errs, fmt.Errorf("%w: table %s does not exist on %s", ErrSnapshotRequest, t, s.cfg.Addr))
+				continue
+			}
+			if _, ok := s.cfg.KeyColumns[t]; ok {
+				continue
+			}
+			var n int
+			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY'", schema, tbl).Scan(&n); err != nil {
+				return fmt.Errorf("check the key of %s on %s: %w", t, s.cfg.Addr, err)
+			}
+			if n == 0 {
+				errs = append(errs, fmt.Errorf("%w: %s has no primary key; name a unique NOT NULL key in sources[%s].key_columns", ErrSnapshotRequest, t, s.name))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// setWake registers (nil: clears) the plain stream loop's wake-up.
+func (s *Source) setWake(wake context.CancelFunc) {
+	s.reqMu.Lock()
+	s.wakePlain = wake
+	pending := len(s.requested) > 0
+	s.reqMu.Unlock()
+	if wake != nil && pending {
+		wake() // requested before the loop started
+	}
+}
+
+// takeRequested returns and forgets the queued tables.
+func (s *Source) takeRequested() []string {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	t := s.requested
+	s.requested = nil
+	return t
+}
+
+// NewSnapshotID names an on-demand snapshot started at position at: the
+// position plus the time, so that two snapshots of a table never share
+// event ids, even when no transaction separates them.
+func NewSnapshotID(at Position, now time.Time) string {
+	at.Snapshot = nil
+	return at.String() + "~" + now.UTC().Format("20060102T150405.000000Z")
+}
+
+// AddTables adds tables to a snapshot state: a nil state becomes a new
+// snapshot named id; otherwise the tables not already being read or
+// pending are appended. It returns the state and the tables it added.
+func AddTables(state *SnapshotState, id string, tables []string) (*SnapshotState, []string) {
+	var added []string
+	for _, t := range tables {
+		if state == nil {
+			state = &SnapshotState{ID: id, Table: t}
+			added = append(added, t)
+			continue
+		}
+		if state.Table == t || slices.Contains(state.Pending, t) {
+			continue
+		}
+		state.Pending = append(state.Pending, t)
+		added = append(added, t)
+	}
+	return state, added
+}

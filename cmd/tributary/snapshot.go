@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
+	"github.com/tributary-cdc/tributary/checkpoints"
+	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
+	"github.com/tributary-cdc/tributary/internal/admin"
+	"github.com/tributary-cdc/tributary/internal/config"
+	"github.com/tributary-cdc/tributary/internal/pipeline"
+)
+
+const snapshotUsage = `  snapshot -c config.yaml --source S --table db.table [--table ...] [--addr host:port]
+                                     re-send tables while streaming continues:
+                                     asks the running daemon (admin.addr), or,
+                                     when none answers, queues them in the
+                                     source's checkpoint for the next run
+`
+
+// snapshotTimeout bounds the request: the daemon checks the tables on the
+// source server before it answers.
+const snapshotTimeout = 30 * time.Second
+
+// errNoDaemon means nothing listens at the admin address.
+var errNoDaemon = errors.New("no daemon answering")
+
+// tableFlags collects repeated --table flags (commas also separate).
+type tableFlags []string
+
+func (t *tableFlags) String() string { return strings.Join(*t, ",") }
+
+func (t *tableFlags) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*t = append(*t, s)
+		}
+	}
+	return nil
+}
+
+// cmdSnapshot queues an on-demand snapshot of tables of one source.
+func cmdSnapshot(args []string, stdout io.Writer) error {
+	fs, path := newFlags("snapshot")
+	source := fs.String("source", "", "source name")
+	addr := fs.String("addr", "", "admin address host:port of the running daemon (default: admin.addr from the config)")
+	var tables tableFlags
+	fs.Var(&tables, "table", "db.table to snapshot (repeatable)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if len(tables) == 0 {
+		return fmt.Errorf("%w: snapshot needs --table db.table", errUsage)
+	}
+	for _, t := range tables {
+		if db, tbl, ok := strings.Cut(t, "."); !ok || db == "" || tbl == "" {
+			return fmt.Errorf("%w: snapshot: --table %q: want db.table", errUsage, t)
+		}
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+	if err := requireSource(fs, cfg, *source); err != nil {
+		return err
+	}
+	if sourceKind(cfg, *source) == "postgres" {
+		return fmt.Errorf("source %s: snapshots of PostgreSQL sources are not supported yet", *source)
+	}
+	if *addr == "" {
+		*addr = cfg.Admin.Addr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), snapshotTimeout)
+	defer cancel()
+
+	acc, err := requestSnapshot(ctx, *addr, *source, tables)
+	if err == nil {
+		fmt.Fprintf(stdout, "snapshot of %s queued on source %s by the daemon at %s; streaming continues.\n",
+			strings.Join(acc.Tables, ", "), acc.Source, *addr)
+		printFollow(stdout, *path, *addr)
+		return nil
+	}
+	if !errors.Is(err, errNoDaemon) {
+		return err
+	}
+	fmt.Fprintf(stdout, "%v; queuing the snapshot in the checkpoint store instead\n", err)
+	return queueSnapshotOffline(ctx, cfg, *source, tables, stdout)
+}
+
+func printFollow(w io.Writer, path, addr string) {
+	fmt.Fprintf(w, "Follow it with `tributary status -c %s --addr %s` (the checkpoint keeps a |snapshot=… part until the snapshot is done;\n", path, addr)
+	fmt.Fprintf(w, "http://%s/status lists rows done per table, as do the tributary_snapshot_rows_* metrics) and in the daemon log (msg=\"snapshot progress\", msg=\"snapshot finished\").\n", addr)
+}
+
+// requestSnapshot POSTs the request to the daemon's admin server.
+func requestSnapshot(ctx context.Context, addr, source string, tables []string) (admin.SnapshotAccepted, error) {
+	var acc admin.SnapshotAccepted
+	q := url.Values{"source": {source}, "table": tables}
+	u := "http://" + addr + "/snapshot?" + q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return acc, fmt.Errorf("admin address %q: %w", addr, err)
+	}
+	resp, err := statusClient.Do(req)
+	if err != nil {
+		if noListener(err) {
+			return acc, fmt.Errorf("%w at %s (%v)", errNoDaemon, addr, netCause(err))
+		}
+		return acc, fmt.Errorf("ask the daemon at %s: %w", addr, netCause(err))
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode == http.StatusAccepted {
+		if err := json.Unmarshal(body, &acc); err != nil {
+			return acc, fmt.Errorf("%s: not a tributary answer: %w", u, err)
+		}
+		return acc, nil
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		return acc, fmt.Errorf("the daemon at %s refused the snapshot (%s): %s", addr, resp.Status, e.Error)
+	}
+	return acc, fmt.Errorf("%s answered %s: is it a tributary admin address of a version with snapshots? (admin.addr, --addr)", u, resp.Status)
+}
+
+// noListener reports whether err means nothing listens at the address (as
+// opposed to a daemon that did not answer in time).
+func noListener(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return false
+}
+
+// queueSnapshotOffline adds tables to the snapshot part of the source's
+// committed checkpoint, recorded as a rewind so that `checkpoints show`
+// lists it; the next run reads them while it streams.
+func queueSnapshotOffline(ctx context.Context, cfg *config.Config, source string, tables []string, stdout io.Writer) error {
+	sc := sourceConfig(cfg, source)
+	mc := sc.MySQL()
+	password, err := sc.Password()
+	if err != nil {
+		return err
+	}
+	mc.Password = password
+	if src, err := mysqlsource.New(source, mc, slog.New(slog.DiscardHandler)); err == nil {
+		err = src.CheckSnapshotTables(ctx, tables)
+		src.Close()
+		if errors.Is(err, mysqlsource.ErrSnapshotRequest) {
+			return err
+		}
+		if err != nil {
+			fmt.Fprintf(stdout, "warning: could not check the tables on %s (%v); queued anyway, the next run checks them\n", mc.Addr, err)
+		}
+	}
+
+	store, err := badgerstore.Open(cfg.Checkpoints.Dir, badgerstore.WithHistoryLimit(cfg.Checkpoints.History))
+	if err != nil {
+		if errors.Is(err, badgerstore.ErrInUse) {
+			return fmt.Errorf("%w: a daemon holds the checkpoint store but does not answer at the admin address; pass its address with --addr (it logs admin=… at start)", err)
+		}
+		return err
+	}
+	defer store.Close()
+	cp, err := store.Load(ctx, source)
+	if errors.Is(err, checkpoints.ErrNotFound) {
+		return fmt.Errorf("source %s has no checkpoint yet: start the daemon first (its first run starts at the server's current position; snapshot.mode initial reads every table then), then request the snapshot from it", source)
+	}
+	if err != nil {
+		return err
+	}
+	next, added, err := addSnapshotTables(cp.Position, tables, time.Now())
+	if err != nil {
+		return err
+	}
+	if len(added) == 0 {
+		fmt.Fprintf(stdout, "source %s: %s already queued in its checkpoint; nothing changed\n", source, strings.Join(tables, ", "))
+		return nil
+	}
+	cp.Position = next
+	cp.SavedAt = time.Now()
+	if err := store.Rewind(ctx, source, cp); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "source %s: snapshot of %s queued in its checkpoint (now %s);\nthe next `tributary run` re-sends them while it streams, resuming at the last finished chunk after a crash.\n",
+		source, strings.Join(added, ", "), cp.Position)
+	fmt.Fprintf(stdout, "Follow it with `tributary status` (the checkpoint keeps a |snapshot=… part until done), `tributary checkpoints show --source %s`, and the daemon log (msg=\"snapshot progress\").\n", source)
+	return nil
+}
+
+// addSnapshotTables returns position with tables added to its snapshot part
+// (a new snapshot when it has none) and the tables actually added.
+func addSnapshotTables(position string, tables []string, now time.Time) (string, []string, error) {
+	pos, err := mysqlsource.ParsePosition(position)
+	if err != nil {
+		return "", nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	var added []string
+	pos.Snapshot, added = mysqlsource.AddTables(pos.Snapshot, mysqlsource.NewSnapshotID(pos, now), tables)
+	return mysqlsource.FormatPosition(pos), added, nil
+}
+
+func sourceConfig(cfg *config.Config, name string) config.Source {
+	for _, s := range cfg.Sources {
+		if s.Name == name {
+			return s
+		}
+	}
+	return config.Source{}
+}
+
+// snapshotRequests is the admin server's POST /snapshot: it forwards to
+// the named source's pipeline and maps its errors to answers.
+func snapshotRequests(names []string, pipes []*pipeline.Pipeline) admin.SnapshotFunc {
+	return func(source string, tables []string) error {
+		for i, n := range names {
+			if n != source {
+				continue
+			}
+			err := pipes[i].RequestSnapshot(tables)
+			switch {
+			case err == nil:
+				return nil
+			case errors.Is(err, pipeline.ErrNotRunning):
+				return tagged{admin.ErrUnavailable, err}
+			case errors.Is(err, pipeline.ErrUnsupported), errors.Is(err, mysqlsource.ErrSnapshotRequest):
+				return tagged{admin.ErrInvalid, err}
+			}
+			return err
+		}
+		return fmt.Errorf("%w %q (see sources in the config)", admin.ErrUnknownSource, source)
+	}
+}
+
+// tagged is err, also matching tag in errors.Is, with err's text only.
+type tagged struct{ tag, err error }
+
+func (t tagged) Error() string   { return t.err.Error() }
+func (t tagged) Unwrap() []error { return []error{t.tag, t.err} }
+
+func sourceNames(cfg *config.Config) []string {
+	names := make([]string, len(cfg.Sources))
+	for i, s := range cfg.Sources {
+		names[i] = s.Name
+	}
+	return names
+}
