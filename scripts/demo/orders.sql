@@ -1,4 +1,5 @@
--- A small order system for `make demo`: orders, their items, shipments.
+-- A small order system for `make demo`: orders, their items, shipments,
+-- and the order system's customers.
 -- Load it with the admin role into a freshly created `orders` database,
 -- before the daemon starts (DDL is not turned into events). scripts/demo/run
 -- first drops the old slot (a database with a logical slot cannot be
@@ -59,6 +60,18 @@ CREATE TABLE shipments (
 );
 CREATE INDEX ix_shipments_order ON shipments (order_id);
 
+-- The order system's own customer records: the same people as the CRM's
+-- crm.customers, under other column names. configs/demo.yaml maps both
+-- tables onto one canonical entity (topic canonical.customer).
+CREATE TABLE customers (
+  customer_id bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  full_name   text        NOT NULL,
+  email       text        NOT NULL UNIQUE,
+  phone       text        NULL,
+  country     char(2)     NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+
 -- Seed rows: ids 1, 2, 3 in a fresh database. They exist before the slot
 -- does, so they are not events.
 INSERT INTO orders (customer_email, status, currency, total, attributes, tags, placed_at) VALUES
@@ -73,6 +86,11 @@ INSERT INTO order_items (order_id, sku, description, quantity, unit_price, attri
   (3, 'TEA-SENCHA',  '煎茶 Sencha, 100 g',            2, 1800.00, '{"origin":"Shizuoka"}'),
   (3, 'TEA-POT-KY',  '急須 Kyusu teapot',             1, 2200.00, NULL);
 
+INSERT INTO customers (full_name, email, phone, country, created_at) VALUES
+  ('Zoë Ålund',     'zoe@alund.se',           '+46 70 111 22 33', 'SE', '2024-07-01 09:10:00+02'),
+  ('José Nuñez',    'hola@cafenunez.es',      '+34 600 123 456',  'ES', '2024-07-02 11:25:00+02'),
+  ('さくら 商店',    'info@sakura.example.jp', NULL,               'JP', '2024-07-03 23:50:00+09');
+
 INSERT INTO shipments (order_id, carrier, tracking_number, status, address, shipped_at, delivered_at) VALUES
   (1, 'PostNord', 'a3c1e6f0-5b2d-4c8e-9f1a-7d2b3c4e5f60', 'delivered',
    '{"name":"Zoë Ålund","city":"Stockholm","country":"SE"}', '2024-07-01 16:00:00+02', '2024-07-03 10:42:00+02');
@@ -80,4 +98,4 @@ INSERT INTO shipments (order_id, carrier, tracking_number, status, address, ship
 -- The CDC role reads the tables (Tributary's preflight and the initial
 -- catalog look-ups); the publication names the tables the slot decodes.
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO tributary;
-CREATE PUBLICATION tributary_orders FOR TABLE orders, order_items, shipments;
+CREATE PUBLICATION tributary_orders FOR TABLE orders, order_items, shipments, customers;

@@ -1,8 +1,10 @@
 package debezium
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -50,6 +52,26 @@ func toText(v any) (any, error) {
 		return s, nil
 	}
 	return nil, errType("a string", v)
+}
+
+// numericText is a PostgreSQL numeric as decimal.handling.mode=string
+// writes it: the digits as PostgreSQL prints them, the special values as
+// Debezium's SpecialValueDecimal names them (NAN, POSITIVE_INFINITY,
+// NEGATIVE_INFINITY).
+func numericText(v any) (any, error) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, errType("a string", v)
+	}
+	switch s {
+	case "NaN":
+		return "NAN", nil
+	case "Infinity":
+		return "POSITIVE_INFINITY", nil
+	case "-Infinity":
+		return "NEGATIVE_INFINITY", nil
+	}
+	return s, nil
 }
 
 func toBytes(v any) (any, error) {
@@ -155,17 +177,57 @@ func toDecimalBytes(v any) (any, error) {
 }
 
 // geometry splits MySQL's internal geometry value (4-byte little-endian
-// SRID, then WKB) into Debezium's Geometry struct {wkb, srid}.
+// SRID, then WKB) into Debezium's Geometry struct {wkb, srid}. SRID 0 (none
+// given) is null, as Debezium's BinlogGeometry.fromBytes makes it.
 func geometry(v any) (any, error) {
+	wkb, srid, err := splitGeometry(v)
+	if err != nil {
+		return nil, err
+	}
+	return appendRow(transform.Row{{Name: "wkb", Value: wkb}, {Name: "srid", Value: srid}})
+}
+
+// point is a POINT column: Debezium's Point struct {x, y, wkb, srid}, the
+// coordinates read from the WKB (a 2D point, 21 bytes; Debezium fails on
+// anything else in a POINT column, so does this).
+func point(v any) (any, error) {
+	wkb, srid, err := splitGeometry(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(wkb) != 21 {
+		return nil, fmt.Errorf("point value with %d bytes of WKB: want a 2D point (21)", len(wkb))
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	if wkb[0] == 0 {
+		order = binary.BigEndian
+	}
+	if typ := order.Uint32(wkb[1:5]); typ != 1 {
+		return nil, fmt.Errorf("point value of WKB type %d: want 1 (Point)", typ)
+	}
+	x := math.Float64frombits(order.Uint64(wkb[5:13]))
+	y := math.Float64frombits(order.Uint64(wkb[13:21]))
+	return appendRow(transform.Row{{Name: "x", Value: x}, {Name: "y", Value: y}, {Name: "wkb", Value: wkb}, {Name: "srid", Value: srid}})
+}
+
+// splitGeometry returns the WKB and the SRID (nil for 0) of a MySQL
+// geometry value.
+func splitGeometry(v any) ([]byte, any, error) {
 	b, ok := v.([]byte)
 	if !ok {
-		return nil, errType("geometry bytes", v)
+		return nil, nil, errType("geometry bytes", v)
 	}
 	if len(b) < 4 {
-		return nil, fmt.Errorf("geometry value of %d bytes: want SRID and WKB", len(b))
+		return nil, nil, fmt.Errorf("geometry value of %d bytes: want SRID and WKB", len(b))
 	}
-	srid := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-	row := transform.Row{{Name: "wkb", Value: b[4:]}, {Name: "srid", Value: int64(int32(srid))}}
+	var srid any
+	if id := int32(binary.LittleEndian.Uint32(b[:4])); id != 0 {
+		srid = int64(id)
+	}
+	return b[4:], srid, nil
+}
+
+func appendRow(row transform.Row) (any, error) {
 	doc, err := row.AppendJSON(nil)
 	if err != nil {
 		return nil, err

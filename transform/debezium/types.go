@@ -158,7 +158,16 @@ func mysqlColumn(t typeName, optional bool, o Options) column {
 			s.Parameters = map[string]string{"allowed": strings.Join(parseLabels(t.args), ",")}
 		}
 		return column{schema: s, convert: setText}
-	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
+	case "point":
+		return column{
+			schema: connectSchema{
+				Type: typeStruct, Name: "io.debezium.data.geometry.Point", Version: 1, Doc: "Geometry (POINT)",
+				Fields: []connectSchema{field("x", typeFloat64, false), field("y", typeFloat64, false),
+					field("wkb", typeBytes, true), field("srid", typeInt32, true)},
+			},
+			convert: point,
+		}
+	case "geometry", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
 		return column{
 			schema: connectSchema{
 				Type: typeStruct, Name: "io.debezium.data.geometry.Geometry", Version: 1, Doc: "Geometry",
@@ -194,7 +203,7 @@ func postgresColumn(t typeName, optional bool) column {
 	case "float8", "double precision":
 		return column{schema: connectSchema{Type: typeFloat64}, convert: toFloat}
 	case "numeric", "decimal":
-		return column{schema: connectSchema{Type: typeString}, convert: toText}
+		return column{schema: connectSchema{Type: typeString}, convert: numericText}
 	case "bool", "boolean":
 		return column{schema: connectSchema{Type: typeBoolean}, convert: toBool}
 	case "text", "varchar", "character varying", "bpchar", "char", "character", "name", "citext":

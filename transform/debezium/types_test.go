@@ -74,6 +74,10 @@ func TestTypeMapping(t *testing.T) {
 		{"set empty", my, "set", []string{}, Options{}, `""`, `{"type":"string","optional":true,"name":"io.debezium.data.EnumSet","version":1,"field":"v"}`},
 		{"geometry", my, "geometry", geom, Options{}, `{"wkb":"AQEAAAAAAAAAAADwPwAAAAAAAABA","srid":4326}`,
 			`{"type":"struct","fields":[{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":true,"name":"io.debezium.data.geometry.Geometry","version":1,"doc":"Geometry","field":"v"}`},
+		{"geometry srid 0", my, "linestring", append([]byte{0, 0, 0, 0}, geom[4:]...), Options{}, `{"wkb":"AQEAAAAAAAAAAADwPwAAAAAAAABA","srid":null}`,
+			`{"type":"struct","fields":[{"type":"bytes","optional":false,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":true,"name":"io.debezium.data.geometry.Geometry","version":1,"doc":"Geometry","field":"v"}`},
+		{"point", my, "point", geom, Options{}, `{"x":1,"y":2,"wkb":"AQEAAAAAAAAAAADwPwAAAAAAAABA","srid":4326}`,
+			`{"type":"struct","fields":[{"type":"double","optional":false,"field":"x"},{"type":"double","optional":false,"field":"y"},{"type":"bytes","optional":true,"field":"wkb"},{"type":"int32","optional":true,"field":"srid"}],"optional":true,"name":"io.debezium.data.geometry.Point","version":1,"doc":"Geometry (POINT)","field":"v"}`},
 		{"mysql null", my, "datetime(6)", nil, Options{}, `null`, `{"type":"int64","optional":true,"name":"io.debezium.time.MicroTimestamp","version":1,"field":"v"}`},
 
 		{"int2", pg, "int2", int64(-5), Options{}, `-5`, `{"type":"int16","optional":true,"field":"v"}`},
@@ -83,7 +87,9 @@ func TestTypeMapping(t *testing.T) {
 		{"float4", pg, "float4", float32(1.5), Options{}, `1.5`, `{"type":"float","optional":true,"field":"v"}`},
 		{"float8 inf", pg, "float8", math.Inf(-1), Options{}, `"-Infinity"`, `{"type":"double","optional":true,"field":"v"}`},
 		{"numeric", pg, "numeric", "12345678901234567890.0001", Options{}, `"12345678901234567890.0001"`, `{"type":"string","optional":true,"field":"v"}`},
-		{"numeric NaN", pg, "numeric", "NaN", Options{}, `"NaN"`, `{"type":"string","optional":true,"field":"v"}`},
+		{"numeric NaN", pg, "numeric", "NaN", Options{}, `"NAN"`, `{"type":"string","optional":true,"field":"v"}`},
+		{"numeric Infinity", pg, "numeric", "Infinity", Options{}, `"POSITIVE_INFINITY"`, `{"type":"string","optional":true,"field":"v"}`},
+		{"numeric -Infinity", pg, "numeric", "-Infinity", Options{}, `"NEGATIVE_INFINITY"`, `{"type":"string","optional":true,"field":"v"}`},
 		{"bool", pg, "bool", true, Options{}, `true`, `{"type":"boolean","optional":true,"field":"v"}`},
 		{"text", pg, "text", "x\u2028y", Options{}, `"x\u2028y"`, `{"type":"string","optional":true,"field":"v"}`},
 		{"bytea", pg, "bytea", []byte{0xde, 0xad, 0xbe, 0xef}, Options{}, `"3q2+7w=="`, `{"type":"bytes","optional":true,"field":"v"}`},
@@ -163,6 +169,7 @@ func TestConversionErrors(t *testing.T) {
 		{transform.ConnectorMySQL, "datetime(6)", "yesterday"},
 		{transform.ConnectorMySQL, "int", "7"},
 		{transform.ConnectorMySQL, "geometry", []byte{1, 2}},
+		{transform.ConnectorMySQL, "point", append([]byte{0, 0, 0, 0}, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)}, // a LINESTRING in a POINT column
 	}
 	for _, tt := range tests {
 		table := oneColumn("shop", tt.typ)
