@@ -56,6 +56,10 @@ type Config struct {
 	// Database, so that the slot can advance while the captured tables are
 	// idle and other databases write WAL.
 	Heartbeat time.Duration `yaml:"heartbeat"`
+	// ReadTimeout ends the stream when the server sends nothing for this
+	// long while Tributary waits for it (a half-open connection); the
+	// heartbeat guarantees traffic, so the default is three heartbeats.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
 }
 
 // Defaults fills unset optional fields; name is the source's configured
@@ -81,6 +85,9 @@ func (c *Config) Defaults(name string) {
 	}
 	if c.Heartbeat == 0 {
 		c.Heartbeat = 30 * time.Second
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 3 * c.Heartbeat
 	}
 }
 
@@ -153,6 +160,9 @@ func (c Config) Validate(prefix string) error {
 	}
 	if c.StatusInterval <= 0 || c.StatusInterval >= 60*time.Second {
 		errs = append(errs, fmt.Errorf("%s %s: want more than 0 and less than a minute (the server's wal_sender_timeout, default 60s, drops a silent client)", key("status_interval"), c.StatusInterval))
+	}
+	if c.ReadTimeout <= c.Heartbeat {
+		errs = append(errs, fmt.Errorf("%s (%s) must be longer than %s (%s): the heartbeat is what keeps a healthy connection talking", key("read_timeout"), c.ReadTimeout, key("heartbeat"), c.Heartbeat))
 	}
 	if c.Heartbeat <= 0 {
 		errs = append(errs, fmt.Errorf("%s must be positive", key("heartbeat")))

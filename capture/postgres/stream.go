@@ -111,6 +111,8 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 	sendErr := make(chan error, 1)
 	wg.Go(func() { s.statusLoop(loopCtx, conn, slot.confirmed, kick, sendErr) })
 	wg.Go(func() { s.heartbeatLoop(loopCtx) })
+	var wd receiveWatchdog
+	wg.Go(func() { wd.run(loopCtx, conn, s.cfg.ReadTimeout) })
 	defer func() { stop(); wg.Wait() }()
 
 	st := &streamState{s: s, h: h, kick: kick, lastCommit: start, rels: map[uint32]*relation{},
@@ -118,10 +120,15 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 	for {
 		// No deadline: the status loop writes concurrently, and pgconn's
 		// deadline-based cancellation would also cut off its writes.
+		wd.waiting()
 		raw, err := conn.ReceiveMessage(context.Background())
+		wd.received()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if wd.fired() {
+				return fmt.Errorf("receive WAL at %s: nothing from %s for %s (read_timeout; a half-open connection?): %w", st.lastCommit, s.cfg.Addr, s.cfg.ReadTimeout, err)
 			}
 			select {
 			case err := <-sendErr:
@@ -214,10 +221,14 @@ func (s *Source) heartbeatLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		err := s.withDB(ctx, func(db *pgx.Conn) error {
-			_, err := db.Exec(ctx, "SELECT pg_logical_emit_message(false, '"+heartbeatPrefix+"', '')")
+		// Bounded: a dead connection must not hold the SQL connection's
+		// lock (lag queries wait on it) past the next heartbeat.
+		hctx, cancel := context.WithTimeout(ctx, s.cfg.Heartbeat)
+		err := s.withDB(hctx, func(db *pgx.Conn) error {
+			_, err := db.Exec(hctx, "SELECT pg_logical_emit_message(false, '"+heartbeatPrefix+"', '')")
 			return err
 		})
+		cancel()
 		if ctx.Err() != nil {
 			return
 		}

@@ -137,6 +137,9 @@ type Source struct {
 	Exclude    []string            `yaml:"exclude"`
 	KeyColumns map[string][]string `yaml:"key_columns"`
 	Heartbeat  time.Duration       `yaml:"heartbeat"`
+	// ReadTimeout drops a connection that stays silent this long (a
+	// half-open connection is noticed, then resumed from the checkpoint).
+	ReadTimeout time.Duration `yaml:"read_timeout"`
 
 	// Format is native (Tributary's canonical event, the default) or
 	// debezium (Debezium's JsonConverter envelope; see docs/debezium.md).
@@ -145,10 +148,9 @@ type Source struct {
 
 	// MySQL / MariaDB only.
 	// Snapshot reads existing rows (mode never|initial|when_needed).
-	Snapshot    mysqlsource.SnapshotConfig `yaml:"snapshot"`
-	Flavor      mysqlsource.Flavor         `yaml:"flavor"`
-	ServerID    uint32                     `yaml:"server_id"`
-	ReadTimeout time.Duration              `yaml:"read_timeout"`
+	Snapshot mysqlsource.SnapshotConfig `yaml:"snapshot"`
+	Flavor   mysqlsource.Flavor         `yaml:"flavor"`
+	ServerID uint32                     `yaml:"server_id"`
 
 	// PostgreSQL only.
 	Database          string        `yaml:"database"`
@@ -166,7 +168,7 @@ func (s Source) Postgres() pgsource.Config {
 		Addr: s.Addr, User: s.User, Password: s.InlinePassword, Database: s.Database, SSLMode: s.SSLMode,
 		Slot: s.Slot, Publication: s.Publication, CreateSlot: s.CreateSlot, CreatePublication: s.CreatePublication,
 		Include: s.Include, Exclude: s.Exclude, KeyColumns: s.KeyColumns,
-		StatusInterval: s.StatusInterval, Heartbeat: s.Heartbeat,
+		StatusInterval: s.StatusInterval, Heartbeat: s.Heartbeat, ReadTimeout: s.ReadTimeout,
 	}
 	c.Defaults(s.Name)
 	return c
@@ -193,7 +195,6 @@ func (s Source) foreignKeys() []string {
 		set(s.Flavor != "", "flavor")
 		set(s.Snapshot.Mode != "", "snapshot")
 		set(s.ServerID != 0, "server_id")
-		set(s.ReadTimeout != 0, "read_timeout")
 	}
 	return keys
 }

@@ -31,15 +31,28 @@ type event struct {
 
 // collector reads every partition of some topics from the beginning, in
 // the background, keeping events in per-partition order.
+//
+// It rides out broker outages by itself: when a partition's reader fails
+// (the broker stopped, frozen or not yet leader again after a restart) it is
+// closed and a new one continues from the offset after the last message
+// read, so nothing is read twice or skipped. Read errors are therefore not
+// failures; they are counted, and the last ones are logged if the test
+// fails. Only undecodable events are errors.
 type collector struct {
 	mu         sync.Mutex
 	events     []event
 	values     [][]byte // raw event values, in arrival order
 	tombstones int
 	errs       []error
+	reconnects int              // readers recreated after a read error
+	lastErr    map[string]error // per topic/partition: the last read error
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 }
+
+// collectorRetry is how long a partition's reader waits before it is
+// recreated after an error.
+const collectorRetry = 500 * time.Millisecond
 
 // createTopics creates the topics with n partitions before the daemon runs,
 // so the collector can subscribe from the start.
@@ -64,32 +77,70 @@ func createTopics(t *testing.T, n int, topics ...string) {
 func collect(t *testing.T, partitions int, topics ...string) *collector {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &collector{cancel: cancel}
+	c := &collector{cancel: cancel, lastErr: map[string]error{}}
 	for _, tp := range topics {
 		for p := 0; p < partitions; p++ {
-			r := kafka.NewReader(kafka.ReaderConfig{
-				Brokers: []string{testenv.KafkaAddr()}, Topic: tp, Partition: p,
-				MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond,
-			})
 			c.wg.Add(1)
 			go func() {
 				defer c.wg.Done()
-				defer r.Close()
-				for {
-					m, err := r.ReadMessage(ctx)
-					if err != nil {
-						if ctx.Err() == nil {
-							c.fail(fmt.Errorf("read %s/%d: %w", tp, p, err))
-						}
-						return
-					}
-					c.add(m)
-				}
+				c.readPartition(ctx, tp, p)
 			}()
 		}
 	}
-	t.Cleanup(c.stop)
+	t.Cleanup(func() {
+		c.stop()
+		if t.Failed() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.reconnects > 0 {
+				t.Logf("collector: %d readers recreated after read errors; last errors: %v", c.reconnects, c.lastErr)
+			}
+		}
+	})
 	return c
+}
+
+// readPartition reads one partition from its first offset until ctx ends,
+// recreating the reader after every error and continuing after the last
+// message read.
+func (c *collector) readPartition(ctx context.Context, topic string, partition int) {
+	next := kafka.FirstOffset
+	for ctx.Err() == nil {
+		r := kafka.NewReader(kafka.ReaderConfig{
+			Brokers: []string{testenv.KafkaAddr()}, Topic: topic, Partition: partition,
+			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond,
+		})
+		err := r.SetOffset(next)
+		for err == nil {
+			var m kafka.Message
+			m, err = r.ReadMessage(ctx)
+			if err == nil {
+				c.add(m)
+				next = m.Offset + 1
+			}
+		}
+		r.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		c.mu.Lock()
+		c.reconnects++
+		c.lastErr[fmt.Sprintf("%s/%d", topic, partition)] = fmt.Errorf("at offset %d: %w", next, err)
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(collectorRetry):
+		}
+	}
+}
+
+// readerRestarts is how many times a partition reader was recreated after a
+// read error.
+func (c *collector) readerRestarts() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reconnects
 }
 
 func (c *collector) stop() {

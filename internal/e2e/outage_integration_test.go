@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -21,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
 
 	"github.com/tributary-cdc/tributary/internal/testenv"
@@ -228,32 +228,6 @@ func firstSinkFailure(d *daemon, since time.Time) string {
 	return "never"
 }
 
-// waitLeaders waits until every partition of the topics has a leader
-// again: right after a broker restart or thaw a fresh collector's readers
-// would otherwise give up on "not leader" errors.
-func waitLeaders(t *testing.T, topics ...string) {
-	t.Helper()
-	client := &kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr()), Timeout: 5 * time.Second}
-	testenv.Eventually(t, time.Minute, "the topics' partitions to have leaders", func() bool {
-		md, err := client.Metadata(context.Background(), &kafka.MetadataRequest{Topics: topics})
-		if err != nil || len(md.Topics) != len(topics) {
-			return false
-		}
-		for _, tp := range md.Topics {
-			if tp.Error != nil || len(tp.Partitions) == 0 {
-				return false
-			}
-			for _, p := range tp.Partitions {
-				if p.Error != nil || p.Leader.Host == "" {
-					return false
-				}
-			}
-		}
-		return true
-	})
-	time.Sleep(time.Second) // leadership settles; not synchronisation of the daemon
-}
-
 // keepLog saves the daemon's whole log to a file when the test fails (the
 // failure report shows only its tail).
 func keepLog(t *testing.T, d *daemon) {
@@ -325,38 +299,53 @@ func TestKafkaOutageBoundsMemoryAndDeliversAll(t *testing.T) {
 	keepLog(t, d)
 	d.waitStreaming(t)
 	pid := d.cmd.Process.Pid
+	readyz := "http://" + d.adminAddr(t) + "/readyz"
+	testenv.Eventually(t, 30*time.Second, "/readyz to answer 200 before the outage", func() bool {
+		code, _ := getStatus(readyz)
+		return code == http.StatusOK
+	})
 
 	w := newWorkload(db, s.Database, 2000, 21)
 	stopWriter := writeLoad(t, w)
 	waitProgress(t, w, 3000)
 	baseline := rssBytes(t, pid)
 
-	// The collector's readers give up on a broker that stays away; a fresh
-	// one reads every partition from the start once Kafka is back.
-	c.stop()
+	// The collector keeps running: its readers are recreated while the
+	// broker is away and go on from where they were.
 	rss := sampleRSS(t, pid)
 	atStop := w.progress.Load()
 	stopServer(t, "kafka")
+	down := time.Now()
+	ready := pollReadyz(readyz, 100*time.Millisecond)
 	time.Sleep(30 * time.Second) // the outage under load; not synchronisation
+	during := ready.finish()
 	duringOutage := w.progress.Load() - atStop
 	restarted := d.count("pipeline failed")
 	startup := startServer(t, "kafka")
 	back := time.Now()
+	var readyAgain time.Duration
+	testenv.Eventually(t, 2*time.Minute, "/readyz to answer 200 after Kafka is back", func() bool {
+		code, _ := getStatus(readyz)
+		readyAgain = time.Since(back)
+		return code == http.StatusOK
+	})
 	waitProgress(t, w, 2000) // load goes on while the daemon catches up
 	mustStop(t, stopWriter)
 	peak, samples := rss.finish()
 
-	waitLeaders(t, s.topic("t1"), s.topic("t2"))
-	c = collect(t, 3, s.topic("t1"), s.topic("t2"))
 	dups := waitDelivered(t, c, w, 5*time.Minute)
 	recovery := time.Since(back)
 	checkFinalState(t, db, w)
 	t.Logf("RSS: baseline %.1f MiB, peak %.1f MiB over %d samples during the outage and catch-up (bound %.0f MiB); "+
 		"%d changes written during the 30s outage (%d×max_in_flight); %d pipeline restarts logged while Kafka was down; "+
-		"Kafka took %s to start; all %d changes delivered %s after it was back; %d duplicates",
+		"Kafka took %s to start; all %d changes delivered %s after it was back; %d duplicates; collector readers recreated %d times",
 		float64(baseline)/mib, float64(peak)/mib, samples, float64(rssBound)/mib,
 		duringOutage, duringOutage/maxInFlight, restarted, startup.Round(time.Millisecond),
-		w.changes, recovery.Round(time.Millisecond), dups)
+		w.changes, recovery.Round(time.Millisecond), dups, c.readerRestarts())
+	t.Logf("/readyz during the outage: %s; 200 again %s after Kafka was back", during.summary(down), readyAgain.Round(time.Millisecond))
+	if during.notReady == 0 {
+		t.Errorf("/readyz never answered 503 during the 30s Kafka outage (%s)", during.summary(down))
+	}
 	if duringOutage < 2*maxInFlight {
 		t.Errorf("only %d changes were written during the outage: too few to test the in-flight bound of %d", duringOutage, maxInFlight)
 	}
@@ -382,7 +371,6 @@ func TestFrozenKafkaLongerThanWriteTimeout(t *testing.T) {
 	w := newWorkload(db, s.Database, 2000, 22)
 	stopWriter := writeLoad(t, w)
 	waitProgress(t, w, 2000)
-	c.stop() // its readers would give up on the frozen broker
 
 	failedBefore := d.count("pipeline failed")
 	frozen := time.Now()
@@ -406,8 +394,6 @@ func TestFrozenKafkaLongerThanWriteTimeout(t *testing.T) {
 	waitProgress(t, w, 2000)
 	mustStop(t, stopWriter)
 
-	waitLeaders(t, s.topic("t1"), s.topic("t2"))
-	c = collect(t, 3, s.topic("t1"), s.topic("t2"))
 	dups := waitDelivered(t, c, w, 5*time.Minute)
 	recovery := time.Since(thawed)
 	checkFinalState(t, db, w)
@@ -665,4 +651,78 @@ func grepLines(s string, subs ...string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// getStatus GETs url with a short timeout; code 0 means no answer.
+func getStatus(url string) (int, error) {
+	client := http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// readyzPoller polls /readyz in the background until finished.
+type readyzPoller struct {
+	stop, done      chan struct{}
+	ready, notReady int
+	other           int           // no answer or another code
+	firstNotReady   time.Time     // zero: never
+	longestNotReady time.Duration // the longest run of 503s
+	runStart        time.Time
+}
+
+func pollReadyz(url string, every time.Duration) *readyzPoller {
+	p := &readyzPoller{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for {
+			code, _ := getStatus(url)
+			now := time.Now()
+			switch code {
+			case http.StatusOK:
+				p.ready++
+				p.runStart = time.Time{}
+			case http.StatusServiceUnavailable:
+				p.notReady++
+				if p.firstNotReady.IsZero() {
+					p.firstNotReady = now
+				}
+				if p.runStart.IsZero() {
+					p.runStart = now
+				}
+				p.longestNotReady = max(p.longestNotReady, now.Sub(p.runStart))
+			default:
+				p.other++
+			}
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(every):
+			}
+		}
+	}()
+	return p
+}
+
+// finish stops polling; the poller's counts may be read afterwards.
+func (p *readyzPoller) finish() *readyzPoller {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+	return p
+}
+
+func (p *readyzPoller) summary(since time.Time) string {
+	first := "never"
+	if !p.firstNotReady.IsZero() {
+		first = p.firstNotReady.Sub(since).Round(time.Millisecond).String() + " in"
+	}
+	return fmt.Sprintf("%d×503, %d×200, %d other of %d polls; first 503 %s, longest run of 503s %s",
+		p.notReady, p.ready, p.other, p.notReady+p.ready+p.other, first, p.longestNotReady.Round(time.Millisecond))
 }

@@ -1,0 +1,173 @@
+package e2e
+
+// The network between the daemon and Kafka cut and blackholed through a
+// proxy. Kafka clients bootstrap and then connect to the advertised
+// listener, so a proxy in front of the ordinary listener would be bypassed:
+// scripts/services gives the broker a second listener that advertises the
+// proxy's fixed address (testenv.KafkaProxyAddr), and the proxy forwards to
+// it (testenv.KafkaProxiedAddr). The collector reads the ordinary listener,
+// directly.
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-cdc/tributary/internal/testenv"
+)
+
+// setBrokers points the config at path at the given bootstrap broker.
+func setBrokers(t *testing.T, path, broker string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := fmt.Sprintf("brokers: [%q]", testenv.KafkaAddr())
+	s := strings.Replace(string(b), old, fmt.Sprintf("brokers: [%q]", broker), 1)
+	if s == string(b) {
+		t.Fatalf("config has no %s", old)
+	}
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tcpPeers counts process pid's established TCP connections by remote
+// 127.0.0.1 port.
+func tcpPeers(t *testing.T, pid int) map[int]int {
+	t.Helper()
+	inodes := map[string]bool{}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatalf("list the daemon's descriptors: %v", err)
+	}
+	for _, fd := range fds {
+		l, err := os.Readlink(filepath.Join(fmt.Sprintf("/proc/%d/fd", pid), fd.Name()))
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	peers := map[int]int{}
+	for _, table := range []string{"tcp", "tcp6"} {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fl := strings.Fields(sc.Text())
+			// sl local rem st ... inode(9)
+			if len(fl) < 10 || fl[3] != "01" || !inodes[fl[9]] { // 01: ESTABLISHED
+				continue
+			}
+			_, port, ok := strings.Cut(fl[2], ":")
+			if !ok {
+				continue
+			}
+			if p, err := strconv.ParseInt(port, 16, 32); err == nil {
+				peers[int(p)]++
+			}
+		}
+		f.Close()
+	}
+	return peers
+}
+
+func portOf(addr string) int {
+	_, p, _ := strings.Cut(addr, ":")
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// The daemon produces through a proxy that is Kafka's advertised address.
+// Mid-load every connection is cut; later the path is blackholed for longer
+// than kafka.write_timeout × max_attempts, then healed. Every change must
+// arrive, in per-key commit order.
+func TestNetworkCutAndBlackholeToKafka(t *testing.T) {
+	const (
+		writeTimeout, maxAttempts = 5 * time.Second, 3 // writeConfigWith's
+		hole                      = 30 * time.Second
+		// kafka-go tries a batch max_attempts times, each bounded by
+		// write_timeout, with at most 1s of backoff in between; then the
+		// sink fails and the pipeline restarts.
+		noticeBound = maxAttempts*(writeTimeout+time.Second) + 5*time.Second
+	)
+	testenv.RequireTCP(t, "Kafka's proxied listener (scripts/services up kafka restarts a broker without it)", testenv.KafkaProxiedAddr())
+	s := newSetup(t)
+	db, c := prepare(t, s)
+	proxy := testenv.StartProxyAt(t, testenv.KafkaProxyAddr(), testenv.KafkaProxiedAddr())
+	cfg := s.writeConfig(t, "")
+	setBrokers(t, cfg, proxy.Addr())
+	d := startDaemon(t, "run", "-c", cfg)
+	keepLog(t, d)
+	d.waitStreaming(t)
+	pid := d.cmd.Process.Pid
+
+	w := newWorkload(db, s.Database, 2000, 41)
+	stopWriter := writeLoad(t, w)
+	waitProgress(t, w, 2000)
+	waitCaughtUp(t, c, 1000, time.Minute)
+
+	// Every produce connection goes through the proxy, none to a broker
+	// listener directly.
+	peers := tcpPeers(t, pid)
+	if direct := peers[portOf(testenv.KafkaAddr())] + peers[portOf(testenv.KafkaProxiedAddr())]; direct > 0 || peers[portOf(proxy.Addr())] == 0 {
+		t.Fatalf("the daemon's connections by remote port: %v; want Kafka only through the proxy at %s (%d connections held by the proxy)",
+			peers, proxy.Addr(), proxy.Conns())
+	}
+	viaProxy := peers[portOf(proxy.Addr())]
+
+	// Cut: the connections die at once.
+	failed, sinkFailed := d.count("pipeline failed"), d.count("kafka sink failed")
+	cut := w.progress.Load()
+	cutAt := time.Now()
+	proxy.Cut()
+	afterCut := waitCaughtUp(t, c, cut, time.Minute)
+	cutFailures := d.count("pipeline failed") - failed
+	cutSinkFailures := d.count("kafka sink failed") - sinkFailed
+	cutFirstFailure := firstPipelineFailure(d, cutAt)
+	waitProgress(t, w, 2000)
+
+	// Blackhole: the connections stay open and go silent.
+	failed = d.count("pipeline failed")
+	logOffset := len(d.logs.String())
+	holed := time.Now()
+	proxy.Blackhole(true)
+	var noticed time.Duration
+	for time.Since(holed) < hole {
+		if noticed == 0 && d.count("pipeline failed") > failed {
+			noticed = firstPipelineFailure(d, holed)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	failuresInHole := d.count("pipeline failed") - failed
+	restored := w.progress.Load()
+	restoredAt := time.Now()
+	proxy.Restore()
+	afterRestore := waitCaughtUp(t, c, restored, 2*time.Minute)
+	holeLog := d.logs.String()[logOffset:]
+	waitProgress(t, w, 2000)
+	mustStop(t, stopWriter)
+
+	start := time.Now()
+	dups := waitDelivered(t, c, w, 5*time.Minute)
+	checkFinalState(t, db, w)
+	t.Logf("%d produce connections through the proxy, none direct; cut: %d pipeline failures (%d sink failures, the first pipeline failure %s after), caught up %s after; "+
+		"blackhole of %s: sink failed %s in, first pipeline failure %s in, %d failures during the hole; caught up %s after restore (%s since restore at the end); "+
+		"%d changes delivered (the last %s after the writer stopped); %d duplicates",
+		viaProxy, cutFailures, cutSinkFailures, durationOrNever(cutFirstFailure), afterCut.Round(time.Millisecond),
+		hole, firstSinkFailure(d, holed), durationOrNever(noticed), failuresInHole, afterRestore.Round(time.Millisecond),
+		time.Since(restoredAt).Round(time.Millisecond), w.changes, time.Since(start).Round(time.Millisecond), dups)
+	t.Logf("warnings and errors from the blackhole on:\n%s", tail(grepLines(holeLog, "level=WARN", "level=ERROR"), 4000))
+	if noticed == 0 || noticed > noticeBound {
+		t.Errorf("the daemon noticed the blackholed Kafka connection after %s, want within %s (write_timeout %s × max_attempts %d plus backoff)",
+			durationOrNever(noticed), noticeBound, writeTimeout, maxAttempts)
+	}
+	d.stop(t)
+}
