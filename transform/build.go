@@ -33,8 +33,10 @@ func Build(source, connector string, c *capture.Change, now time.Time) ([]Event,
 		return nil, err
 	}
 	t := c.Table
+	var idx [20]byte
 	ev := Event{
-		ID: source + ":" + c.EventPosition + "#" + strconv.Itoa(c.RowIndex),
+		// string(bytes) in a concatenation does not allocate: one allocation.
+		ID: source + ":" + c.EventPosition + "#" + string(strconv.AppendInt(idx[:0], int64(c.RowIndex), 10)),
 		Op: c.Op,
 		Source: Source{
 			Connector: connector,
@@ -57,12 +59,18 @@ func Build(source, connector string, c *capture.Change, now time.Time) ([]Event,
 	if len(t.Key) == 0 {
 		return nil, fmt.Errorf("table %s.%s has no primary key; configure key columns", t.Database, t.Name)
 	}
-	oldKey, newKey, keyChanged, err := keys(t, c.Before, c.After)
+	// One allocation holds both keys and both images; each part is sliced
+	// with its capacity capped, so appending to one never writes into
+	// another.
+	nk := len(t.Key)
+	fields := make([]Field, 2*nk+len(c.Before)+len(c.After))
+	oldKey, newKey, keyChanged, err := keys(t, c.Before, c.After, fields[:nk:nk], fields[nk:2*nk:2*nk])
 	if err != nil {
 		return nil, fmt.Errorf("build event for %s.%s at %q: %w", t.Database, t.Name, c.EventPosition, err)
 	}
-	ev.Before, ev.Absent.Before = image(t, c.Before)
-	ev.After, ev.Absent.After = image(t, c.After)
+	rest := fields[2*nk:]
+	ev.Before, ev.Absent.Before = image(t, c.Before, rest[:0:len(c.Before)])
+	ev.After, ev.Absent.After = image(t, c.After, rest[len(c.Before):len(c.Before)])
 	switch {
 	case c.Op == capture.OpDelete:
 		ev.Key = oldKey
@@ -97,7 +105,7 @@ func splitKeyChange(ev Event, t *capture.Table, c *capture.Change, oldKey, newKe
 	cre.Op = capture.OpCreate
 	cre.Key = newKey
 	cre.Before = nil
-	cre.After, cre.Absent.After = image(t, after)
+	cre.After, cre.Absent.After = image(t, after, nil)
 	cre.Absent.Before = nil
 	return []Event{del, cre}
 }
@@ -157,13 +165,12 @@ func checkChange(source, connector string, c *capture.Change) error {
 }
 
 // keys returns the key as it was (from before) and as it is (from after),
-// and whether they differ by their JSON encoding, so equal values of the
-// canonical types compare equal without reflection. A key column absent in
-// one image takes the other image's value; nil images count as all absent.
-// Both keys are checked to encode, so EncodeKey cannot fail on them.
-func keys(t *capture.Table, before, after []any) (oldKey, newKey Row, changed bool, err error) {
-	oldKey = make(Row, len(t.Key))
-	newKey = make(Row, len(t.Key))
+// filled into oldKey and newKey (len(t.Key) each), and whether they differ
+// by their JSON encoding, so equal values of the canonical types compare
+// equal without reflection. A key column absent in one image takes the
+// other image's value; nil images count as all absent. Both keys are checked
+// to encode, so EncodeKey cannot fail on them.
+func keys(t *capture.Table, before, after []any, oldKey, newKey Row) (Row, Row, bool, error) {
 	for j, i := range t.Key {
 		name := t.Columns[i].Name
 		ov, nv := at(before, i), at(after, i)
@@ -184,6 +191,11 @@ func keys(t *capture.Table, before, after []any) (oldKey, newKey Row, changed bo
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("key: %w", err)
 	}
+	if before == nil || after == nil {
+		// One image: each absent column took the other key's value, so
+		// the keys are equal and one encoding checked both.
+		return oldKey, newKey, false, nil
+	}
 	encNew, err := newKey.AppendJSON(bufNew[:0])
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("key: %w", err)
@@ -191,13 +203,16 @@ func keys(t *capture.Table, before, after []any) (oldKey, newKey Row, changed bo
 	return oldKey, newKey, !bytes.Equal(encOld, encNew), nil
 }
 
-// image returns the row image of vals without absent columns, and the names
-// of those columns. nil vals gives a nil Row (JSON null).
-func image(t *capture.Table, vals []any) (Row, []string) {
+// image returns the row image of vals without absent columns, appended to
+// row (allocated when nil), and the names of those columns. nil vals gives a
+// nil Row (JSON null).
+func image(t *capture.Table, vals []any, row Row) (Row, []string) {
 	if vals == nil {
 		return nil, nil
 	}
-	row := make(Row, 0, len(vals))
+	if row == nil {
+		row = make(Row, 0, len(vals))
+	}
 	var absent []string
 	for i, v := range vals {
 		if isAbsent(v) {

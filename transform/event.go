@@ -1,7 +1,9 @@
 package transform
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/tributary-cdc/tributary/capture"
@@ -111,6 +113,11 @@ func (r Row) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil) }
 // returned unchanged in length; the error names the event id, the image and
 // the column, never a value.
 func (e *Event) AppendJSON(dst []byte) ([]byte, error) {
+	// Grow once to about the final size instead of doubling along the way
+	// (each doubling copies everything written so far).
+	if need := e.sizeHint(); cap(dst)-len(dst) < need {
+		dst = slices.Grow(dst, need)
+	}
 	n := len(dst)
 	fail := func(part string, err error) ([]byte, error) {
 		return dst[:n], fmt.Errorf("encode event %s %s: %w", e.ID, part, err)
@@ -158,6 +165,48 @@ func (e *Event) AppendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, `,"ts_ms":`...)
 	dst = strconv.AppendInt(dst, e.TsMs, 10)
 	return append(dst, '}'), nil
+}
+
+// sizeHint estimates the length of the event's JSON encoding: exact for
+// most parts, with some room for escapes in strings.
+func (e *Event) sizeHint() int {
+	s := &e.Source
+	n := 192 + len(e.ID) + len(e.Op) + len(s.Connector) + len(s.Name) + len(s.Database) + len(s.Table) +
+		len(s.Position) + len(s.GTID) + len(s.TxID)
+	n += rowSizeHint(e.Key) + rowSizeHint(e.Before) + rowSizeHint(e.After)
+	if !e.Absent.Empty() {
+		n += 32 + stringsSizeHint(e.Absent.Before) + stringsSizeHint(e.Absent.After)
+	}
+	return n
+}
+
+func rowSizeHint(r Row) int {
+	n := 4
+	for i := range r {
+		f := &r[i]
+		n += len(f.Name) + 4
+		switch v := f.Value.(type) {
+		case string:
+			n += len(v) + len(v)/32 + 2
+		case []byte:
+			n += (len(v)+2)/3*4 + 2
+		case json.RawMessage:
+			n += len(v)
+		case []string:
+			n += stringsSizeHint(v)
+		default:
+			n += 24 // numbers, bools, null; arrays grow as needed
+		}
+	}
+	return n
+}
+
+func stringsSizeHint(ss []string) int {
+	n := 2
+	for _, s := range ss {
+		n += len(s) + 3
+	}
+	return n
 }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -324,12 +325,14 @@ func (st *streamState) rows(ctx context.Context, hdr *replication.EventHeader, e
 	}
 	txID := st.txGTID
 	if txID == "" {
-		txID = st.boundary.File + ":" + fmt.Sprint(st.boundary.Pos)
+		txID = st.boundary.File + ":" + strconv.FormatUint(uint64(st.boundary.Pos), 10)
 	}
+	// The same for every row of the event.
+	position, eventPosition := st.boundary.String(), evPos.String()
 	for i := 0; i+step <= len(e.Rows); i += step {
 		c := &capture.Change{
 			Op: op, Table: info.table,
-			Position: st.boundary.String(), EventPosition: evPos.String(), RowIndex: i / step,
+			Position: position, EventPosition: eventPosition, RowIndex: i / step,
 			ServerID: hdr.ServerID, GTID: st.txGTID, TxID: txID, CommitTime: commitTime,
 		}
 		first, err := st.image(info, e, i, evPos)

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,12 +26,79 @@ type tableInfo struct {
 
 // tableSignature summarises everything buildTable reads from a table map, so
 // that a table map for an unchanged table reuses the cached tableInfo.
+//
+// The stream computes it for every table map event (one per rows event), so
+// it is a flat binary encoding built with appends, not fmt: every part is
+// length-prefixed, so two different table maps never share a signature.
 func tableSignature(tm *replication.TableMapEvent) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s.%s|%x|%v|%q|%x|%v|%v|%v|%q|%q|%v",
-		tm.Schema, tm.Table, tm.ColumnType, tm.ColumnMeta, tm.ColumnName, tm.SignednessBitmap,
-		tm.DefaultCharset, tm.ColumnCharset, tm.PrimaryKey, tm.EnumStrValue, tm.SetStrValue, tm.GeometryType)
-	return b.String()
+	n := 64 + len(tm.Schema) + len(tm.Table) + 3*len(tm.ColumnType) + len(tm.SignednessBitmap) +
+		8*(len(tm.DefaultCharset)+len(tm.ColumnCharset)+len(tm.PrimaryKey)+len(tm.GeometryType))
+	for _, c := range tm.ColumnName {
+		n += 2 + len(c)
+	}
+	for _, labels := range tm.EnumStrValue {
+		for _, l := range labels {
+			n += 2 + len(l)
+		}
+	}
+	for _, labels := range tm.SetStrValue {
+		for _, l := range labels {
+			n += 2 + len(l)
+		}
+	}
+	b := make([]byte, 0, n)
+	b = sigBytes(b, tm.Schema)
+	b = sigBytes(b, tm.Table)
+	b = sigBytes(b, tm.ColumnType)
+	b = binary.AppendUvarint(b, uint64(len(tm.ColumnMeta)))
+	for _, m := range tm.ColumnMeta {
+		b = binary.LittleEndian.AppendUint16(b, m)
+	}
+	b = binary.AppendUvarint(b, uint64(len(tm.ColumnName)))
+	for _, c := range tm.ColumnName {
+		b = sigBytes(b, c)
+	}
+	b = sigBytes(b, tm.SignednessBitmap)
+	b = sigUints(b, tm.DefaultCharset)
+	b = sigUints(b, tm.ColumnCharset)
+	b = sigUints(b, tm.PrimaryKey)
+	b = sigLabels(b, tm.EnumStrValue)
+	b = sigLabels(b, tm.SetStrValue)
+	b = sigUints(b, tm.GeometryType)
+	return string(b)
+}
+
+func sigBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+func sigUints(b []byte, vs []uint64) []byte {
+	b = binary.AppendUvarint(b, uint64(len(vs)))
+	for _, v := range vs {
+		b = binary.AppendUvarint(b, v)
+	}
+	return b
+}
+
+// sigLabels encodes ENUM/SET labels per column; nil and empty lists differ
+// from each other, as they do for buildTable ("set without labels").
+func sigLabels(b []byte, cols [][][]byte) []byte {
+	if cols == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(cols))+1)
+	for _, labels := range cols {
+		if labels == nil {
+			b = append(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(len(labels))+1)
+		for _, l := range labels {
+			b = sigBytes(b, l)
+		}
+	}
+	return b
 }
 
 // buildTable describes the table of tm. jsonCols names the columns MariaDB

@@ -3,8 +3,10 @@ package mysql
 import (
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"math/bits"
 	"strings"
+	"time"
 )
 
 // kind is how a column's wire value becomes a canonical value.
@@ -43,8 +45,51 @@ type decoder struct {
 // does not depend on the decimal library directly.
 type decimalValue interface{ StringFixed(places int32) string }
 
+// decimalParts is the same decimal as coefficient × 10^exponent.
+type decimalParts interface {
+	Exponent() int32
+	Coefficient() *big.Int
+}
+
+// fixedPoint writes c × 10^-scale with exactly scale fractional digits, as
+// decimal.Decimal.StringFixed does: "-0.05", "12.50", "7".
+func fixedPoint(c *big.Int, scale int) string {
+	var buf [48]byte
+	digits := c.Append(buf[:0], 10)
+	neg := len(digits) > 0 && digits[0] == '-'
+	if neg {
+		digits = digits[1:]
+	}
+	out := make([]byte, 0, len(digits)+scale+3)
+	if neg {
+		out = append(out, '-')
+	}
+	if scale <= 0 {
+		return string(append(out, digits...))
+	}
+	if len(digits) <= scale {
+		out = append(out, '0', '.')
+		for range scale - len(digits) {
+			out = append(out, '0')
+		}
+		return string(append(out, digits...))
+	}
+	out = append(out, digits[:len(digits)-scale]...)
+	out = append(out, '.')
+	return string(append(out, digits[len(digits)-scale:]...))
+}
+
 // convert maps v (as go-mysql decoded it with UseDecimal, ParseTime=false
 // and TimestampStringLocation=UTC) to a canonical value. nil stays nil.
+//
+// It runs for every column of every row, so a value that already has its
+// canonical type is returned as the very interface value it came in (v), not
+// re-boxed: boxing allocates. Strings are not copied either. go-mysql reads
+// every binlog packet into a buffer of its own that it never reuses or
+// modifies (packet.Conn.ReadPacket copies out of its pooled buffer), and its
+// strings point into that buffer, so they stay valid and unchanged; the
+// packet is merely kept alive until the row's events are encoded, which the
+// handler does before the next row.
 func (d decoder) convert(v any) (any, error) {
 	if v == nil {
 		return nil, nil
@@ -52,14 +97,14 @@ func (d decoder) convert(v any) (any, error) {
 	switch d.kind {
 	case kindInt:
 		switch x := v.(type) {
+		case int64:
+			return v, nil
 		case int8:
 			return int64(x), nil
 		case int16:
 			return int64(x), nil
 		case int32:
 			return int64(x), nil
-		case int64:
-			return x, nil
 		case int:
 			return int64(x), nil
 		}
@@ -85,17 +130,24 @@ func (d decoder) convert(v any) (any, error) {
 	case kindDecimal:
 		switch x := v.(type) {
 		case decimalValue:
+			// go-mysql builds the decimal from a string with exactly the
+			// column's scale, so its exponent is -scale and the digits
+			// only need a point; StringFixed would round through
+			// several big.Int operations to the same text.
+			if p, ok := v.(decimalParts); ok && p.Exponent() == -int32(d.scale) {
+				return fixedPoint(p.Coefficient(), d.scale), nil
+			}
 			return x.StringFixed(int32(d.scale)), nil
 		case string:
 			return x, nil
 		}
 	case kindFloat:
-		if x, ok := v.(float32); ok {
-			return x, nil
+		if _, ok := v.(float32); ok {
+			return v, nil
 		}
 	case kindDouble:
-		if x, ok := v.(float64); ok {
-			return x, nil
+		if _, ok := v.(float64); ok {
+			return v, nil
 		}
 	case kindBit:
 		if x, ok := v.(int64); ok {
@@ -106,21 +158,31 @@ func (d decoder) convert(v any) (any, error) {
 			return int64(x), nil
 		}
 	case kindDate, kindDatetime:
-		if x, ok := v.(string); ok {
-			return strings.Clone(x), nil
+		switch x := v.(type) {
+		case string: // go-mysql formats these into a new string
+			return v, nil
+		case time.Time:
+			// With ParseTime go-mysql hands over valid DATETIMEs as
+			// time.Time in UTC; the same text, without fmt.
+			if d.kind == kindDatetime {
+				return formatDatetime(x, d.scale, ' ', ""), nil
+			}
 		}
 	case kindTime:
 		if x, ok := v.(string); ok {
 			return fixFraction(x, d.scale), nil
 		}
 	case kindTimestamp:
-		if x, ok := v.(string); ok {
+		switch x := v.(type) {
+		case string:
 			return timestampUTC(x), nil
+		case time.Time: // with ParseTime: the instant, in any zone
+			return formatDatetime(x.UTC(), d.scale, 'T', "Z"), nil
 		}
 	case kindString:
 		switch x := v.(type) {
 		case string:
-			return strings.Clone(x), nil
+			return v, nil // see above: the packet's memory is never reused
 		case []byte:
 			return string(x), nil
 		}
@@ -210,7 +272,54 @@ func fixFraction(s string, scale int) string {
 // The zero timestamp stays "0000-00-00 00:00:00[.000]": it is not an instant.
 func timestampUTC(s string) string {
 	if strings.HasPrefix(s, "0000-00-00") {
-		return strings.Clone(s)
+		return s
 	}
-	return strings.Replace(s, " ", "T", 1) + "Z"
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		return s[:i] + "T" + s[i+1:] + "Z" // one allocation
+	}
+	return s + "Z"
+}
+
+// formatDatetime writes t as "2006-01-02 15:04:05" (sep between date and
+// time) with scale fractional digits, truncated like go-mysql's own
+// formatting, followed by suffix.
+func formatDatetime(t time.Time, scale int, sep byte, suffix string) string {
+	var buf [40]byte
+	b := buf[:0]
+	year, month, day := t.Date()
+	hour, minute, second := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, sep)
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, second, 2)
+	if scale > 0 {
+		var frac [6]byte
+		appendDigits(frac[:0], t.Nanosecond()/1000, 6)
+		b = append(b, '.')
+		b = append(b, frac[:min(scale, 6)]...)
+	}
+	b = append(b, suffix...)
+	return string(b)
+}
+
+// appendDigits appends n (non-negative) in decimal, zero-padded to width.
+func appendDigits(b []byte, n, width int) []byte {
+	var tmp [20]byte
+	i := len(tmp)
+	for n >= 10 || width > 1 {
+		i--
+		tmp[i] = byte('0' + n%10)
+		n /= 10
+		width--
+	}
+	i--
+	tmp[i] = byte('0' + n)
+	return append(b, tmp[i:]...)
 }

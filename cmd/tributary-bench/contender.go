@@ -27,10 +27,13 @@ type proc struct {
 	name    string
 	cmd     *exec.Cmd
 	logPath string
-	started time.Time
-	waited  chan struct{}
-	err     error
-	sampler *sampler
+	// logOffset is the log's size when this process started: earlier
+	// runs of the contender wrote what comes before.
+	logOffset int64
+	started   time.Time
+	waited    chan struct{}
+	err       error
+	sampler   *sampler
 }
 
 func startProc(c *contender, logPath string) (*proc, error) {
@@ -39,6 +42,9 @@ func startProc(c *contender, logPath string) (*proc, error) {
 		return nil, err
 	}
 	p := &proc{name: c.name, cmd: c.command(), logPath: logPath, waited: make(chan struct{})}
+	if st, err := logf.Stat(); err == nil {
+		p.logOffset = st.Size()
+	}
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.started = time.Now()
 	if err := p.cmd.Start(); err != nil {

@@ -41,6 +41,7 @@ type options struct {
 	pgAddr         string
 	partitions     int
 	catchupTimeout time.Duration
+	pprofDir       string
 }
 
 func env(key, def string) string {
@@ -66,6 +67,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.StringVar(&o.debeziumScript, "debezium-script", "scripts/debezium/run", "Debezium runner script")
 	fs.IntVar(&o.partitions, "partitions", 3, "partitions of every topic")
 	fs.DurationVar(&o.catchupTimeout, "catchup-timeout", 10*time.Minute, "give up on one contender's catch-up after this")
+	fs.StringVar(&o.pprofDir, "pprof", "", "save Tributary's CPU profile of each catch-up (and its allocation profile) in this directory, taken through the daemon's /debug/pprof/")
 	quick := fs.Bool("quick", false, "quick mode: -n 5000, 5 s latency at 200 rows/s, 8 MiB transaction, no Debezium")
 	fs.SetOutput(os.Stderr)
 	if err := fs.Parse(args); err != nil {

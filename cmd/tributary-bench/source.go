@@ -274,11 +274,14 @@ func (b *sourceBench) measure(ctx context.Context, c *contender, cr *ContenderRe
 		}
 	}()
 	ph := p.sampler.Begin()
+	endProfile := b.profileCatchUp(ctx, c, p)
 	first, last, err := b.k.waitCount(ctx, b.rep.Workload.Messages, b.o.catchupTimeout, p.alive, b.workloadTopics(c)...)
 	if err != nil {
+		endProfile()
 		return nil, fmt.Errorf("catch-up: %w", err)
 	}
 	fp := ph.End()
+	endProfile()
 	cu := &CatchUp{Rate: newRate(b.rep.Workload.Changes, 0, last.Sub(first)), Footprint: fp,
 		FirstEventSeconds: first.Sub(p.started).Seconds(), TotalSeconds: last.Sub(p.started).Seconds()}
 	cr.CatchUp = cu

@@ -99,7 +99,7 @@ func (h *handler) emit(ev *transform.Event, c *capture.Change) error {
 		case mapped:
 			for j := range outs {
 				o := &outs[j]
-				value, err := o.AppendJSON(make([]byte, 0, 512))
+				value, err := o.AppendJSON(nil)
 				if err != nil {
 					return &capture.PermanentError{Err: fmt.Errorf("encode event %s (%s.%s): %w", ev.ID, ev.Source.Database, ev.Source.Table, err)}
 				}
@@ -124,7 +124,7 @@ func (h *handler) emit(ev *transform.Event, c *capture.Change) error {
 		}
 		return h.queue(c, h.topic(ev.Source.Database, ev.Source.Table), key, value, ev)
 	}
-	value, err := ev.AppendJSON(make([]byte, 0, 512))
+	value, err := ev.AppendJSON(nil) // AppendJSON sizes the buffer
 	if err != nil {
 		return &capture.PermanentError{Err: fmt.Errorf("encode event %s (%s.%s): %w", ev.ID, ev.Source.Database, ev.Source.Table, err)}
 	}
@@ -137,7 +137,7 @@ func (h *handler) queue(c *capture.Change, topic string, key, value []byte, ev *
 	if err := h.txEvent(c); err != nil {
 		return err
 	}
-	describe := fmt.Sprintf("%s.%s key %s", ev.Source.Database, ev.Source.Table, key)
+	describe := ev.Source.Database + "." + ev.Source.Table + " key " + string(key)
 	h.add(sink.Message{Topic: topic, Key: key, Value: value, Describe: describe})
 	if ev.Op == capture.OpDelete && h.tombstones {
 		h.add(sink.Message{Topic: topic, Key: key, Describe: describe + " (tombstone)"})

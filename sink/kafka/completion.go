@@ -26,7 +26,7 @@ func (s *Sink) complete(msgs []kafka.Message, err error) {
 	}
 	seqs := make([]uint64, len(msgs))
 	for i, m := range msgs {
-		seqs[i] = m.WriterData.(msgMeta).seq
+		seqs[i] = metaOf(m).seq
 	}
 	defer s.inflight.release(len(msgs))
 	if err == nil {
@@ -35,7 +35,7 @@ func (s *Sink) complete(msgs []kafka.Message, err error) {
 			bytes += len(m.Key) + len(m.Value)
 		}
 		s.metrics.Delivered(len(msgs), bytes)
-		s.metrics.ObserveProduce(time.Since(msgs[0].WriterData.(msgMeta).written))
+		s.metrics.ObserveProduce(time.Since(metaOf(msgs[0]).written))
 		s.ack(seqs, nil)
 		return
 	}
@@ -44,7 +44,7 @@ func (s *Sink) complete(msgs []kafka.Message, err error) {
 		if handed := s.rejectedTooLarge(m); handed {
 			return
 		}
-		meta := m.WriterData.(msgMeta)
+		meta := metaOf(m)
 		err = errors.Join(err, &OversizedError{Topic: m.Topic, Describe: meta.describe, Seq: meta.seq,
 			Size: recordSize(m), Limit: s.limitOf(m.Topic), LimitFrom: "rejected by the broker (MESSAGE_TOO_LARGE)"})
 	}
@@ -54,11 +54,23 @@ func (s *Sink) complete(msgs []kafka.Message, err error) {
 	s.ack(seqs, err)
 }
 
+// metaOf returns the metadata Write attached to m: a *msgMeta (one
+// allocation per Write for all its messages), or a msgMeta value.
+func metaOf(m kafka.Message) msgMeta {
+	switch d := m.WriterData.(type) {
+	case *msgMeta:
+		return *d
+	case msgMeta:
+		return d
+	}
+	return msgMeta{}
+}
+
 // rejectedTooLarge dead-letters a message the broker refused as too large,
 // when configured to. It reports whether the reference was handed over (its
 // completion then acks the seq).
 func (s *Sink) rejectedTooLarge(m kafka.Message) bool {
-	meta := m.WriterData.(msgMeta)
+	meta := metaOf(m)
 	if s.cfg.OnOversized != OversizedDeadLetter || meta.deadLetter {
 		return false
 	}
@@ -111,7 +123,7 @@ func (s *Sink) deadLetterRef(ctx context.Context, m kafka.Message, oe *Oversized
 		Topic:      s.cfg.DeadLetterTopic,
 		Key:        m.Key,
 		Value:      value,
-		WriterData: msgMeta{seq: oe.Seq, describe: oe.Describe, deadLetter: true},
+		WriterData: &msgMeta{seq: oe.Seq, describe: oe.Describe, deadLetter: true},
 	}
 	return dtw, ref, nil
 }

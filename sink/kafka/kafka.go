@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	metadataAPI "github.com/segmentio/kafka-go/protocol/metadata"
 
 	"github.com/tributary-cdc/tributary/sink"
 )
@@ -45,7 +47,8 @@ type topicWriter struct {
 	limitFrom string // what limit derives from, for errors
 }
 
-// msgMeta rides in kafka.Message.WriterData to the completion callback.
+// msgMeta rides in kafka.Message.WriterData to the completion callback, as a
+// *msgMeta (see metaOf).
 type msgMeta struct {
 	seq      uint64
 	describe string
@@ -119,7 +122,7 @@ func WithMetrics(m Metrics) Option {
 func (s *Sink) newWriter(batchBytes int) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:      kafka.TCP(s.cfg.Brokers...),
-		Transport: &fuseTransport{next: s.transport, sink: s},
+		Transport: &fuseTransport{next: &partitionsCache{next: s.transport}, sink: s},
 		// Murmur2 is the Java client's partitioner: a key always maps to
 		// the same partition (and the same one Java producers pick). The
 		// default RoundRobin would scatter a key's changes.
@@ -162,25 +165,32 @@ func (s *Sink) Write(ctx context.Context, msgs []sink.Message) error {
 		return fmt.Errorf("write %d messages to %s: %w", len(msgs), msgs[0].Topic, err)
 	}
 	now := time.Now()
-	groups := map[*topicWriter][]kafka.Message{}
-	var order []*topicWriter
-	add := func(tw *topicWriter, m kafka.Message) {
-		if _, ok := groups[tw]; !ok {
-			order = append(order, tw)
+	sc := getScratch()
+	defer putScratch(sc)
+	// One allocation carries every message's metadata to its completion
+	// (boxing a msgMeta per message would allocate once each).
+	metas := make([]msgMeta, len(msgs))
+	var (
+		stop     error
+		lastName string
+		last     *topicWriter
+	)
+	for i := range msgs {
+		m := &msgs[i]
+		tw := last
+		if tw == nil || m.Topic != lastName {
+			var err error
+			if tw, err = s.topic(ctx, m.Topic); err != nil {
+				stop = fmt.Errorf("write %d messages to %s: %w", len(msgs), m.Topic, err)
+				break
+			}
+			last, lastName = tw, m.Topic
 		}
-		groups[tw] = append(groups[tw], m)
-	}
-	var stop error
-	for _, m := range msgs {
-		tw, err := s.topic(ctx, m.Topic)
-		if err != nil {
-			stop = fmt.Errorf("write %d messages to %s: %w", len(msgs), m.Topic, err)
-			break
-		}
-		km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, WriterData: msgMeta{seq: m.Seq, describe: m.Describe, written: now}}
+		metas[i] = msgMeta{seq: m.Seq, describe: m.Describe, written: now}
+		km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, WriterData: &metas[i]}
 		size := recordSize(km)
 		if size <= tw.limit {
-			add(tw, km)
+			sc.add(tw, km)
 			continue
 		}
 		oe := &OversizedError{Topic: m.Topic, Describe: m.Describe, Seq: m.Seq, Size: size, Limit: tw.limit, LimitFrom: tw.limitFrom}
@@ -194,10 +204,11 @@ func (s *Sink) Write(ctx context.Context, msgs []sink.Message) error {
 			break
 		}
 		s.log.Warn("oversized message sent to dead letter topic", "topic", m.Topic, "message", m.Describe, "seq", m.Seq, "size", size, "limit", tw.limit)
-		add(dtw, ref)
+		sc.add(dtw, ref)
 	}
-	for _, tw := range order {
-		if err := s.send(ctx, tw, groups[tw]); err != nil {
+	for i := range sc.groups {
+		g := &sc.groups[i]
+		if err := s.send(ctx, g.tw, g.msgs); err != nil {
 			stop = errors.Join(stop, err)
 			break
 		}
@@ -206,6 +217,56 @@ func (s *Sink) Write(ctx context.Context, msgs []sink.Message) error {
 		s.fail(stop)
 	}
 	return stop
+}
+
+// writeScratch groups one Write's messages by topic writer, in order of
+// first appearance. kafka-go copies the messages it is handed (async
+// WriteMessages keeps no reference to the slice), so the slices are reused
+// from Write to Write.
+type writeScratch struct {
+	groups []writeGroup
+}
+
+type writeGroup struct {
+	tw   *topicWriter
+	msgs []kafka.Message
+}
+
+func (sc *writeScratch) add(tw *topicWriter, m kafka.Message) {
+	for i := range sc.groups {
+		if g := &sc.groups[i]; g.tw == tw {
+			g.msgs = append(g.msgs, m)
+			return
+		}
+	}
+	if n := len(sc.groups); n < cap(sc.groups) {
+		// Reuse the slice a previous Write left here.
+		sc.groups = sc.groups[:n+1]
+		g := &sc.groups[n]
+		g.tw, g.msgs = tw, append(g.msgs[:0], m)
+		return
+	}
+	sc.groups = append(sc.groups, writeGroup{tw: tw, msgs: []kafka.Message{m}})
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(writeScratch) }}
+
+func getScratch() *writeScratch { return scratchPool.Get().(*writeScratch) }
+
+// maxScratch bounds the messages a pooled scratch keeps room for.
+const maxScratch = 4096
+
+func putScratch(sc *writeScratch) {
+	for i := range sc.groups {
+		g := &sc.groups[i]
+		clear(g.msgs) // drop references to keys, values and metadata
+		g.tw, g.msgs = nil, g.msgs[:0]
+		if cap(g.msgs) > maxScratch {
+			g.msgs = nil
+		}
+	}
+	sc.groups = sc.groups[:0]
+	scratchPool.Put(sc)
 }
 
 // send hands one topic's messages to its writer, counting them in flight.
@@ -370,3 +431,58 @@ func (s *Sink) Close() error {
 }
 
 var _ sink.Sink = (*Sink)(nil)
+
+// partitionsCacheTTL is how long partitionsCache reuses a metadata answer:
+// short next to the Transport's own metadataTTL, which already serves these
+// requests from a cache.
+const partitionsCacheTTL = 250 * time.Millisecond
+
+// partitionsCache answers the Writer's single-topic metadata requests from
+// the last answer for that topic for partitionsCacheTTL. kafka-go's
+// WriteMessages asks for the partitions of every message's topic, and the
+// Transport, although it serves the request from its cache, copies a
+// filtered response each time; the Writer only reads the answer. Errors
+// and answers that report an error for the topic are not kept. Any other
+// request goes straight through.
+type partitionsCache struct {
+	next kafka.RoundTripper
+
+	mu      sync.Mutex
+	entries map[string]partitionsEntry
+}
+
+type partitionsEntry struct {
+	resp    *metadataAPI.Response
+	expires time.Time
+}
+
+func (c *partitionsCache) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {
+	m, ok := req.(*metadataAPI.Request)
+	if !ok || len(m.TopicNames) != 1 || m.AllowAutoTopicCreation ||
+		m.IncludeClusterAuthorizedOperations || m.IncludeTopicAuthorizedOperations {
+		return c.next.RoundTrip(ctx, addr, req)
+	}
+	topic := m.TopicNames[0]
+	now := time.Now()
+	c.mu.Lock()
+	e, hit := c.entries[topic]
+	c.mu.Unlock()
+	if hit && now.Before(e.expires) {
+		return e.resp, nil
+	}
+	resp, err := c.next.RoundTrip(ctx, addr, req)
+	if err != nil {
+		return resp, err
+	}
+	r, ok := resp.(*metadataAPI.Response)
+	if !ok || len(r.Topics) != 1 || r.Topics[0].Name != topic || r.Topics[0].ErrorCode != 0 {
+		return resp, nil
+	}
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[string]partitionsEntry{}
+	}
+	c.entries[topic] = partitionsEntry{resp: r, expires: now.Add(partitionsCacheTTL)}
+	c.mu.Unlock()
+	return resp, nil
+}
