@@ -113,6 +113,10 @@ func (s *postgresSource) DebeziumProps() map[string]string {
 		"publication.autocreate.mode": "disabled",
 		"table.include.list":          "public.orders,public.tickets,public.latency_probe,public.bigtx,public.marker",
 		"snapshot.mode":               "no_data",
+		// Logical decoding messages in this database (Tributary's
+		// heartbeats) would otherwise go to a <prefix>.message topic that
+		// does not exist, and the connector stops.
+		"message.prefix.exclude.list": ".*",
 	}
 }
 
