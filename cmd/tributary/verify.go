@@ -9,11 +9,41 @@ import (
 	"syscall"
 
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
+	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 	"github.com/tributary-cdc/tributary/internal/config"
 	"github.com/tributary-cdc/tributary/internal/verify"
 )
 
-var _ verify.Source = (*mysqlsource.Reader)(nil)
+// tableReader is what verify needs of a source's Reader.
+type tableReader interface {
+	verify.Source
+	Captured(db, table string) bool
+	Close() error
+}
+
+var (
+	_ tableReader = (*mysqlsource.Reader)(nil)
+	_ tableReader = (*pgsource.Reader)(nil)
+)
+
+// newTableReader builds the Reader of a mysql or postgres source.
+func newTableReader(src config.Source) (tableReader, error) {
+	password, err := src.Password()
+	if err != nil {
+		return nil, err
+	}
+	switch src.Kind {
+	case "mysql":
+		mc := src.MySQL()
+		mc.Password = password
+		return mysqlsource.NewReader(src.Name, mc)
+	case "postgres":
+		pc := src.Postgres()
+		pc.Password = password
+		return pgsource.NewReader(src.Name, pc)
+	}
+	return nil, fmt.Errorf("verify: sources[%s] is kind %s; verify reads mysql and postgres sources", src.Name, src.Kind)
+}
 
 // cmdVerify compares a source's captured tables with their Kafka topics and
 // prints what differs (keys only, never values):
@@ -48,14 +78,7 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if src.Kind != "mysql" {
-		return fmt.Errorf("verify: sources[%s] is kind %s; verify reads mysql sources so far", src.Name, src.Kind)
-	}
-	mc := src.MySQL()
-	if mc.Password, err = src.Password(); err != nil {
-		return err
-	}
-	reader, err := mysqlsource.NewReader(src.Name, mc)
+	reader, err := newTableReader(src)
 	if err != nil {
 		return err
 	}

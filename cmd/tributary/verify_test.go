@@ -107,7 +107,7 @@ func TestVerifyCommand(t *testing.T) {
 	}{
 		{[]string{"-c", cfg}, "--source is required"},
 		{[]string{"-c", cfg, "--source", "nope"}, `source "nope" is not in the config`},
-		{[]string{"-c", cfg, "--source", "pg"}, "kind postgres"},
+		{[]string{"-c", cfg, "--source", "pg"}, "127.0.0.1:1"}, // postgres is read; nothing listens there
 		{[]string{"-c", cfg, "--source", "vsrc", "--table", "nodot"}, "want db.table"},
 		{[]string{"-c", cfg, "--source", "vsrc", "--table", "other.t"}, "not captured"},
 	} {
