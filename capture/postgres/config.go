@@ -3,11 +3,13 @@ package postgres
 import (
 	"errors"
 	"fmt"
-	"github.com/tributary-cdc/tributary/capture"
 	"net"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
 // Config is one PostgreSQL source: one database, one logical replication
@@ -60,6 +62,9 @@ type Config struct {
 	// long while Tributary waits for it (a half-open connection); the
 	// heartbeat guarantees traffic, so the default is three heartbeats.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// Snapshot sets when and how the rows that already exist are read
+	// (capture/snapshot).
+	Snapshot snapshot.Config `yaml:"snapshot"`
 }
 
 // Defaults fills unset optional fields; name is the source's configured
@@ -89,6 +94,7 @@ func (c *Config) Defaults(name string) {
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = 3 * c.Heartbeat
 	}
+	c.Snapshot.Defaults()
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -167,6 +173,8 @@ func (c Config) Validate(prefix string) error {
 	if c.Heartbeat <= 0 {
 		errs = append(errs, fmt.Errorf("%s must be positive", key("heartbeat")))
 	}
+	f := filter{include: c.Include, exclude: c.Exclude}
+	errs = append(errs, c.Snapshot.Validate(key("snapshot"), f.match)...)
 	return errors.Join(errs...)
 }
 

@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 )
 
 // LagBytes is how much WAL the server has written past position.
 func (s *Source) LagBytes(ctx context.Context, position string) (int64, error) {
-	lsn, err := pglogrepl.ParseLSN(position)
+	lsn, _, err := ParsePosition(position)
 	if err != nil {
 		return 0, fmt.Errorf("lag of %q: %w", position, err)
 	}

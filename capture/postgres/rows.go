@@ -157,20 +157,29 @@ func (r *Reader) ReadChunk(ctx context.Context, schema, table string, after []an
 	if err != nil {
 		return nil, nil, err
 	}
-	query := rt.from
-	var args [][]byte
-	if after != nil {
-		if args, err = rt.keyArgs(after); err != nil {
-			return nil, nil, fmt.Errorf("read %s.%s: %w", schema, table, err)
-		}
-		query += rt.after
+	query, args, err := rt.chunkQuery(after, limit)
+	if err != nil {
+		return nil, nil, err
 	}
-	query += rt.order + " LIMIT " + strconv.Itoa(limit)
 	rows, err := r.query(ctx, rt, query, args)
 	if err != nil {
 		return nil, nil, err
 	}
 	return rt.table, rows, nil
+}
+
+// chunkQuery is the SELECT of up to limit rows after key after.
+func (rt *rowTable) chunkQuery(after []any, limit int) (string, [][]byte, error) {
+	query := rt.from
+	var args [][]byte
+	if after != nil {
+		var err error
+		if args, err = rt.keyArgs(after); err != nil {
+			return "", nil, fmt.Errorf("read %s.%s: %w", rt.table.Database, rt.table.Name, err)
+		}
+		query += rt.after
+	}
+	return query + rt.order + " LIMIT " + strconv.Itoa(limit), args, nil
 }
 
 // ReadKey returns the row of schema.table whose key is keyJSON, the key
@@ -199,46 +208,54 @@ func (r *Reader) ReadKey(ctx context.Context, schema, table string, keyJSON []by
 // query runs query with text arguments and text results and decodes each
 // value with its column's pgType (NULL is nil).
 func (r *Reader) query(ctx context.Context, rt *rowTable, query string, args [][]byte) ([][]any, error) {
-	t := rt.table
 	var out [][]any
 	err := r.s.withDB(ctx, func(db *pgx.Conn) error {
-		// Parameter types unknown (0): the query casts each one. No result
-		// formats: every column in text format, the output function's text.
-		rr := db.PgConn().ExecParams(ctx, query, args, make([]uint32, len(args)), nil, nil)
-		var decErr error
-		for rr.NextRow() {
-			if decErr != nil {
-				continue
-			}
-			vals := rr.Values()
-			if len(vals) != len(rt.types) {
-				decErr = fmt.Errorf("%d columns returned, want %d", len(vals), len(rt.types))
-				continue
-			}
-			row := make([]any, len(vals))
-			for i, v := range vals {
-				if v == nil {
-					continue
-				}
-				// The buffer is reused for the next row; some kinds keep it.
-				d, err := rt.types[i].decode(bytes.Clone(v))
-				if err != nil {
-					decErr = fmt.Errorf("column %s (%s): %w", t.Columns[i].Name, t.Columns[i].Type, err)
-					break
-				}
-				row[i] = d
-			}
-			out = append(out, row)
-		}
-		if _, err := rr.Close(); err != nil {
-			return err
-		}
-		return decErr
+		var err error
+		out, err = queryOn(ctx, db, rt, query, args)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s.%s on %s: %w", t.Database, t.Name, r.s.cfg.Addr, err)
+		return nil, fmt.Errorf("read %s.%s on %s: %w", rt.table.Database, rt.table.Name, r.s.cfg.Addr, err)
 	}
 	return out, nil
+}
+
+// queryOn is query on a connection the caller holds.
+func queryOn(ctx context.Context, db *pgx.Conn, rt *rowTable, query string, args [][]byte) ([][]any, error) {
+	t := rt.table
+	var out [][]any
+	// Parameter types unknown (0): the query casts each one. No result
+	// formats: every column in text format, the output function's text.
+	rr := db.PgConn().ExecParams(ctx, query, args, make([]uint32, len(args)), nil, nil)
+	var decErr error
+	for rr.NextRow() {
+		if decErr != nil {
+			continue
+		}
+		vals := rr.Values()
+		if len(vals) != len(rt.types) {
+			decErr = fmt.Errorf("%d columns returned, want %d", len(vals), len(rt.types))
+			continue
+		}
+		row := make([]any, len(vals))
+		for i, v := range vals {
+			if v == nil {
+				continue
+			}
+			// The buffer is reused for the next row; some kinds keep it.
+			d, err := rt.types[i].decode(bytes.Clone(v))
+			if err != nil {
+				decErr = fmt.Errorf("column %s (%s): %w", t.Columns[i].Name, t.Columns[i].Type, err)
+				break
+			}
+			row[i] = d
+		}
+		out = append(out, row)
+	}
+	if _, err := rr.Close(); err != nil {
+		return nil, err
+	}
+	return out, decErr
 }
 
 func (r *Reader) rowTable(ctx context.Context, schema, table string) (*rowTable, error) {

@@ -18,11 +18,11 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
 // Source reads one database's changes through one replication slot. It
@@ -46,6 +46,13 @@ type Source struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc // of the running Stream
 	closed bool
+
+	// Snapshots (snapshot.go): the running Stream's machinery, and tables
+	// requested while none runs.
+	progress  snapshot.Progress
+	reqMu     sync.Mutex
+	run       *snapRun
+	requested []string
 }
 
 var (
@@ -82,9 +89,9 @@ func New(name string, cfg Config, logger *slog.Logger) (*Source, error) {
 // Stream. Positions lower than an earlier one are ignored; an unparsable
 // position is logged and ignored.
 func (s *Source) Confirm(position string) {
-	lsn, err := pglogrepl.ParseLSN(position)
+	lsn, _, err := ParsePosition(position)
 	if err != nil {
-		s.log.Warn("confirm: not an LSN, ignored", "position", position, "err", err)
+		s.log.Warn("confirm: not a position, ignored", "position", position, "err", err)
 		return
 	}
 	for {
@@ -175,7 +182,13 @@ func (s *Source) CurrentPosition(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", permanentIfPreflight(err)
 	}
-	return slot.confirmed.String(), nil
+	var snap *snapshot.State
+	if s.cfg.Snapshot.Active() {
+		if snap, err = s.newSnapshot(ctx, slot.confirmed.String()); err != nil {
+			return "", err
+		}
+	}
+	return FormatPosition(slot.confirmed, snap), nil
 }
 
 func permanentIfPreflight(err error) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
 // ErrPositionGone means the resume position is older than the slot's
@@ -65,23 +66,20 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 	if err := s.checkServer(ctx); err != nil {
 		return err
 	}
-	slot, err := s.ensureSlot(ctx, from)
+	slotFrom := from
+	if s.cfg.Snapshot.Mode == snapshot.WhenNeeded {
+		slotFrom = "" // a missing slot is created; startPosition re-snapshots
+	}
+	slot, err := s.ensureSlot(ctx, slotFrom)
 	if err != nil {
 		return err
 	}
 	if err := s.ensurePublication(ctx); err != nil {
 		return err
 	}
-	start := slot.confirmed
-	if from != "" {
-		p, err := pglogrepl.ParseLSN(from)
-		if err != nil {
-			return fmt.Errorf("%w: position %q is not an LSN: %w", ErrPositionGone, from, err)
-		}
-		if p < slot.confirmed {
-			return fmt.Errorf("%w: resume position %s is older than confirmed_flush_lsn %s of slot %s; PostgreSQL cannot replay WAL before confirmed_flush_lsn (it would silently start there) — events between them may be missing downstream: re-snapshot the tables, then delete the checkpoint", ErrPositionGone, p, slot.confirmed, s.cfg.Slot)
-		}
-		start = p
+	start, snap, err := s.startPosition(ctx, from, slot)
+	if err != nil {
+		return err
 	}
 	if st, err := s.SlotStatus(ctx); err == nil {
 		if w := slotWarning(s.cfg.Slot, st); w != "" {
@@ -107,16 +105,27 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 
 	loopCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	var snapErr error
+	var snapErrOnce sync.Once
+	run := newSnapRun(loopCtx, s, snap, func(err error) {
+		snapErrOnce.Do(func() { snapErr = err })
+		stop() // the status loop closes the connection: the receive below ends
+	})
+	run.lastLSN.Store(uint64(start))
 	kick := make(chan struct{}, 1)
 	sendErr := make(chan error, 1)
 	wg.Go(func() { s.statusLoop(loopCtx, conn, slot.confirmed, kick, sendErr) })
 	wg.Go(func() { s.heartbeatLoop(loopCtx) })
 	var wd receiveWatchdog
 	wg.Go(func() { wd.run(loopCtx, conn, s.cfg.ReadTimeout) })
-	defer func() { stop(); wg.Wait() }()
+	defer func() { stop(); wg.Wait(); run.wait(); s.setRun(nil) }()
 
 	st := &streamState{s: s, h: h, kick: kick, lastCommit: start, rels: map[uint32]*relation{},
-		types: typeResolver{lookup: s.lookupType}}
+		types: typeResolver{lookup: s.lookupType}, run: run}
+	if snap != nil {
+		s.log.Info("snapshot running alongside the stream", "tables", snap.String(), "parallel", s.cfg.Snapshot.Parallel)
+	}
+	s.setRun(run) // takes requests queued while no stream ran, starts readers
 	for {
 		// No deadline: the status loop writes concurrently, and pgconn's
 		// deadline-based cancellation would also cut off its writes.
@@ -126,6 +135,9 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if loopCtx.Err() != nil && snapErr != nil {
+				return snapErr
 			}
 			if wd.fired() {
 				return fmt.Errorf("receive WAL at %s: nothing from %s for %s (read_timeout; a half-open connection?): %w", st.lastCommit, s.cfg.Addr, s.cfg.ReadTimeout, err)
@@ -269,9 +281,14 @@ type streamState struct {
 	// the start position): where a resume re-reads the open transaction.
 	lastCommit pglogrepl.LSN
 	emitted    bool // a Commit was handed over during this Stream
-	inTx       bool
-	begin      pglogrepl.BeginMessage
-	n          int // index of the next change within the transaction
+	// run is the snapshot machinery; ring and released are the loop's
+	// side of it (snapshot_merge.go).
+	run      *snapRun
+	ring     xidRing
+	released []*pgChunk
+	inTx     bool
+	begin    pglogrepl.BeginMessage
+	n        int // index of the next change within the transaction
 }
 
 func (st *streamState) copyData(ctx context.Context, data []byte) error {
@@ -317,7 +334,8 @@ func (st *streamState) idleAdvance(ctx context.Context, lsn pglogrepl.LSN, at ti
 		return nil
 	}
 	st.lastCommit, st.emitted = lsn, true
-	return st.h.Commit(ctx, capture.Commit{Position: lsn.String(), CommitTime: at})
+	st.run.lastLSN.Store(uint64(lsn))
+	return st.h.Commit(ctx, capture.Commit{Position: st.run.position(lsn), CommitTime: at})
 }
 
 func (st *streamState) message(ctx context.Context, msg pglogrepl.Message, at pglogrepl.LSN) error {
@@ -334,10 +352,16 @@ func (st *streamState) message(ctx context.Context, msg pglogrepl.Message, at pg
 		}
 	case *pglogrepl.BeginMessage:
 		st.inTx, st.begin, st.n = true, *m, 0
+		st.ring.put(m.Xid, st.run.seq.Add(1))
 	case *pglogrepl.CommitMessage:
 		st.inTx = false
 		st.lastCommit, st.emitted = max(st.lastCommit, m.TransactionEndLSN), true
-		return st.h.Commit(ctx, capture.Commit{Position: m.TransactionEndLSN.String(), CommitTime: m.CommitTime})
+		st.run.lastLSN.Store(uint64(st.lastCommit))
+		err := st.h.Commit(ctx, capture.Commit{Position: st.run.position(m.TransactionEndLSN), CommitTime: m.CommitTime})
+		if err == nil {
+			st.release()
+		}
+		return err
 	case *pglogrepl.InsertMessage:
 		return st.change(ctx, m.RelationID, capture.OpCreate, func(r *relation) (before, after []any, err error) {
 			after, err = r.values(m.Tuple, false)
@@ -372,6 +396,9 @@ func (st *streamState) message(ctx context.Context, msg pglogrepl.Message, at pg
 		if m.Prefix == heartbeatPrefix && !m.Transactional {
 			return st.idleAdvance(ctx, m.LSN, time.Now())
 		}
+		if m.Prefix == snapshotPrefix && m.Transactional {
+			return st.emitChunk(ctx, string(m.Content))
+		}
 	}
 	return nil
 }
@@ -394,9 +421,10 @@ func (st *streamState) change(ctx context.Context, id uint32, op capture.Op, ima
 	if err != nil {
 		return fmt.Errorf("decode change %s: %w", eventPos, err)
 	}
+	st.observe(r, op, before, after)
 	return st.h.Change(ctx, &capture.Change{
 		Op: op, Table: r.table, Before: before, After: after,
-		Position: st.lastCommit.String(), EventPosition: eventPos,
+		Position: st.run.position(st.lastCommit), EventPosition: eventPos,
 		TxID:       strconv.FormatUint(uint64(st.begin.Xid), 10),
 		CommitTime: st.begin.CommitTime,
 	})

@@ -8,6 +8,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/transform"
 )
 
 // encodeKeyValue writes one canonical key value as a one-member object
@@ -114,4 +117,22 @@ func KeyOf(row []any, key []int) []any {
 		}
 	}
 	return out
+}
+
+// KeyJSON writes key values (in t.Key order) as the key object events
+// carry ({"id":42}); "start" for none. Snapshot event positions use it to
+// name the chunk a row came from.
+func KeyJSON(t *capture.Table, key []any) string {
+	if key == nil || t == nil {
+		return "start"
+	}
+	row := make(transform.Row, len(t.Key))
+	for i, k := range t.Key {
+		row[i] = transform.Field{Name: t.Columns[k].Name, Value: key[i]}
+	}
+	b, err := row.AppendJSON(nil)
+	if err != nil {
+		return fmt.Sprint(key)
+	}
+	return string(b)
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
+	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 	"github.com/tributary-cdc/tributary/checkpoints"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
 	"github.com/tributary-cdc/tributary/internal/admin"
@@ -73,9 +75,6 @@ func cmdSnapshot(args []string, stdout io.Writer) error {
 	}
 	if err := requireSource(fs, cfg, *source); err != nil {
 		return err
-	}
-	if sourceKind(cfg, *source) == "postgres" {
-		return fmt.Errorf("source %s: snapshots of PostgreSQL sources are not supported yet", *source)
 	}
 	if *addr == "" {
 		*addr = cfg.Admin.Addr
@@ -150,21 +149,11 @@ func noListener(err error) bool {
 // lists it; the next run reads them while it streams.
 func queueSnapshotOffline(ctx context.Context, cfg *config.Config, source string, tables []string, stdout io.Writer) error {
 	sc := sourceConfig(cfg, source)
-	mc := sc.MySQL()
-	password, err := sc.Password()
-	if err != nil {
-		return err
-	}
-	mc.Password = password
-	if src, err := mysqlsource.New(source, mc, slog.New(slog.DiscardHandler)); err == nil {
-		err = src.CheckSnapshotTables(ctx, tables)
-		src.Close()
-		if errors.Is(err, mysqlsource.ErrSnapshotRequest) {
+	if err := checkSnapshotTables(ctx, sc, tables); err != nil {
+		if errors.Is(err, mysqlsource.ErrSnapshotRequest) || errors.Is(err, pgsource.ErrSnapshotRequest) {
 			return err
 		}
-		if err != nil {
-			fmt.Fprintf(stdout, "warning: could not check the tables on %s (%v); queued anyway, the next run checks them\n", mc.Addr, err)
-		}
+		fmt.Fprintf(stdout, "warning: could not check the tables on %s (%v); queued anyway, the next run checks them\n", sc.Addr, err)
 	}
 
 	store, err := badgerstore.Open(cfg.Checkpoints.Dir, badgerstore.WithHistoryLimit(cfg.Checkpoints.History))
@@ -182,7 +171,7 @@ func queueSnapshotOffline(ctx context.Context, cfg *config.Config, source string
 	if err != nil {
 		return err
 	}
-	next, added, err := addSnapshotTables(cp.Position, tables, time.Now())
+	next, added, err := addSnapshotTables(sc.Kind, cp.Position, tables, time.Now())
 	if err != nil {
 		return err
 	}
@@ -203,7 +192,16 @@ func queueSnapshotOffline(ctx context.Context, cfg *config.Config, source string
 
 // addSnapshotTables returns position with tables added to its snapshot part
 // (a new snapshot when it has none) and the tables actually added.
-func addSnapshotTables(position string, tables []string, now time.Time) (string, []string, error) {
+func addSnapshotTables(kind, position string, tables []string, now time.Time) (string, []string, error) {
+	if kind == "postgres" {
+		lsn, st, err := pgsource.ParsePosition(position)
+		if err != nil {
+			return "", nil, fmt.Errorf("checkpoint: %w", err)
+		}
+		var added []string
+		st, added = snapshot.AddTables(st, snapshot.NewID(lsn.String(), now), tables)
+		return pgsource.FormatPosition(lsn, st), added, nil
+	}
 	pos, err := mysqlsource.ParsePosition(position)
 	if err != nil {
 		return "", nil, fmt.Errorf("checkpoint: %w", err)
@@ -211,6 +209,34 @@ func addSnapshotTables(position string, tables []string, now time.Time) (string,
 	var added []string
 	pos.Snapshot, added = mysqlsource.AddTables(pos.Snapshot, mysqlsource.NewSnapshotID(pos, now), tables)
 	return mysqlsource.FormatPosition(pos), added, nil
+}
+
+// checkSnapshotTables asks the source's server whether it can snapshot
+// tables, as the daemon would.
+func checkSnapshotTables(ctx context.Context, sc config.Source, tables []string) error {
+	password, err := sc.Password()
+	if err != nil {
+		return err
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	if sc.Kind == "postgres" {
+		pc := sc.Postgres()
+		pc.Password = password
+		src, err := pgsource.New(sc.Name, pc, quiet)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		return src.CheckSnapshotTables(ctx, tables)
+	}
+	mc := sc.MySQL()
+	mc.Password = password
+	src, err := mysqlsource.New(sc.Name, mc, quiet)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return src.CheckSnapshotTables(ctx, tables)
 }
 
 func sourceConfig(cfg *config.Config, name string) config.Source {
@@ -236,7 +262,7 @@ func snapshotRequests(names []string, pipes []*pipeline.Pipeline) admin.Snapshot
 				return nil
 			case errors.Is(err, pipeline.ErrNotRunning):
 				return tagged{admin.ErrUnavailable, err}
-			case errors.Is(err, pipeline.ErrUnsupported), errors.Is(err, mysqlsource.ErrSnapshotRequest):
+			case errors.Is(err, pipeline.ErrUnsupported), errors.Is(err, mysqlsource.ErrSnapshotRequest), errors.Is(err, pgsource.ErrSnapshotRequest):
 				return tagged{admin.ErrInvalid, err}
 			}
 			return err

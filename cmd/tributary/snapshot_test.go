@@ -129,7 +129,7 @@ func TestAddSnapshotTablesKeepsRunningSnapshot(t *testing.T) {
 	t.Parallel()
 	running := mysqlsource.Position{File: "b.000001", Pos: 4, Snapshot: &mysqlsource.SnapshotState{
 		ID: "b.000001:4", Table: "shop.a", After: []any{int64(42)}, Pending: []string{"shop.b"}}}
-	got, added, err := addSnapshotTables(running.String(), []string{"shop.a", "shop.c"}, time.Now())
+	got, added, err := addSnapshotTables("mysql", running.String(), []string{"shop.a", "shop.c"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,8 +138,12 @@ func TestAddSnapshotTablesKeepsRunningSnapshot(t *testing.T) {
 	if strings.Join(added, " ") != "shop.c" || s.ID != "b.000001:4" || s.Table != "shop.a" || s.After[0] != int64(42) || strings.Join(s.Pending, " ") != "shop.b shop.c" {
 		t.Errorf("added %v, state %+v", added, s)
 	}
-	if _, _, err := addSnapshotTables("0/16B3748", []string{"shop.a"}, time.Now()); err == nil {
+	if _, _, err := addSnapshotTables("mysql", "0/16B3748", []string{"shop.a"}, time.Now()); err == nil {
 		t.Error("a PostgreSQL LSN was accepted")
+	}
+	pg, added, err := addSnapshotTables("postgres", "0/16B3748", []string{"public.a", "public.b"}, time.Now())
+	if err != nil || strings.Join(added, " ") != "public.a public.b" || !strings.HasPrefix(pg, "0/16B3748|snapshot=") {
+		t.Errorf("postgres: %q, %v, %v", pg, added, err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
 	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform/debezium"
 	"github.com/tributary-cdc/tributary/transform/mapping"
@@ -146,11 +147,12 @@ type Source struct {
 	Format   string   `yaml:"format"`
 	Debezium Debezium `yaml:"debezium"`
 
-	// MySQL / MariaDB only.
 	// Snapshot reads existing rows (mode never|initial|when_needed).
 	Snapshot mysqlsource.SnapshotConfig `yaml:"snapshot"`
-	Flavor   mysqlsource.Flavor         `yaml:"flavor"`
-	ServerID uint32                     `yaml:"server_id"`
+
+	// MySQL / MariaDB only.
+	Flavor   mysqlsource.Flavor `yaml:"flavor"`
+	ServerID uint32             `yaml:"server_id"`
 
 	// PostgreSQL only.
 	Database          string        `yaml:"database"`
@@ -169,6 +171,8 @@ func (s Source) Postgres() pgsource.Config {
 		Slot: s.Slot, Publication: s.Publication, CreateSlot: s.CreateSlot, CreatePublication: s.CreatePublication,
 		Include: s.Include, Exclude: s.Exclude, KeyColumns: s.KeyColumns,
 		StatusInterval: s.StatusInterval, Heartbeat: s.Heartbeat, ReadTimeout: s.ReadTimeout,
+		Snapshot: snapshot.Config{Mode: snapshot.Mode(s.Snapshot.Mode), ChunkSize: s.Snapshot.ChunkSize,
+			RowsPerSecond: s.Snapshot.RowsPerSecond, Parallel: s.Snapshot.Parallel, Tables: s.Snapshot.Tables},
 	}
 	c.Defaults(s.Name)
 	return c
@@ -193,7 +197,6 @@ func (s Source) foreignKeys() []string {
 		set(s.StatusInterval != 0, "status_interval")
 	case "postgres":
 		set(s.Flavor != "", "flavor")
-		set(s.Snapshot.Mode != "", "snapshot")
 		set(s.ServerID != 0, "server_id")
 	}
 	return keys

@@ -1,0 +1,174 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
+)
+
+var (
+	_ capture.Snapshotter      = (*Source)(nil)
+	_ capture.SnapshotReporter = (*Source)(nil)
+)
+
+// ErrSnapshotRequest marks an on-demand snapshot request that names a table
+// the source cannot snapshot (not schema.table, not captured, missing,
+// keyless).
+var ErrSnapshotRequest = errors.New("invalid snapshot request")
+
+// requestCheckTimeout bounds the checks of a snapshot request.
+const requestCheckTimeout = 15 * time.Second
+
+// startPosition decides where Stream starts and which snapshot work runs
+// alongside: the position's own (a resumed snapshot), a new one for a
+// first start (from == "") in snapshot mode initial or when_needed, or —
+// in mode when_needed — a new one at the slot's position when from is
+// behind the slot (PostgreSQL cannot go back there).
+func (s *Source) startPosition(ctx context.Context, from string, slot slotInfo) (pglogrepl.LSN, *snapshot.State, error) {
+	if from == "" {
+		if !s.cfg.Snapshot.Active() {
+			return slot.confirmed, nil, nil
+		}
+		st, err := s.newSnapshot(ctx, slot.confirmed.String())
+		return slot.confirmed, st, err
+	}
+	p, st, err := ParsePosition(from)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %w", ErrPositionGone, err)
+	}
+	if p >= slot.confirmed {
+		return p, st, nil
+	}
+	if s.cfg.Snapshot.Mode == snapshot.WhenNeeded {
+		st, err := s.newSnapshot(ctx, slot.confirmed.String())
+		s.log.Warn("the checkpoint is behind the replication slot; snapshot mode when_needed: streaming from the slot's position and re-reading every table. Changes in between are not emitted as changes: the snapshot replaces them (deletes in between are not seen)",
+			"checkpoint", p.String(), "slot_confirmed", slot.confirmed.String())
+		return slot.confirmed, st, err
+	}
+	return 0, nil, fmt.Errorf("%w: resume position %s is older than confirmed_flush_lsn %s of slot %s; PostgreSQL cannot replay WAL before confirmed_flush_lsn (it would silently start there) — events between them may be missing downstream: re-snapshot the tables (snapshot.mode when_needed does it), then delete the checkpoint", ErrPositionGone, p, slot.confirmed, s.cfg.Slot)
+}
+
+// newSnapshot plans a snapshot named id of the configured tables, or of
+// every captured table (nil when there is none).
+func (s *Source) newSnapshot(ctx context.Context, id string) (*snapshot.State, error) {
+	tables := slices.Clone(s.cfg.Snapshot.Tables)
+	if len(tables) == 0 {
+		r := newReader(s)
+		all, err := r.Tables(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the tables to snapshot: %w", err)
+		}
+		for _, n := range all {
+			tables = append(tables, n[0]+"."+n[1])
+		}
+	}
+	return snapshot.New(id, tables), nil
+}
+
+// setRun registers (nil: clears) the running Stream's snapshot machinery;
+// registering hands it the tables requested meanwhile and starts readers.
+func (s *Source) setRun(run *snapRun) {
+	s.reqMu.Lock()
+	s.run = run
+	queued := s.requested
+	if run != nil {
+		s.requested = nil
+	}
+	s.reqMu.Unlock()
+	if run == nil {
+		return
+	}
+	if len(queued) > 0 {
+		added := run.add(queued)
+		s.log.Info("on-demand snapshot queued", "tables", strings.Join(added, ","))
+	}
+	run.spawn()
+}
+
+// RequestSnapshot implements capture.Snapshotter: it checks that every
+// table is "schema.table", captured, present and keyed, then queues it. A
+// running Stream starts reading it at once (a new snapshot, or appended to
+// the one running); the state is in every position the stream hands over
+// from the table's first chunk on. Requests made while no Stream runs are
+// taken when one starts.
+func (s *Source) RequestSnapshot(tables []string) error {
+	var clean []string
+	for _, t := range tables {
+		if t = strings.TrimSpace(t); t != "" && !slices.Contains(clean, t) {
+			clean = append(clean, t)
+		}
+	}
+	if len(clean) == 0 {
+		return fmt.Errorf("%w: name at least one table (schema.table)", ErrSnapshotRequest)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestCheckTimeout)
+	defer cancel()
+	if err := s.CheckSnapshotTables(ctx, clean); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return errors.New("source is closed")
+	}
+	s.reqMu.Lock()
+	run := s.run
+	if run == nil {
+		s.requested = append(s.requested, clean...)
+	}
+	s.reqMu.Unlock()
+	if run != nil {
+		added := run.add(clean)
+		s.log.Info("on-demand snapshot queued", "tables", strings.Join(added, ","), "already_queued", len(clean)-len(added))
+		return nil
+	}
+	s.log.Info("on-demand snapshot requested; it starts with the stream", "tables", strings.Join(clean, ","))
+	return nil
+}
+
+// CheckSnapshotTables reports (wrapping ErrSnapshotRequest) the tables a
+// snapshot could not read: not schema.table, not captured, missing or
+// without a key. Other errors mean the check could not be made.
+func (s *Source) CheckSnapshotTables(ctx context.Context, tables []string) error {
+	var errs []error
+	for _, t := range tables {
+		schema, tbl, ok := strings.Cut(t, ".")
+		if !ok || schema == "" || tbl == "" {
+			errs = append(errs, fmt.Errorf("%w: table %q: want schema.table", ErrSnapshotRequest, t))
+			continue
+		}
+		if !s.filter.match(schema, tbl) {
+			errs = append(errs, fmt.Errorf("%w: %s is not captured by source %s (see its include/exclude)", ErrSnapshotRequest, t, s.name))
+			continue
+		}
+		var exists, keyed bool
+		err := s.withDB(ctx, func(db *pgx.Conn) error {
+			return db.QueryRow(ctx, `SELECT c.oid IS NOT NULL,
+				EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
+				FROM (SELECT to_regclass($1) AS oid) c`, pgx.Identifier{schema, tbl}.Sanitize()).Scan(&exists, &keyed)
+		})
+		if err != nil {
+			return fmt.Errorf("check table %s on %s: %w", t, s.cfg.Addr, err)
+		}
+		switch {
+		case !exists:
+			errs = append(errs, fmt.Errorf("%w: table %s does not exist in %s on %s", ErrSnapshotRequest, t, s.cfg.Database, s.cfg.Addr))
+		case !keyed && s.cfg.KeyColumns[t] == nil:
+			errs = append(errs, fmt.Errorf("%w: %s has no primary key; name a unique NOT NULL key in sources[%s].key_columns", ErrSnapshotRequest, t, s.name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SnapshotProgress implements capture.SnapshotReporter.
+func (s *Source) SnapshotProgress() []capture.TableProgress { return s.progress.Tables() }

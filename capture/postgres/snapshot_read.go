@@ -1,0 +1,224 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
+)
+
+// snapshotPrefix is the prefix of the logical decoding messages that mark
+// where a snapshot chunk belongs in the stream (its high watermark).
+const snapshotPrefix = "tributary-snapshot"
+
+// txSnapshot is an MVCC snapshot as pg_current_snapshot() reports it:
+// transactions before xmax that are not in xip are visible.
+type txSnapshot struct {
+	xmin, xmax uint64
+	xip        []uint64
+}
+
+func parseTxSnapshot(s string) (txSnapshot, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return txSnapshot{}, fmt.Errorf("snapshot %q: want xmin:xmax:xip", s)
+	}
+	var ts txSnapshot
+	var err error
+	if ts.xmin, err = strconv.ParseUint(parts[0], 10, 64); err != nil {
+		return ts, fmt.Errorf("snapshot %q: %w", s, err)
+	}
+	if ts.xmax, err = strconv.ParseUint(parts[1], 10, 64); err != nil {
+		return ts, fmt.Errorf("snapshot %q: %w", s, err)
+	}
+	if parts[2] != "" {
+		for _, x := range strings.Split(parts[2], ",") {
+			v, err := strconv.ParseUint(x, 10, 64)
+			if err != nil {
+				return ts, fmt.Errorf("snapshot %q: %w", s, err)
+			}
+			ts.xip = append(ts.xip, v)
+		}
+	}
+	return ts, nil
+}
+
+// visible reports whether the committed transaction xid (the 32-bit xid
+// pgoutput's Begin carries) is visible in the snapshot. xids compare
+// modulo 2^32, as the server compares them.
+func (ts txSnapshot) visible(xid uint32) bool {
+	if int32(xid-uint32(ts.xmax)) >= 0 {
+		return false
+	}
+	for _, x := range ts.xip {
+		if uint32(x) == xid {
+			return false
+		}
+	}
+	return true
+}
+
+// readChunkConsistent reads a chunk like ReadChunk inside a REPEATABLE READ
+// READ ONLY transaction and returns the transaction's snapshot with it: the
+// chunk is exactly the table's state in that snapshot.
+func (r *Reader) readChunkConsistent(ctx context.Context, schema, table string, after []any, limit int) (*capture.Table, [][]any, txSnapshot, error) {
+	var ts txSnapshot
+	rt, err := r.rowTable(ctx, schema, table)
+	if err != nil {
+		return nil, nil, ts, err
+	}
+	query, args, err := rt.chunkQuery(after, limit)
+	if err != nil {
+		return nil, nil, ts, err
+	}
+	var rows [][]any
+	err = r.s.withDB(ctx, func(db *pgx.Conn) error {
+		tx, err := db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only: nothing to lose
+		// The first statement takes the transaction's snapshot.
+		var text string
+		if err := tx.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&text); err != nil {
+			return fmt.Errorf("read the transaction snapshot: %w", err)
+		}
+		if ts, err = parseTxSnapshot(text); err != nil {
+			return err
+		}
+		if rows, err = queryOn(ctx, db, rt, query, args); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+	if err != nil {
+		return nil, nil, ts, fmt.Errorf("read a chunk of %s.%s on %s: %w", schema, table, r.s.cfg.Addr, err)
+	}
+	return rt.table, rows, ts, nil
+}
+
+// emitWatermark writes the chunk's high watermark: a transactional logical
+// decoding message in a transaction of its own. It commits after the
+// chunk's snapshot was taken, so every transaction visible in the chunk
+// comes before it in the stream. It writes WAL only, no table.
+func (r *Reader) emitWatermark(ctx context.Context, token string) error {
+	return r.s.withDB(ctx, func(db *pgx.Conn) error {
+		_, err := db.Exec(ctx, "SELECT pg_logical_emit_message(true, $1, $2)", snapshotPrefix, token)
+		if err != nil {
+			return fmt.Errorf("write snapshot watermark on %s: %w", r.s.cfg.Addr, err)
+		}
+		return nil
+	})
+}
+
+// pgChunk is one chunk on its way from a reader to the stream loop.
+type pgChunk struct {
+	token string
+	name  string // "schema.table"
+	table *capture.Table
+	rows  [][]any
+	snap  txSnapshot
+	id    string // snapshot.State.ID
+	prev  []any  // key the chunk starts after; nil: the table's start
+	done  bool   // the table's last chunk (or the table is gone)
+	watch *watch
+	// Set by the stream loop before it closes emitted: the chunk must be
+	// read again (see snapRun.emit).
+	retry   bool
+	emitted chan struct{}
+}
+
+// readTable reads one table chunk by chunk, from cur, handing every chunk
+// to the stream loop and waiting until it was emitted: memory holds one
+// chunk per reader.
+func (run *snapRun) readTable(ctx context.Context, r *Reader, id string, cur snapshot.Cursor) error {
+	s := run.s
+	schema, tbl := snapshot.Split(cur.Table)
+	t, err := r.Table(ctx, schema, tbl)
+	if err != nil {
+		if exists, qerr := run.tableExists(ctx, r, schema, tbl); qerr == nil && !exists {
+			s.log.Warn("snapshot: table no longer exists; skipped", "table", cur.Table)
+			_, err := run.handOver(ctx, r, &pgChunk{name: cur.Table, id: id, prev: cur.After, done: true, emitted: make(chan struct{})})
+			return err
+		}
+		return &capture.PermanentError{Err: fmt.Errorf("snapshot of %s: %w", cur.Table, err)}
+	}
+	if len(t.Key) == 0 {
+		return &capture.PermanentError{Err: fmt.Errorf("snapshot of %s: the table has no primary key; name a unique NOT NULL key in sources[%s].key_columns or leave the table out of the snapshot", cur.Table, s.name)}
+	}
+	total, _ := r.ApproxRows(ctx, schema, tbl) // an estimate for progress only
+	pi := s.progress.Start(id, cur.Table, total)
+	s.log.Info("snapshot of table started", "table", cur.Table, "approx_rows", total, "resume_after_chunk", cur.After != nil)
+	lastLog := time.Now()
+	after := cur.After
+	for {
+		w := run.watch(cur.Table)
+		t, rows, ts, err := r.readChunkConsistent(ctx, schema, tbl, after, run.cfg.ChunkSize)
+		if err != nil {
+			run.unwatch(cur.Table)
+			return err
+		}
+		if err := run.lim.Wait(ctx, len(rows)); err != nil {
+			return err
+		}
+		c := &pgChunk{name: cur.Table, table: t, rows: rows, snap: ts, id: id, prev: after,
+			done: len(rows) < run.cfg.ChunkSize, watch: w, emitted: make(chan struct{})}
+		retry, err := run.handOver(ctx, r, c)
+		if err != nil {
+			return err
+		}
+		if retry {
+			s.log.Debug("snapshot chunk raced a commit; reading it again", "table", cur.Table)
+			continue
+		}
+		p := s.progress.Add(pi, len(rows), c.done)
+		if c.done || time.Since(lastLog) >= snapshot.LogEvery {
+			lastLog = time.Now()
+			s.log.Info("snapshot progress", "table", p.Table, "rows", p.RowsDone, "approx_total", p.RowsTotal,
+				"rows_per_second", int64(p.Rate()), "eta", p.ETA().Round(time.Second).String(), "done", p.Done)
+		}
+		if c.done {
+			return nil
+		}
+		after = snapshot.KeyOf(rows[len(rows)-1], t.Key)
+	}
+}
+
+// handOver registers c with the stream loop, writes its watermark and waits
+// until the loop emitted it (or asked for it to be read again).
+func (run *snapRun) handOver(ctx context.Context, r *Reader, c *pgChunk) (retry bool, err error) {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	c.token = hex.EncodeToString(b[:])
+	run.addChunk(c)
+	if err := r.emitWatermark(ctx, c.token); err != nil {
+		run.dropChunk(c)
+		return false, err
+	}
+	select {
+	case <-c.emitted:
+		return c.retry, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+func (run *snapRun) tableExists(ctx context.Context, r *Reader, schema, table string) (bool, error) {
+	var exists bool
+	err := r.s.withDB(ctx, func(db *pgx.Conn) error {
+		return db.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{schema, table}.Sanitize()).Scan(&exists)
+	})
+	if err != nil {
+		return false, errors.Join(fmt.Errorf("check table %s.%s", schema, table), err)
+	}
+	return exists, nil
+}
