@@ -227,7 +227,7 @@ func columnDecoder(c columnMeta) (decoder, string, error) {
 		if binary {
 			return decoder{kind: kindBytes}, "varbinary", nil
 		}
-		return decoder{kind: kindString}, "varchar", nil
+		return decoder{kind: kindString, text: textDecoder(c.collation, c.hasCollation)}, "varchar", nil
 	case gmysql.MYSQL_TYPE_STRING:
 		switch byte(c.meta >> 8) {
 		case gmysql.MYSQL_TYPE_ENUM:
@@ -244,7 +244,7 @@ func columnDecoder(c columnMeta) (decoder, string, error) {
 		if binary {
 			return decoder{kind: kindBytes, padTo: stringLength(c.meta)}, fmt.Sprintf("binary(%d)", stringLength(c.meta)), nil
 		}
-		return decoder{kind: kindString}, "char", nil
+		return decoder{kind: kindString, text: textDecoder(c.collation, c.hasCollation)}, "char", nil
 	case gmysql.MYSQL_TYPE_BLOB:
 		size := [...]string{1: "tiny", 2: "", 3: "medium", 4: "long"}
 		prefix := ""
@@ -257,7 +257,7 @@ func columnDecoder(c columnMeta) (decoder, string, error) {
 		case binary || !c.hasCollation:
 			return decoder{kind: kindBytes}, prefix + "blob", nil
 		default:
-			return decoder{kind: kindString}, prefix + "text", nil
+			return decoder{kind: kindString, text: textDecoder(c.collation, c.hasCollation)}, prefix + "text", nil
 		}
 	case gmysql.MYSQL_TYPE_JSON:
 		return decoder{kind: kindJSON}, "json", nil

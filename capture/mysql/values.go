@@ -3,6 +3,7 @@ package mysql
 import (
 	"encoding/json"
 	"fmt"
+	"golang.org/x/text/encoding"
 	"math/big"
 	"math/bits"
 	"strings"
@@ -38,6 +39,9 @@ type decoder struct {
 	scale  int      // kindDecimal: digits after the point; time kinds: fractional digits
 	padTo  int      // kindBytes from BINARY(n): the server strips trailing zero bytes in the binlog
 	labels []string // kindEnum, kindSet
+	// text converts kindString bytes from the column's character set to
+	// UTF-8; nil when they are UTF-8 already.
+	text *encoding.Decoder
 }
 
 // decimalValue is what go-mysql returns for DECIMAL with UseDecimal
@@ -180,6 +184,14 @@ func (d decoder) convert(v any) (any, error) {
 			return formatDatetime(x.UTC(), d.scale, 'T', "Z"), nil
 		}
 	case kindString:
+		if d.text != nil {
+			switch x := v.(type) {
+			case string:
+				return decodeText(d.text, []byte(x))
+			case []byte:
+				return decodeText(d.text, x)
+			}
+		}
 		switch x := v.(type) {
 		case string:
 			return v, nil // see above: the packet's memory is never reused
