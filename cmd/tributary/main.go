@@ -15,7 +15,10 @@ import (
 const usage = `usage: tributary <command> [flags]
 
 commands:
-  run -c config.yaml                 stream every configured source into Kafka
+  run -c config.yaml [--progress auto|always|never]
+                                     stream every configured source into Kafka;
+                                     a progress bar per snapshot table on stderr
+                                     (auto: when stderr is a terminal)
   validate -c config.yaml            check the configuration and exit
   status -c config.yaml [--addr host:port]
                                      state, lag and checkpoint of every source

@@ -48,14 +48,23 @@ func cmdValidate(args []string, stdout io.Writer) error {
 
 func cmdRun(args []string, stderr io.Writer) error {
 	fs, path := newFlags("run")
+	progressMode := fs.String("progress", "auto", "snapshot progress bars on stderr: auto (on a terminal), always, never")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	bars, err := newProgressScreen(*progressMode, stderr)
+	if err != nil {
 		return err
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *path, err)
 	}
-	logger := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	logOut := stderr
+	if bars != nil {
+		logOut = bars // log lines go above the bars, not through them
+	}
+	logger := newLogger(logOut, cfg.Log.Level, cfg.Log.Format)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -99,6 +108,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	adm.OnSnapshot(snapshotRequests(sourceNames(cfg), pipes)) // POST /snapshot
 	logger.Info("tributary running", "sources", len(pipes), "pid", os.Getpid(), "admin", adm.Addr())
+	if bars != nil {
+		reporters := make([]capture.SnapshotReporter, len(pipes))
+		for i, p := range pipes {
+			reporters[i] = p
+		}
+		defer startProgress(bars, stderr, sourceNames(cfg), reporters)()
+	}
 
 	// Sources are independent: one stopping on a permanent error leaves the
 	// others streaming. The daemon exits when all have stopped.

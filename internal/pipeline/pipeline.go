@@ -101,6 +101,19 @@ func (p *Pipeline) RequestSnapshot(tables []string) error {
 	return sn.RequestSnapshot(tables)
 }
 
+// SnapshotProgress returns the current attempt's snapshot progress per
+// table (capture.SnapshotReporter), or nil between attempts and for sources
+// that report none. Safe to call while Run runs.
+func (p *Pipeline) SnapshotProgress() []capture.TableProgress {
+	p.srcMu.Lock()
+	src := p.src
+	p.srcMu.Unlock()
+	if sr, ok := src.(capture.SnapshotReporter); ok {
+		return sr.SnapshotProgress()
+	}
+	return nil
+}
+
 func (p *Pipeline) setSource(src capture.Source) {
 	p.srcMu.Lock()
 	p.src = src
