@@ -211,7 +211,7 @@ func (r *Reader) query(ctx context.Context, rt *rowTable, query string, args [][
 	var out [][]any
 	err := r.s.withDB(ctx, func(db *pgx.Conn) error {
 		var err error
-		out, err = queryOn(ctx, db, rt, query, args)
+		out, _, err = queryOn(ctx, db, rt, query, args, 0)
 		return err
 	})
 	if err != nil {
@@ -220,17 +220,21 @@ func (r *Reader) query(ctx context.Context, rt *rowTable, query string, args [][
 	return out, nil
 }
 
-// queryOn is query on a connection the caller holds.
-func queryOn(ctx context.Context, db *pgx.Conn, rt *rowTable, query string, args [][]byte) ([][]any, error) {
+// queryOn is query on a connection the caller holds. With maxBytes > 0 it
+// stops keeping rows once their values add up to maxBytes (at least one row
+// is kept) and reports cut: rows are in key order, so what was kept is
+// still a chunk, ending at its last row.
+func queryOn(ctx context.Context, db *pgx.Conn, rt *rowTable, query string, args [][]byte, maxBytes int) (rows [][]any, cut bool, err error) {
 	t := rt.table
 	var out [][]any
+	size := 0
 	// Parameter types unknown (0): the query casts each one. No result
 	// formats: every column in text format, the output function's text.
 	rr := db.PgConn().ExecParams(ctx, query, args, make([]uint32, len(args)), nil, nil)
 	var decErr error
 	for rr.NextRow() {
-		if decErr != nil {
-			continue
+		if decErr != nil || cut {
+			continue // Close below reads (and drops) the rest
 		}
 		vals := rr.Values()
 		if len(vals) != len(rt.types) {
@@ -249,13 +253,15 @@ func queryOn(ctx context.Context, db *pgx.Conn, rt *rowTable, query string, args
 				break
 			}
 			row[i] = d
+			size += len(v)
 		}
 		out = append(out, row)
+		cut = maxBytes > 0 && size >= maxBytes
 	}
 	if _, err := rr.Close(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return out, decErr
+	return out, cut, decErr
 }
 
 func (r *Reader) rowTable(ctx context.Context, schema, table string) (*rowTable, error) {

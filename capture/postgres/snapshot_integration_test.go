@@ -291,3 +291,28 @@ func TestOnDemandSnapshotWhileStreaming(t *testing.T) {
 		t.Errorf("table b: %d snapshot rows, %d changes", bReads, bChanges)
 	}
 }
+
+// Wide rows end a chunk early: memory holds about chunk_bytes, not
+// chunk_size rows.
+func TestSnapshotChunkByteBudget(t *testing.T) {
+	db, name := testDB(t)
+	testenv.Exec(t, db,
+		"CREATE TABLE wide (id int PRIMARY KEY, body text)",
+		"INSERT INTO wide SELECT g, repeat(md5(g::text), 3200) FROM generate_series(1, 10) g", // 100 KB each
+		"GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+testenv.PGCDCUser,
+		"CREATE PUBLICATION pub_"+name+" FOR TABLE wide")
+	s := testSource(t, name, func(c *Config) {
+		c.Snapshot = snapshot.Config{Mode: snapshot.Initial, ChunkSize: 1000, ChunkBytes: 250_000}
+	})
+	rec := &recorder{}
+	streamErr, stop := startStream(t, s, "", rec)
+	snapshotDone(t, rec, streamErr)
+	stop()
+	chunks := map[string]int{}
+	for _, c := range rec.changesFor("wide") {
+		chunks[c.EventPosition]++
+	}
+	if rec.countReads() != 10 || len(chunks) != 4 {
+		t.Errorf("%d rows in %d chunks %v; want 10 rows in chunks of 3, 3, 3, 1", rec.countReads(), len(chunks), chunks)
+	}
+}

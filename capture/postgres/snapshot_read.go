@@ -69,18 +69,17 @@ func (ts txSnapshot) visible(xid uint32) bool {
 
 // readChunkConsistent reads a chunk like ReadChunk inside a REPEATABLE READ
 // READ ONLY transaction and returns the transaction's snapshot with it: the
-// chunk is exactly the table's state in that snapshot.
-func (r *Reader) readChunkConsistent(ctx context.Context, schema, table string, after []any, limit int) (*capture.Table, [][]any, txSnapshot, error) {
-	var ts txSnapshot
+// chunk is exactly the table's state in that snapshot. It keeps at most
+// about maxBytes of values (cut: the chunk ends early, at its last row).
+func (r *Reader) readChunkConsistent(ctx context.Context, schema, table string, after []any, limit, maxBytes int) (_ *capture.Table, rows [][]any, cut bool, ts txSnapshot, err error) {
 	rt, err := r.rowTable(ctx, schema, table)
 	if err != nil {
-		return nil, nil, ts, err
+		return nil, nil, false, ts, err
 	}
 	query, args, err := rt.chunkQuery(after, limit)
 	if err != nil {
-		return nil, nil, ts, err
+		return nil, nil, false, ts, err
 	}
-	var rows [][]any
 	err = r.s.withDB(ctx, func(db *pgx.Conn) error {
 		tx, err := db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 		if err != nil {
@@ -95,15 +94,15 @@ func (r *Reader) readChunkConsistent(ctx context.Context, schema, table string, 
 		if ts, err = parseTxSnapshot(text); err != nil {
 			return err
 		}
-		if rows, err = queryOn(ctx, db, rt, query, args); err != nil {
+		if rows, cut, err = queryOn(ctx, db, rt, query, args, maxBytes); err != nil {
 			return err
 		}
 		return tx.Commit(ctx)
 	})
 	if err != nil {
-		return nil, nil, ts, fmt.Errorf("read a chunk of %s.%s on %s: %w", schema, table, r.s.cfg.Addr, err)
+		return nil, nil, false, ts, fmt.Errorf("read a chunk of %s.%s on %s: %w", schema, table, r.s.cfg.Addr, err)
 	}
-	return rt.table, rows, ts, nil
+	return rt.table, rows, cut, ts, nil
 }
 
 // emitWatermark writes the chunk's high watermark: a transactional logical
@@ -162,7 +161,7 @@ func (run *snapRun) readTable(ctx context.Context, r *Reader, id string, cur sna
 	after := cur.After
 	for {
 		w := run.watch(cur.Table)
-		t, rows, ts, err := r.readChunkConsistent(ctx, schema, tbl, after, run.cfg.ChunkSize)
+		t, rows, cut, ts, err := r.readChunkConsistent(ctx, schema, tbl, after, run.cfg.ChunkSize, run.cfg.ChunkBytes)
 		if err != nil {
 			run.unwatch(cur.Table)
 			return err
@@ -171,7 +170,7 @@ func (run *snapRun) readTable(ctx context.Context, r *Reader, id string, cur sna
 			return err
 		}
 		c := &pgChunk{name: cur.Table, table: t, rows: rows, snap: ts, id: id, prev: after,
-			done: len(rows) < run.cfg.ChunkSize, watch: w, emitted: make(chan struct{})}
+			done: !cut && len(rows) < run.cfg.ChunkSize, watch: w, emitted: make(chan struct{})}
 		retry, err := run.handOver(ctx, r, c)
 		if err != nil {
 			return err

@@ -41,6 +41,10 @@ type Config struct {
 	// ChunkSize is how many rows one SELECT reads; memory holds at most
 	// Parallel chunks.
 	ChunkSize int `yaml:"chunk_size"`
+	// ChunkBytes bounds the memory of one chunk: a chunk whose values add up
+	// to it ends early (at its last row), so wide rows cannot make a chunk
+	// of ChunkSize rows huge. Default 64 MiB.
+	ChunkBytes int `yaml:"chunk_bytes"`
 	// RowsPerSecond limits the read rate of the whole source; 0 is
 	// unlimited.
 	RowsPerSecond float64 `yaml:"rows_per_second"`
@@ -54,6 +58,9 @@ type Config struct {
 
 // DefaultChunkSize is the chunk size when none is configured.
 const DefaultChunkSize = 1000
+
+// DefaultChunkBytes is the chunk byte budget when none is configured.
+const DefaultChunkBytes = 64 << 20
 
 // MaxParallel bounds Parallel: every reader holds a connection.
 const MaxParallel = 16
@@ -69,6 +76,9 @@ func (c *Config) Defaults() {
 	if c.Parallel == 0 {
 		c.Parallel = 1
 	}
+	if c.ChunkBytes == 0 {
+		c.ChunkBytes = DefaultChunkBytes
+	}
 }
 
 // Validate checks c; key names the section ("sources[crm].snapshot") and
@@ -82,6 +92,9 @@ func (c Config) Validate(key string, captured func(db, table string) bool) []err
 	}
 	if c.ChunkSize < 0 {
 		errs = append(errs, fmt.Errorf("%s.chunk_size must be positive", key))
+	}
+	if c.ChunkBytes < 0 {
+		errs = append(errs, fmt.Errorf("%s.chunk_bytes must be positive", key))
 	}
 	if c.RowsPerSecond < 0 {
 		errs = append(errs, fmt.Errorf("%s.rows_per_second must be 0 (unlimited) or positive", key))
