@@ -3,11 +3,12 @@ package mysql
 import (
 	"errors"
 	"fmt"
-	"github.com/tributary-cdc/tributary/capture"
 	"net"
 	"path"
 	"strings"
 	"time"
+
+	"github.com/tributary-cdc/tributary/capture"
 )
 
 // Flavor selects the binlog dialect.
@@ -45,7 +46,7 @@ type Config struct {
 	// ReadTimeout fails the stream when nothing (not even a heartbeat)
 	// arrives for this long; it must exceed Heartbeat.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
-	// Snapshot sets when and how existing rows are read (snapshot.go).
+	// Snapshot sets when and how existing rows are read (snapshot_*.go).
 	Snapshot SnapshotConfig `yaml:"snapshot"`
 }
 
@@ -60,7 +61,7 @@ func (c *Config) Defaults() {
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = 30 * time.Second
 	}
-	c.Snapshot.defaults()
+	c.Snapshot.Defaults()
 }
 
 // Validate checks c; prefix names the section in messages, e.g.
@@ -113,7 +114,7 @@ func (c Config) Validate(prefix string) error {
 	if c.ReadTimeout <= c.Heartbeat {
 		errs = append(errs, fmt.Errorf("%s (%s) must be longer than %s (%s)", key("read_timeout"), c.ReadTimeout, key("heartbeat"), c.Heartbeat))
 	}
-	errs = append(errs, c.Snapshot.validate(key("snapshot"), c.filter())...)
+	errs = append(errs, c.Snapshot.Validate(key("snapshot"), c.filter().match)...)
 	return errors.Join(errs...)
 }
 

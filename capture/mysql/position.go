@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
 // Position is a place in a server's binary log: a file, a byte offset in it
@@ -15,9 +17,10 @@ type Position struct {
 	Pos     uint32
 	GTIDSet string
 	// Snapshot is the snapshot work still pending at this position (nil:
-	// none). It travels in checkpoints so that a restart resumes a snapshot
-	// at its last finished chunk; Compare ignores it.
-	Snapshot *SnapshotState
+	// none). It travels in checkpoints so that a restart resumes every
+	// table at its last emitted chunk; Compare ignores it. Never changed in
+	// place: the stream loop replaces it as the snapshot moves on.
+	Snapshot *snapshot.State
 }
 
 // snapshotSep introduces the snapshot part of a position string.
@@ -25,13 +28,14 @@ const snapshotSep = "|snapshot="
 
 // ParsePosition parses "file:pos" or "file:pos@gtidset", e.g.
 // "mariadb-bin.000003:1234@0-1-55", optionally followed by
-// "|snapshot=<base64url JSON>" (see SnapshotState).
+// "|snapshot=<base64url JSON>" (see snapshot.State; the single-table form
+// written before parallel reads is read too).
 func ParsePosition(s string) (Position, error) {
 	s, snap, hasSnap := strings.Cut(s, snapshotSep)
-	var state *SnapshotState
+	var state *snapshot.State
 	if hasSnap {
 		var err error
-		if state, err = decodeSnapshotState(snap); err != nil {
+		if state, err = snapshot.Decode(snap); err != nil {
 			return Position{}, fmt.Errorf("parse binlog position %q: snapshot part: %w", s, err)
 		}
 	}
@@ -58,7 +62,7 @@ func (p Position) String() string {
 		s += "@" + p.GTIDSet
 	}
 	if p.Snapshot != nil {
-		s += snapshotSep + p.Snapshot.encode()
+		s += snapshotSep + p.Snapshot.Encode()
 	}
 	return s
 }

@@ -14,22 +14,33 @@ import (
 	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
 
 const snapshotRows = 20000
 
 // fillBig creates table big with n rows (ids 1..n).
-func fillBig(t *testing.T, db *sql.DB, n int) {
+func fillBig(t *testing.T, db *sql.DB, n int) { fillTable(t, db, "big", n) }
+
+// fillTable creates table (big's columns) with n rows (ids 1..n).
+func fillTable(t *testing.T, db *sql.DB, table string, n int) {
 	t.Helper()
 	testenv.Exec(t, db,
-		"CREATE TABLE big (id INT NOT NULL PRIMARY KEY, v INT NOT NULL, s VARCHAR(40), d DECIMAL(10,2), ts TIMESTAMP(3) NULL)",
-		fmt.Sprintf("INSERT INTO big SELECT seq, seq, CONCAT('row ', seq), seq / 100, FROM_UNIXTIME(1700000000 + seq) FROM seq_1_to_%d", n))
+		"CREATE TABLE "+table+" (id INT NOT NULL PRIMARY KEY, v INT NOT NULL, s VARCHAR(40), d DECIMAL(10,2), ts TIMESTAMP(3) NULL)",
+		fmt.Sprintf("INSERT INTO %s SELECT seq, seq, CONCAT('row ', seq), seq / 100, FROM_UNIXTIME(1700000000 + seq) FROM seq_1_to_%d", table, n))
 }
 
 // writer changes big until stop is called: updates, deletes, inserts of new
 // and of deleted ids, in small transactions. It returns how many it made.
 func writer(t *testing.T, dbName string, maxID int) (stop func() int64) {
+	t.Helper()
+	return writerOn(t, dbName, []string{"big"}, maxID)
+}
+
+// writerOn is writer for tables filled by fillTable; each statement picks
+// one of them.
+func writerOn(t *testing.T, dbName string, tables []string, maxID int) (stop func() int64) {
 	t.Helper()
 	db, err := sql.Open("mysql", testenv.MySQLDSN(dbName))
 	if err != nil {
@@ -42,7 +53,7 @@ func writer(t *testing.T, dbName string, maxID int) (stop func() int64) {
 	nextID.Store(int64(maxID))
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
-		go write(ctx, &wg, db, rand.New(rand.NewSource(time.Now().UnixNano()+int64(w))), maxID, &nextID, &n)
+		go write(ctx, &wg, db, tables, rand.New(rand.NewSource(time.Now().UnixNano()+int64(w))), maxID, &nextID, &n)
 	}
 	return func() int64 {
 		cancel()
@@ -52,7 +63,7 @@ func writer(t *testing.T, dbName string, maxID int) (stop func() int64) {
 	}
 }
 
-func write(ctx context.Context, wg *sync.WaitGroup, db *sql.DB, rnd *rand.Rand, maxID int, nextID, n *atomic.Int64) {
+func write(ctx context.Context, wg *sync.WaitGroup, db *sql.DB, tables []string, rnd *rand.Rand, maxID int, nextID, n *atomic.Int64) {
 	{
 		defer wg.Done()
 		for ctx.Err() == nil {
@@ -62,18 +73,19 @@ func write(ctx context.Context, wg *sync.WaitGroup, db *sql.DB, rnd *rand.Rand, 
 			}
 			for i := 0; i < 1+rnd.Intn(4); i++ {
 				id := 1 + rnd.Intn(maxID)
+				tbl := tables[rnd.Intn(len(tables))]
 				var q string
 				var args []any
 				switch r := rnd.Intn(10); {
 				case r < 6:
-					q, args = "UPDATE big SET v = v + 1, s = CONCAT('upd ', ?) WHERE id = ?", []any{rnd.Int63(), id}
+					q, args = "UPDATE "+tbl+" SET v = v + 1, s = CONCAT('upd ', ?) WHERE id = ?", []any{rnd.Int63(), id}
 				case r < 8:
-					q, args = "DELETE FROM big WHERE id = ?", []any{id}
+					q, args = "DELETE FROM "+tbl+" WHERE id = ?", []any{id}
 				case r < 9:
 					next := nextID.Add(1)
-					q, args = "INSERT INTO big VALUES (?, ?, 'new', 1.5, NOW(3))", []any{next, next}
+					q, args = "INSERT INTO "+tbl+" VALUES (?, ?, 'new', 1.5, NOW(3))", []any{next, next}
 				default:
-					q, args = "INSERT IGNORE INTO big VALUES (?, -1, 'again', NULL, NULL)", []any{id}
+					q, args = "INSERT IGNORE INTO "+tbl+" VALUES (?, -1, 'again', NULL, NULL)", []any{id}
 				}
 				if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 					break
@@ -86,8 +98,8 @@ func write(ctx context.Context, wg *sync.WaitGroup, db *sql.DB, rnd *rand.Rand, 
 	}
 }
 
-// hasSnapshotPart reports whether a commit position carries a snapshot.
-func snapshotOf(t *testing.T, pos string) *SnapshotState { return positionOf(t, pos).Snapshot }
+// snapshotOf is the snapshot part of a commit position (nil: none).
+func snapshotOf(t *testing.T, pos string) *snapshot.State { return positionOf(t, pos).Snapshot }
 
 // waitSnapshotDone waits until a commit without snapshot part was recorded.
 func waitSnapshotDone(t *testing.T, rec *recorder, streamErr func() error, within time.Duration) {
@@ -125,12 +137,12 @@ func rebuild(t *testing.T, changes []*capture.Change, table string) map[string][
 		}
 		switch c.Op {
 		case capture.OpRead, capture.OpCreate:
-			state[keyString(c.After, c.Table.Key)] = c.After
+			state[snapshot.KeyString(c.After, c.Table.Key)] = c.After
 		case capture.OpUpdate:
-			delete(state, keyString(c.Before, c.Table.Key))
-			state[keyString(c.After, c.Table.Key)] = c.After
+			delete(state, snapshot.KeyString(c.Before, c.Table.Key))
+			state[snapshot.KeyString(c.After, c.Table.Key)] = c.After
 		case capture.OpDelete:
-			delete(state, keyString(c.Before, c.Table.Key))
+			delete(state, snapshot.KeyString(c.Before, c.Table.Key))
 		default:
 			t.Fatalf("unexpected op %q", c.Op)
 		}
@@ -154,7 +166,7 @@ func compareTable(t *testing.T, s *Source, dbName, table string, state map[strin
 			t.Fatal(err)
 		}
 		for _, row := range rows {
-			want[keyString(row, tbl.Key)] = row
+			want[snapshot.KeyString(row, tbl.Key)] = row
 		}
 		if len(rows) < 5000 {
 			break
@@ -198,7 +210,7 @@ func TestSnapshotInitialWithConcurrentWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := snapshotOf(t, from)
-	if snap == nil || snap.Table != name+".big" || !reflect.DeepEqual(snap.Pending, []string{name + ".small"}) || snap.After != nil {
+	if snap == nil || len(snap.Active) != 0 || !reflect.DeepEqual(snap.Pending, []string{name + ".big", name + ".small"}) {
 		t.Fatalf("CurrentPosition %q: snapshot %+v, want big then small", from, snap)
 	}
 
@@ -258,8 +270,8 @@ func TestSnapshotResumesAtLastChunk(t *testing.T) {
 	testenv.Eventually(t, waitFor, "three chunks", func() bool {
 		_, commits, _, _ := rec.snapshot()
 		for i := len(commits) - 1; i >= 0; i-- {
-			if st := snapshotOf(t, commits[i].Position); st != nil && st.After != nil {
-				return st.After[0].(int64) >= 3000
+			if cur, _ := snapshotOf(t, commits[i].Position).Cursor(name + ".big"); cur.After != nil {
+				return cur.After[0].(int64) >= 3000
 			}
 		}
 		return false
@@ -270,11 +282,11 @@ func TestSnapshotResumesAtLastChunk(t *testing.T) {
 	}
 	first, commits, _, _ := rec.snapshot()
 	resume := commits[len(commits)-1].Position
-	st := snapshotOf(t, resume)
-	if st == nil || st.After == nil {
+	cur, _ := snapshotOf(t, resume).Cursor(name + ".big")
+	if cur.After == nil {
 		t.Fatalf("last commit %q has no snapshot progress", resume)
 	}
-	doneKey := st.After[0].(int64)
+	doneKey := cur.After[0].(int64)
 
 	// Second run from the last commit the handler saw.
 	s2 := testSource(t, name, mod)

@@ -3,17 +3,18 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
-	"github.com/tributary-cdc/tributary/transform"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
-// windowEvent is a row change of the table being snapshotted that the
-// stream loop emitted while a chunk was read or waited to be emitted.
+// windowEvent is a row change of a table being snapshotted that the stream
+// loop emitted while a chunk of it was read or waited to be emitted.
 type windowEvent struct {
 	At  Position // the rows event's position
-	Key string   // keyString of the row's key (before or after image)
+	Key string   // snapshot.KeyString of the row's key (before or after image)
 }
 
 // survivors returns the indexes of the chunk rows that are still valid where
@@ -25,7 +26,8 @@ type windowEvent struct {
 // after low belongs to a transaction that started at or after low, since
 // the binlog holds whole transactions and low is a transaction boundary.
 //
-// events must be the changes emitted before the chunk, in any order.
+// events must be the changes of the chunk's table emitted before the chunk,
+// in any order.
 func survivors(rows [][]any, key []int, events []windowEvent, low Position) []int {
 	changed := make(map[string]bool)
 	for _, e := range events {
@@ -35,34 +37,123 @@ func survivors(rows [][]any, key []int, events []windowEvent, low Position) []in
 	}
 	keep := make([]int, 0, len(rows))
 	for i, row := range rows {
-		if !changed[keyString(row, key)] {
+		if !changed[snapshot.KeyString(row, key)] {
 			keep = append(keep, i)
 		}
 	}
 	return keep
 }
 
-// snapMerge is the stream loop's side of a running snapshot. Only the
-// stream loop's goroutine touches it.
-type snapMerge struct {
-	// state is the pending work as of the last emitted chunk, carried in
-	// every Commit position; nil once the snapshot finished.
-	state   *SnapshotState
-	watch   string        // "db.table" whose row events are recorded
-	events  []windowEvent // recorded since watch was set
-	pending *chunk        // read, waiting for the stream to pass its high watermark
+// work is what a snapshot reader reads next: a table from its cursor.
+type work struct {
+	id  string // snapshot.State.ID, part of the event ids of its rows
+	cur snapshot.Cursor
 }
 
-// observe records a row change of the watched table.
+// snapMerge is the stream loop's side of a running snapshot: the pending
+// work, the tables whose changes are recorded, and the chunks waiting for
+// the stream. Only the stream loop's goroutine touches it.
+//
+// Every active table of the state has exactly one reader; a reader whose
+// table is finished takes the next pending table (advance), and more
+// readers start while fewer than parallel tables are active (begin, add).
+type snapMerge struct {
+	// state is the pending work as of the last emitted chunks, carried in
+	// every Commit position; nil once the snapshot finished. It is
+	// replaced, never changed in place.
+	state    *snapshot.State
+	parallel int
+	// watches holds, per table with a chunk being read or waiting, the row
+	// changes emitted since its reader asked to record them.
+	watches map[string][]windowEvent
+	// pending are the chunks read and waiting for the stream to pass their
+	// high watermark, in high watermark order: at most one per reader.
+	pending []*chunk
+	// start runs a new reader for w.
+	start func(w work)
+}
+
+func newSnapMerge(state *snapshot.State, parallel int, start func(work)) *snapMerge {
+	return &snapMerge{state: state, parallel: max(parallel, 1), watches: map[string][]windowEvent{}, start: start}
+}
+
+// begin starts a reader for every active table (a checkpoint written with
+// a larger parallel may hold more than parallel: all of them resume) and
+// for pending tables while fewer than parallel are active.
+func (m *snapMerge) begin() {
+	m.state, _ = m.state.Start(m.parallel)
+	if m.state == nil {
+		return
+	}
+	for _, cur := range m.state.Active {
+		m.start(work{id: m.state.ID, cur: cur})
+	}
+}
+
+// add queues requested tables: appended to the running snapshot, or a new
+// snapshot named id when none runs. Readers start for them while fewer
+// than parallel tables are active. It returns the tables added.
+func (m *snapMerge) add(id string, tables []string) []string {
+	var added []string
+	var started []snapshot.Cursor
+	m.state, added = snapshot.AddTables(m.state, id, tables)
+	m.state, started = m.state.Start(m.parallel)
+	for _, cur := range started {
+		m.start(work{id: m.state.ID, cur: cur})
+	}
+	return added
+}
+
+// watch starts recording the row changes of table, for its next chunk.
+func (m *snapMerge) watch(table string) { m.watches[table] = nil }
+
+// observe records a row change of a watched table.
 func (m *snapMerge) observe(t *capture.Table, at Position, before, after []any) {
-	if m.watch == "" || t.Database+"."+t.Name != m.watch {
+	if len(m.watches) == 0 {
+		return
+	}
+	name := t.Database + "." + t.Name
+	evs, ok := m.watches[name]
+	if !ok {
 		return
 	}
 	for _, img := range [][]any{before, after} {
 		if img != nil {
-			m.events = append(m.events, windowEvent{At: at, Key: keyString(img, t.Key)})
+			evs = append(evs, windowEvent{At: at, Key: snapshot.KeyString(img, t.Key)})
 		}
 	}
+	m.watches[name] = evs
+}
+
+// queue holds c until the stream has passed its high watermark.
+func (m *snapMerge) queue(c *chunk) {
+	i := len(m.pending)
+	for i > 0 && m.pending[i-1].high.Compare(c.high) > 0 {
+		i--
+	}
+	m.pending = slices.Insert(m.pending, i, c)
+}
+
+// advance moves the state past the emitted chunk c and returns its
+// reader's next work: the table's next chunk, the next pending table once
+// the table is finished, or nil (the reader ends).
+func (m *snapMerge) advance(c *chunk) *work {
+	if !c.done {
+		m.state = m.state.Advance(c.name, snapshot.KeyOf(c.rows[len(c.rows)-1], c.table.Key))
+		if cur, ok := m.state.Cursor(c.name); ok {
+			return &work{id: m.state.ID, cur: cur}
+		}
+		return nil
+	}
+	var started []snapshot.Cursor
+	m.state, started = m.state.Finish(c.name).Start(m.parallel)
+	if len(started) == 0 {
+		return nil
+	}
+	for _, cur := range started[1:] {
+		m.start(work{id: m.state.ID, cur: cur})
+	}
+	return &work{id: m.state.ID, cur: started[0]}
 }
 
 // reached reports whether the stream has emitted every transaction that
@@ -71,17 +162,33 @@ func (st *streamState) reached(high Position) bool {
 	return !st.txOpen && st.readPos().Compare(high) >= 0
 }
 
-// emitChunk hands the pending chunk's surviving rows to the handler as "r"
-// changes, then a Commit at the current resume position whose snapshot part
-// has moved past the chunk.
-func (st *streamState) emitChunk(ctx context.Context) error {
+// emitReady emits, lowest high watermark first, the pending chunks whose
+// high watermark ready reports the stream has passed.
+func (st *streamState) emitReady(ctx context.Context, ready func(high Position) bool) error {
 	m := st.snap
-	c := m.pending
+	for len(m.pending) > 0 && ready(m.pending[0].high) {
+		c := m.pending[0]
+		m.pending = slices.Delete(m.pending, 0, 1)
+		if err := st.emitChunk(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emitChunk hands c's surviving rows to the handler as "r" changes, then a
+// Commit at the current resume position whose snapshot part has moved past
+// the chunk, and lets c's reader go on.
+func (st *streamState) emitChunk(ctx context.Context, c *chunk) error {
+	m := st.snap
 	var keep []int
 	if c.table != nil { // nil: a table skipped without reading
-		keep = survivors(c.rows, c.table.Key, m.events, c.low)
+		keep = survivors(c.rows, c.table.Key, m.watches[c.name], c.low)
 	}
-	evPos := "snapshot:" + c.name + ":" + keyJSON(c.table, c.prev)
+	delete(m.watches, c.name)
+	// The same event ids as every earlier version: a replayed chunk (after
+	// a restart) gives its rows the ids they had.
+	evPos := "snapshot:" + c.name + ":" + snapshot.KeyJSON(c.table, c.prev)
 	if c.id != "" {
 		evPos += "@" + c.id
 	}
@@ -97,20 +204,12 @@ func (st *streamState) emitChunk(ctx context.Context) error {
 			return fmt.Errorf("handle snapshot row of %s: %w", c.name, err)
 		}
 	}
-	// The state moves past the chunk; the loop's state (not the reader's)
-	// is the authority, as requests may have appended tables meanwhile.
-	next := m.state.skipTable()
-	if !c.done && m.state != nil {
-		last := c.rows[len(c.rows)-1]
-		next = m.state.clone()
-		next.After = make([]any, len(c.table.Key))
-		for i, k := range c.table.Key {
-			next.After[i] = last[k]
-		}
+	// The loop's state (not the reader's) is the authority: requests may
+	// have appended tables, and other tables have moved on meanwhile.
+	c.next = m.advance(c)
+	if m.state == nil {
+		st.src.log.Info("snapshot finished")
 	}
-	m.state = next
-	c.next = next.clone()
-	m.pending, m.watch, m.events = nil, "", m.events[:0]
 	pos := st.boundary
 	pos.Snapshot = m.state
 	commitTime := st.lastCommit
@@ -123,21 +222,4 @@ func (st *streamState) emitChunk(ctx context.Context) error {
 	}
 	close(c.emitted)
 	return nil
-}
-
-// keyJSON writes key values as the key object events carry ({"id":42}),
-// "start" for none.
-func keyJSON(t *capture.Table, key []any) string {
-	if key == nil || t == nil {
-		return "start"
-	}
-	row := make(transform.Row, len(t.Key))
-	for i, k := range t.Key {
-		row[i] = transform.Field{Name: t.Columns[k].Name, Value: key[i]}
-	}
-	b, err := row.AppendJSON(nil)
-	if err != nil {
-		return fmt.Sprint(key)
-	}
-	return string(b)
 }

@@ -7,15 +7,14 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
-// chunk is one SELECT's rows on their way from the snapshot reader to the
+// chunk is one SELECT's rows on their way from a snapshot reader to the
 // stream loop, with the binlog positions that bracket the read.
 type chunk struct {
-	id    string // SnapshotState.ID
+	id    string // snapshot.State.ID
 	name  string // "db.table"
 	table *capture.Table
 	rows  [][]any
@@ -23,34 +22,48 @@ type chunk struct {
 	// transaction before low is in them. On MariaDB low == high: the read
 	// is a consistent snapshot at exactly that position.
 	low, high Position
-	prev      []any          // key the chunk starts after; nil: the table's start
-	done      bool           // the last chunk of the table (or the table was skipped)
-	next      *SnapshotState // set by the stream loop: pending work once this chunk is emitted; nil: finished
-	emitted   chan struct{}  // closed by the stream loop after emitting
+	prev      []any // key the chunk starts after; nil: the table's start
+	done      bool  // the last chunk of the table (or the table was skipped)
+	// next is set by the stream loop before it closes emitted: the
+	// reader's next work (this table's next chunk or another table), nil
+	// when the reader ends.
+	next    *work
+	emitted chan struct{} // closed by the stream loop after emitting
 }
 
-// snapMsg goes from the snapshot reader to the stream loop: either "start
-// recording the row keys of table watch" (acknowledged by closing ack) or
-// a chunk to emit.
+// snapMsg goes from a snapshot reader to the stream loop: either "start
+// recording the row changes of table watch" (acknowledged by closing ack)
+// or a chunk to emit.
 type snapMsg struct {
 	watch string
 	ack   chan struct{}
 	chunk *chunk
 }
 
-// progressEvery is how often a table's snapshot progress is logged.
-const progressEvery = 5 * time.Second
-
-// readSnapshot reads the tables of state chunk by chunk and hands each chunk
-// to the stream loop through ctl, waiting until it was emitted before
-// reading the next: memory holds one chunk. It returns nil when every table
-// is done.
-func (s *Source) readSnapshot(ctx context.Context, r *Reader, state *SnapshotState, ctl chan<- snapMsg) error {
-	cfg := s.cfg.Snapshot
-	var lim *rate.Limiter
-	if cfg.RowsPerSecond > 0 {
-		lim = rate.NewLimiter(rate.Limit(cfg.RowsPerSecond), max(cfg.ChunkSize, int(cfg.RowsPerSecond)))
+// runReader reads tables chunk by chunk, starting with w, on a connection
+// of its own, and hands each chunk to the stream loop through ctl, waiting
+// until it was emitted before reading the next: each reader holds at most
+// one chunk. The loop says what to read next; runReader returns nil when
+// the loop has no more work for it. lim is shared by every reader of the
+// source.
+func (s *Source) runReader(ctx context.Context, w work, lim *snapshot.Limiter, ctl chan<- snapMsg) error {
+	r, err := s.NewReader()
+	if err != nil {
+		return err
 	}
+	defer r.Close()
+	r.db.SetMaxOpenConns(1) // a chunk's statements must share a session
+	for next := &w; next != nil; {
+		if next, err = s.readTable(ctx, r, *next, lim, ctl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readTable reads w's table from its cursor to its end and returns the
+// reader's next work.
+func (s *Source) readTable(ctx context.Context, r *Reader, w work, lim *snapshot.Limiter, ctl chan<- snapMsg) (*work, error) {
 	send := func(m snapMsg, wait chan struct{}) error {
 		select {
 		case ctl <- m:
@@ -64,66 +77,56 @@ func (s *Source) readSnapshot(ctx context.Context, r *Reader, state *SnapshotSta
 			return ctx.Err()
 		}
 	}
-	st := state.clone()
-	for st != nil {
-		db, tbl := splitTable(st.Table)
-		t, err := r.Table(ctx, db, tbl)
-		if err != nil {
-			if exists, qerr := tableExists(ctx, r.db, db, tbl); qerr == nil && !exists {
-				// Dropped since the snapshot was planned: nothing to read.
-				s.log.Warn("snapshot: table no longer exists; skipped", "table", st.Table)
-				c := &chunk{id: st.ID, name: st.Table, prev: st.After, done: true, emitted: make(chan struct{})}
-				if err := send(snapMsg{chunk: c}, c.emitted); err != nil {
-					return err
-				}
-				st = c.next
-				continue
-			}
-			return &capture.PermanentError{Err: fmt.Errorf("snapshot of %s: %w", st.Table, err)}
-		}
-		if len(t.Key) == 0 {
-			return &capture.PermanentError{Err: fmt.Errorf("snapshot of %s: the table has no primary key; name a unique NOT NULL key in sources[%s].key_columns or leave the table out of the snapshot", st.Table, s.name)}
-		}
-		total, _ := r.ApproxRows(ctx, db, tbl) // an estimate for progress only
-		pi := s.progress.start(st.ID, st.Table, total)
-		s.log.Info("snapshot of table started", "table", st.Table, "approx_rows", total, "resume_after_chunk", st.After != nil)
-		lastLog := time.Now()
-		for {
-			ack := make(chan struct{})
-			if err := send(snapMsg{watch: st.Table, ack: ack}, ack); err != nil {
-				return err
-			}
-			c, err := s.readChunk(ctx, r, db, tbl, st.After)
-			if err != nil {
-				return err
-			}
-			c.id, c.name, c.prev, c.emitted = st.ID, st.Table, st.After, make(chan struct{})
-			c.done = len(c.rows) < cfg.ChunkSize
-			done := c.done
-			if lim != nil {
-				for n := len(c.rows); n > 0; n -= lim.Burst() {
-					if err := lim.WaitN(ctx, min(n, lim.Burst())); err != nil {
-						return err
-					}
-				}
-			}
+	name := w.cur.Table
+	db, tbl := snapshot.Split(name)
+	t, err := r.Table(ctx, db, tbl)
+	if err != nil {
+		if exists, qerr := tableExists(ctx, r.db, db, tbl); qerr == nil && !exists {
+			// Dropped since the snapshot was planned: nothing to read.
+			s.log.Warn("snapshot: table no longer exists; skipped", "table", name)
+			c := &chunk{id: w.id, name: name, prev: w.cur.After, done: true, emitted: make(chan struct{})}
 			if err := send(snapMsg{chunk: c}, c.emitted); err != nil {
-				return err
+				return nil, err
 			}
-			p := s.progress.add(pi, len(c.rows), done)
-			if done || time.Since(lastLog) >= progressEvery {
-				lastLog = time.Now()
-				s.log.Info("snapshot progress", "table", p.Table, "rows", p.RowsDone, "approx_total", p.RowsTotal,
-					"rows_per_second", int64(p.Rate()), "eta", p.ETA().Round(time.Second).String(), "done", p.Done)
-			}
-			st = c.next // the stream loop's state, with any tables requested meanwhile
-			if done {
-				break
-			}
+			return c.next, nil
 		}
+		return nil, &capture.PermanentError{Err: fmt.Errorf("snapshot of %s: %w", name, err)}
 	}
-	s.log.Info("snapshot finished")
-	return nil
+	if len(t.Key) == 0 {
+		return nil, &capture.PermanentError{Err: fmt.Errorf("snapshot of %s: the table has no primary key; name a unique NOT NULL key in sources[%s].key_columns or leave the table out of the snapshot", name, s.name)}
+	}
+	total, _ := r.ApproxRows(ctx, db, tbl) // an estimate for progress only
+	pi := s.progress.Start(w.id, name, total)
+	s.log.Info("snapshot of table started", "table", name, "approx_rows", total, "resume_after_chunk", w.cur.After != nil)
+	lastLog := time.Now()
+	for {
+		ack := make(chan struct{})
+		if err := send(snapMsg{watch: name, ack: ack}, ack); err != nil {
+			return nil, err
+		}
+		c, err := s.readChunk(ctx, r, db, tbl, w.cur.After)
+		if err != nil {
+			return nil, err
+		}
+		c.id, c.name, c.prev, c.emitted = w.id, name, w.cur.After, make(chan struct{})
+		c.done = len(c.rows) < s.cfg.Snapshot.ChunkSize
+		if err := lim.Wait(ctx, len(c.rows)); err != nil {
+			return nil, err
+		}
+		if err := send(snapMsg{chunk: c}, c.emitted); err != nil {
+			return nil, err
+		}
+		p := s.progress.Add(pi, len(c.rows), c.done)
+		if c.done || time.Since(lastLog) >= snapshot.LogEvery {
+			lastLog = time.Now()
+			s.log.Info("snapshot progress", "table", p.Table, "rows", p.RowsDone, "approx_total", p.RowsTotal,
+				"rows_per_second", int64(p.Rate()), "eta", p.ETA().Round(time.Second).String(), "done", p.Done)
+		}
+		if c.done || c.next == nil || c.next.cur.Table != name {
+			return c.next, nil
+		}
+		w = *c.next // the stream loop's cursor for the table
+	}
 }
 
 // readChunk reads the next chunk of db.tbl after key after, bracketed by

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
 var (
@@ -102,7 +103,7 @@ func (s *Source) checkSnapshotTables(ctx context.Context, tables []string) error
 			return err
 		}
 		for _, t := range check {
-			schema, tbl := splitTable(t)
+			schema, tbl := snapshot.Split(t)
 			exists, err := tableExists(ctx, db, schema, tbl)
 			if err != nil {
 				return fmt.Errorf("check table %s on %s: %w", t, s.cfg.Addr, err)
@@ -151,25 +152,13 @@ func (s *Source) takeRequested() []string {
 // event ids, even when no transaction separates them.
 func NewSnapshotID(at Position, now time.Time) string {
 	at.Snapshot = nil
-	return at.String() + "~" + now.UTC().Format("20060102T150405.000000Z")
+	return snapshot.NewID(at.String(), now)
 }
 
 // AddTables adds tables to a snapshot state: a nil state becomes a new
 // snapshot named id; otherwise the tables not already being read or
-// pending are appended. It returns the state and the tables it added.
-func AddTables(state *SnapshotState, id string, tables []string) (*SnapshotState, []string) {
-	var added []string
-	for _, t := range tables {
-		if state == nil {
-			state = &SnapshotState{ID: id, Table: t}
-			added = append(added, t)
-			continue
-		}
-		if state.Table == t || slices.Contains(state.Pending, t) {
-			continue
-		}
-		state.Pending = append(state.Pending, t)
-		added = append(added, t)
-	}
-	return state, added
+// pending are appended. It returns the new state (state is not changed)
+// and the tables it added.
+func AddTables(state *snapshot.State, id string, tables []string) (*snapshot.State, []string) {
+	return snapshot.AddTables(state, id, tables)
 }

@@ -87,7 +87,7 @@ func TestRequestSnapshotWhileStreaming(t *testing.T) {
 				if sn.ID != id {
 					t.Fatalf("snapshot id changed from %q to %q while running", id, sn.ID)
 				}
-				sawSmallPending = sawSmallPending || strings.Join(sn.Pending, ",") == name+".small" || sn.Table == name+".small"
+				sawSmallPending = sawSmallPending || sn.Has(name+".small")
 			} else if started {
 				return true
 			}

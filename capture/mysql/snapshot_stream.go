@@ -10,15 +10,18 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
 // streamWithSnapshot is the stream loop while a snapshot runs: it reads the
 // binlog as the plain loop does and, in the same goroutine (the only caller
-// of the handler), merges the chunks that readSnapshot hands over.
+// of the handler), merges the chunks that the snapshot readers hand over.
+// Up to snapshot.parallel tables are read at once, each by a reader on a
+// connection of its own (runReader).
 //
-// The watermark algorithm, one chunk at a time:
-//  1. the reader asks the loop to record the row keys of the table from now
-//     on, and waits until it does;
+// The watermark algorithm, per table, one chunk at a time:
+//  1. the table's reader asks the loop to record the row keys of the table
+//     from now on, and waits until it does;
 //  2. it reads the chunk between a low and a high binlog watermark (on
 //     MariaDB both are the consistent snapshot's exact position);
 //  3. the loop keeps streaming; once it has emitted every transaction
@@ -29,12 +32,15 @@ import (
 //
 // So each key's events stay in commit order: a snapshot row is emitted
 // where its value was current, never after a newer change of its key.
+// Chunks of different tables wait side by side and are emitted in the
+// order the stream passes their high watermarks.
 //
 // state may be nil (an on-demand request switched a plain stream to this
-// loop). The loop owns the snapshot's state: on-demand requests (snapWake)
-// start a new snapshot or append tables to the running one, and every
-// emitted chunk moves the state on (emitChunk); the reader follows it.
-func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.BinlogStreamer, st *streamState, r *Reader, state *SnapshotState) error {
+// loop). The loop owns the snapshot's state (snapMerge): on-demand requests
+// (snapWake) start a new snapshot or append tables to the running one, and
+// every emitted chunk moves the state on and tells its reader what to read
+// next.
+func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.BinlogStreamer, st *streamState, state *snapshot.State) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -57,31 +63,31 @@ func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.B
 		}
 	}()
 
-	st.snap = &snapMerge{state: state}
 	ctl := make(chan snapMsg)
-	// readErr receives the running reader's result; nil: no reader runs.
-	var readErr chan error
-	startReader := func(state *SnapshotState) {
-		done := make(chan error, 1)
-		go func() { done <- s.readSnapshot(ctx, r, state.clone(), ctl) }()
-		readErr = done
-	}
-	if state != nil {
-		startReader(state)
+	lim := snapshot.NewLimiter(s.cfg.Snapshot) // one rate for all readers
+	// readErr receives each reader's result; running counts the readers
+	// whose result has not been received.
+	readErr := make(chan error, s.cfg.Snapshot.Parallel)
+	running := 0
+	start := func(w work) {
+		running++
+		go func() { readErr <- s.runReader(ctx, w, lim, ctl) }()
 	}
 	defer func() {
 		cancel()
-		if readErr != nil {
-			<-readErr // the reader uses r, which the caller closes
+		for ; running > 0; running-- {
+			<-readErr // readers log through s and count progress
 		}
 	}()
+	st.snap = newSnapMerge(state, s.cfg.Snapshot.Parallel, start)
+	st.snap.begin()
 
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case err := <-readErr:
-			readErr = nil
+			running--
 			if err != nil {
 				return err
 			}
@@ -91,22 +97,10 @@ func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.B
 				continue
 			}
 			m := st.snap
-			if m.state == nil && readErr != nil {
-				// The last snapshot's final chunk was emitted: its reader
-				// is only logging and returning.
-				if err := <-readErr; err != nil {
-					return err
-				}
-				readErr = nil
-			}
 			fresh := m.state == nil
-			var added []string
-			m.state, added = AddTables(m.state, NewSnapshotID(st.boundary, time.Now()), tables)
+			added := m.add(NewSnapshotID(st.boundary, time.Now()), tables)
 			s.log.Info("on-demand snapshot queued", "tables", strings.Join(added, ","), "new_snapshot", fresh,
 				"already_queued", len(tables)-len(added), "snapshot_id", m.state.ID)
-			if fresh && m.state != nil {
-				startReader(m.state)
-			}
 			if len(added) > 0 && !st.txOpen {
 				// Between transactions: record the new work at once, so it
 				// is durable at the next checkpoint even on an idle server.
@@ -122,34 +116,30 @@ func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.B
 				}
 			}
 		case msg := <-ctl:
-			m := st.snap
 			if msg.chunk == nil {
-				m.watch, m.events = msg.watch, m.events[:0]
+				st.snap.watch(msg.watch)
 				close(msg.ack)
 				continue
 			}
-			m.pending = msg.chunk
-			if st.reached(m.pending.high) {
-				if err := st.emitChunk(ctx); err != nil {
-					return err
-				}
+			st.snap.queue(msg.chunk)
+			if err := st.emitReady(ctx, st.reached); err != nil {
+				return err
 			}
 		case res := <-events:
 			if res.err != nil {
 				return s.readError(st.readPos(), res.err)
 			}
-			if p := st.snap.pending; p != nil && startsAtOrAfter(st, res.ev, p.high) && !st.txOpen {
-				if err := st.emitChunk(ctx); err != nil {
+			if !st.txOpen {
+				starts := func(high Position) bool { return startsAtOrAfter(st, res.ev, high) }
+				if err := st.emitReady(ctx, starts); err != nil {
 					return err
 				}
 			}
 			if err := st.handle(ctx, res.ev); err != nil {
 				return err
 			}
-			if p := st.snap.pending; p != nil && st.reached(p.high) {
-				if err := st.emitChunk(ctx); err != nil {
-					return err
-				}
+			if err := st.emitReady(ctx, st.reached); err != nil {
+				return err
 			}
 		}
 	}

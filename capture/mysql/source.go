@@ -21,6 +21,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
 // Source reads one server's binlog. It implements capture.Source.
@@ -42,7 +43,7 @@ type Source struct {
 	closed bool
 
 	stats    stats
-	progress progress // of the running snapshot, for SnapshotProgress
+	progress snapshot.Progress // of the running snapshot, for SnapshotProgress
 
 	// On-demand snapshots (snapshot_request.go): tables requested and not
 	// yet taken by the stream loop, the plain loop's wake-up, and the
@@ -220,9 +221,10 @@ func (s *Source) dropSyncer(syncer *replication.BinlogSyncer) {
 // A dropped connection ends Stream with an error; the caller resumes from the
 // last Commit position it made durable.
 //
-// A position with a snapshot part (see SnapshotState) also runs that
-// snapshot alongside the stream (streamWithSnapshot); the Commits carry its
-// progress until it is finished.
+// A position with a snapshot part (see snapshot.State) also runs that
+// snapshot alongside the stream (streamWithSnapshot), up to
+// snapshot.parallel tables at once; the Commits carry its progress until it
+// is finished.
 //
 // A misconfigured server (ErrPreflight) or a position the server no longer
 // has (ErrPositionGone) comes back as a *capture.PermanentError: restarting
@@ -249,13 +251,8 @@ func (s *Source) CurrentPosition(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if s.cfg.Snapshot.active() {
-		r, err := s.NewReader()
-		if err != nil {
-			return "", err
-		}
-		defer r.Close()
-		if p.Snapshot, err = s.newSnapshot(ctx, r, p.String()); err != nil {
+	if s.cfg.Snapshot.Active() {
+		if p.Snapshot, err = s.newSnapshot(ctx, p.String()); err != nil {
 			return "", err
 		}
 	}
@@ -309,22 +306,13 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 	}
 	snap := start.Snapshot
 	start.Snapshot = nil
-	var reader *Reader
-	if snap != nil || s.cfg.Snapshot.active() {
-		if reader, err = s.NewReader(); err != nil {
+	if from == "" && s.cfg.Snapshot.Active() {
+		if snap, err = s.newSnapshot(ctx, start.String()); err != nil {
 			return err
 		}
-		defer reader.Close()
-		// One connection: a chunk's statements must share a session.
-		reader.db.SetMaxOpenConns(1)
-		if from == "" {
-			if snap, err = s.newSnapshot(ctx, reader, start.String()); err != nil {
-				return err
-			}
-		} else if s.cfg.Snapshot.Mode == SnapshotWhenNeeded {
-			if start, snap, err = s.resnapshotIfGone(ctx, db, reader, start, snap); err != nil {
-				return err
-			}
+	} else if from != "" && s.cfg.Snapshot.Mode == SnapshotWhenNeeded {
+		if start, snap, err = s.resnapshotIfGone(ctx, db, start, snap); err != nil {
+			return err
 		}
 	}
 	gset, err := s.startGTIDSet(ctx, db, start)
@@ -351,8 +339,9 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 
 	st := newStreamState(s, db, h, start, gset)
 	if snap != nil {
-		s.log.Info("snapshot running alongside the stream", "table", snap.Table, "tables_after", len(snap.Pending), "resume_after_chunk", snap.After != nil)
-		err := s.streamWithSnapshot(ctx, streamer, st, reader, snap)
+		s.log.Info("snapshot running alongside the stream", "snapshot_id", snap.ID, "resuming", len(snap.Active),
+			"tables_pending", len(snap.Pending), "parallel", s.cfg.Snapshot.Parallel)
+		err := s.streamWithSnapshot(ctx, streamer, st, snap)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -384,15 +373,8 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 		}
 	}
 	s.setWake(nil)
-	if reader == nil {
-		if reader, err = s.NewReader(); err != nil {
-			return err
-		}
-		defer reader.Close()
-		reader.db.SetMaxOpenConns(1) // a chunk's statements must share a session
-	}
 	s.log.Info("on-demand snapshot requested; the stream continues in snapshot mode", "at", st.readPos().String())
-	err = s.streamWithSnapshot(ctx, streamer, st, reader, nil)
+	err = s.streamWithSnapshot(ctx, streamer, st, nil)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -403,7 +385,7 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 // binlog file is gone, streaming restarts at the server's current position
 // with a fresh snapshot of every table (replacing pending, the snapshot
 // the checkpoint carried), instead of failing.
-func (s *Source) resnapshotIfGone(ctx context.Context, db *sql.DB, r *Reader, start Position, pending *SnapshotState) (Position, *SnapshotState, error) {
+func (s *Source) resnapshotIfGone(ctx context.Context, db *sql.DB, start Position, pending *snapshot.State) (Position, *snapshot.State, error) {
 	listed, err := binlogListed(ctx, db, start.File)
 	if err != nil || listed {
 		return start, pending, err
@@ -412,7 +394,7 @@ func (s *Source) resnapshotIfGone(ctx context.Context, db *sql.DB, r *Reader, st
 	if err != nil {
 		return start, pending, err
 	}
-	snap, err := s.newSnapshot(ctx, r, cur.String())
+	snap, err := s.newSnapshot(ctx, cur.String())
 	if err != nil {
 		return start, pending, err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 	"github.com/tributary-cdc/tributary/checkpoints"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
 	"github.com/tributary-cdc/tributary/internal/admin"
@@ -51,7 +52,6 @@ func TestSnapshotCommandRefuses(t *testing.T) {
 		{[]string{"-c", cfg, "--source", "crm", "--table", "nodot"}, true, "want db.table"},
 		{[]string{"-c", cfg, "--table", "shop.a"}, true, "needs --source"},
 		{[]string{"-c", cfg, "--source", "nope", "--table", "shop.a"}, false, `source "nope" is not in the config`},
-		{[]string{"-c", cfg, "--source", "orders", "--table", "public.a"}, false, "snapshots of PostgreSQL sources are not supported yet"},
 		{[]string{"-c", cfg, "--source", "crm", "--table", "shop.a"}, false, "has no checkpoint yet"},
 	}
 	for _, tc := range tests {
@@ -120,22 +120,22 @@ func TestSnapshotOffline(t *testing.T) {
 		t.Fatalf("checkpoint %+v", p)
 	}
 	s := p.Snapshot
-	if s.Table != "shop.a" || strings.Join(s.Pending, " ") != "shop.b shop.c" || s.After != nil || !strings.HasPrefix(s.ID, start+"~") {
+	if len(s.Active) != 0 || strings.Join(s.Pending, " ") != "shop.a shop.b shop.c" || !strings.HasPrefix(s.ID, start+"~") {
 		t.Errorf("snapshot state %+v", s)
 	}
 }
 
 func TestAddSnapshotTablesKeepsRunningSnapshot(t *testing.T) {
 	t.Parallel()
-	running := mysqlsource.Position{File: "b.000001", Pos: 4, Snapshot: &mysqlsource.SnapshotState{
-		ID: "b.000001:4", Table: "shop.a", After: []any{int64(42)}, Pending: []string{"shop.b"}}}
+	running := mysqlsource.Position{File: "b.000001", Pos: 4, Snapshot: &snapshot.State{
+		ID: "b.000001:4", Active: []snapshot.Cursor{{Table: "shop.a", After: []any{int64(42)}}}, Pending: []string{"shop.b"}}}
 	got, added, err := addSnapshotTables("mysql", running.String(), []string{"shop.a", "shop.c"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, _ := mysqlsource.ParsePosition(got)
 	s := p.Snapshot
-	if strings.Join(added, " ") != "shop.c" || s.ID != "b.000001:4" || s.Table != "shop.a" || s.After[0] != int64(42) || strings.Join(s.Pending, " ") != "shop.b shop.c" {
+	if cur, _ := s.Cursor("shop.a"); strings.Join(added, " ") != "shop.c" || s.ID != "b.000001:4" || len(s.Active) != 1 || cur.After[0] != int64(42) || strings.Join(s.Pending, " ") != "shop.b shop.c" {
 		t.Errorf("added %v, state %+v", added, s)
 	}
 	if _, _, err := addSnapshotTables("mysql", "0/16B3748", []string{"shop.a"}, time.Now()); err == nil {

@@ -39,9 +39,11 @@ func snapshotProgress(t *testing.T, logs string) (lastKey int64, finished bool) 
 			finished = true
 			continue
 		}
-		if len(p.Snapshot.After) == 1 {
-			if k, ok := p.Snapshot.After[0].(int64); ok && k > lastKey {
-				lastKey = k
+		for _, cur := range p.Snapshot.Active {
+			if len(cur.After) == 1 {
+				if k, ok := cur.After[0].(int64); ok && k > lastKey {
+					lastKey = k
+				}
 			}
 		}
 	}
@@ -111,13 +113,14 @@ func TestInitialSnapshotUnderWritesSurvivesSIGKILL(t *testing.T) {
 	d.waitStreaming(t)
 	m := regexp.MustCompile(`msg=streaming source=\S+ from=("(?:[^"\\]|\\.)*"|\S+)`).FindStringSubmatch(d.logs.String())
 	from, err := mysqlsource.ParsePosition(unquote(m[1]))
-	if err != nil || from.Snapshot == nil || len(from.Snapshot.After) != 1 {
+	if err != nil || from.Snapshot == nil || len(from.Snapshot.Active) != 1 || len(from.Snapshot.Active[0].After) != 1 {
 		t.Fatalf("restart resumed from %q (%v), want a position inside the snapshot", m[1], err)
 	}
-	if k, _ := from.Snapshot.After[0].(int64); k < killedAt {
+	resumedAfter := from.Snapshot.Active[0].After[0]
+	if k, _ := resumedAfter.(int64); k < killedAt {
 		t.Fatalf("restart resumed the snapshot after key %d, before the last checkpointed chunk (%d)", k, killedAt)
 	}
-	t.Logf("killed after key %d was checkpointed; resumed after key %v, not from zero", killedAt, from.Snapshot.After[0])
+	t.Logf("killed after key %d was checkpointed; resumed after key %v, not from zero", killedAt, resumedAfter)
 
 	testenv.Eventually(t, 5*time.Minute, "the snapshot to finish", func() bool {
 		_, done := snapshotProgress(t, d.logs.String())
