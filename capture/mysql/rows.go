@@ -147,30 +147,37 @@ func (r *Reader) Table(ctx context.Context, db, table string) (*capture.Table, e
 // not depending on where they fall; the key must be unique and NOT NULL
 // (primary keys are; configured key_columns must be).
 func (r *Reader) ReadChunk(ctx context.Context, db, table string, after []any, limit int) (*capture.Table, [][]any, error) {
+	t, rows, _, err := r.readChunk(ctx, db, table, after, limit, 0)
+	return t, rows, err
+}
+
+// readChunk is ReadChunk keeping at most about maxBytes of values (0: no
+// bound); cut reports that the chunk ended early, at its last row.
+func (r *Reader) readChunk(ctx context.Context, db, table string, after []any, limit, maxBytes int) (_ *capture.Table, _ [][]any, cut bool, _ error) {
 	if limit <= 0 {
-		return nil, nil, fmt.Errorf("read %s.%s: limit must be positive", db, table)
+		return nil, nil, false, fmt.Errorf("read %s.%s: limit must be positive", db, table)
 	}
 	rt, err := r.rowTable(ctx, db, table)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	query := rt.from + rt.order + " LIMIT ?"
 	var args []any
 	if after != nil {
 		key, err := rt.keyArgs(after)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %s.%s: %w", db, table, err)
+			return nil, nil, false, fmt.Errorf("read %s.%s: %w", db, table, err)
 		}
 		for i := range key { // the arguments of rt.after
 			args = append(args, key[:i+1]...)
 		}
 		query = rt.from + rt.after + rt.order + " LIMIT ?"
 	}
-	rows, err := r.query(ctx, rt, query, append(args, limit)...)
+	rows, cut, err := r.queryBounded(ctx, rt, maxBytes, query, append(args, limit)...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	return rt.table, rows, nil
+	return rt.table, rows, cut, nil
 }
 
 // ReadKey returns the row of db.table whose key is keyJSON, the key object
@@ -197,10 +204,17 @@ func (r *Reader) ReadKey(ctx context.Context, db, table string, keyJSON []byte) 
 }
 
 func (r *Reader) query(ctx context.Context, rt *rowTable, query string, args ...any) ([][]any, error) {
+	out, _, err := r.queryBounded(ctx, rt, 0, query, args...)
+	return out, err
+}
+
+// queryBounded is query, stopping once the values kept add up to maxBytes
+// (at least one row is kept; 0: no bound) and reporting that it did.
+func (r *Reader) queryBounded(ctx context.Context, rt *rowTable, maxBytes int, query string, args ...any) (_ [][]any, cut bool, _ error) {
 	t := rt.table
 	rows, err := r.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read %s.%s on %s: %w", t.Database, t.Name, r.cfg.Addr, err)
+		return nil, false, fmt.Errorf("read %s.%s on %s: %w", t.Database, t.Name, r.cfg.Addr, err)
 	}
 	defer rows.Close()
 	n := len(t.Columns)
@@ -210,22 +224,30 @@ func (r *Reader) query(ctx context.Context, rt *rowTable, query string, args ...
 		ptrs[i] = &raw[i]
 	}
 	var out [][]any
+	size := 0
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("read %s.%s: %w", t.Database, t.Name, err)
+			return nil, false, fmt.Errorf("read %s.%s: %w", t.Database, t.Name, err)
 		}
 		row := make([]any, n)
 		for i, v := range raw {
+			if b, ok := v.([]byte); ok {
+				size += len(b)
+			}
 			if row[i], err = rt.decs[i].fromSQL(v); err != nil {
-				return nil, fmt.Errorf("read %s.%s column %s (%s): %w", t.Database, t.Name, t.Columns[i].Name, t.Columns[i].Type, err)
+				return nil, false, fmt.Errorf("read %s.%s column %s (%s): %w", t.Database, t.Name, t.Columns[i].Name, t.Columns[i].Type, err)
 			}
 		}
 		out = append(out, row)
+		if maxBytes > 0 && size >= maxBytes {
+			cut = true
+			break // Close drains the rest of the result without keeping it
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read %s.%s: %w", t.Database, t.Name, err)
+		return nil, false, fmt.Errorf("read %s.%s: %w", t.Database, t.Name, err)
 	}
-	return out, nil
+	return out, cut, nil
 }
 
 func (r *Reader) rowTable(ctx context.Context, db, table string) (*rowTable, error) {

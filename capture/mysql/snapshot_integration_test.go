@@ -377,3 +377,30 @@ func TestSnapshotWhenNeededAfterPurgedBinlog(t *testing.T) {
 		t.Errorf("mode never: Stream = %v, want ErrPositionGone", err)
 	}
 }
+
+// Wide rows end a chunk early: memory holds about chunk_bytes, not
+// chunk_size rows.
+func TestSnapshotChunkByteBudget(t *testing.T) {
+	t.Parallel()
+	db, name := testDB(t)
+	testenv.Exec(t, db, "CREATE TABLE wide (id INT PRIMARY KEY, body MEDIUMTEXT)",
+		"INSERT INTO wide SELECT seq, REPEAT(MD5(seq), 3200) FROM seq_1_to_10") // 100 KB each
+	s := testSource(t, name, func(c *Config) {
+		c.Snapshot = SnapshotConfig{Mode: SnapshotInitial, ChunkSize: 1000, ChunkBytes: 250_000}
+	})
+	from, err := s.CurrentPosition(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, streamErr := startStream(t, s, from)
+	waitSnapshotDone(t, rec, streamErr, waitFor)
+	chunks := map[string]int{}
+	rows := 0
+	for _, c := range rec.changesFor("wide") {
+		chunks[c.EventPosition]++
+		rows++
+	}
+	if rows != 10 || len(chunks) != 4 {
+		t.Errorf("%d rows in %d chunks %v; want 10 rows in chunks of 3, 3, 3, 1", rows, len(chunks), chunks)
+	}
+}

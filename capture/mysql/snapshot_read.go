@@ -18,6 +18,7 @@ type chunk struct {
 	name  string // "db.table"
 	table *capture.Table
 	rows  [][]any
+	cut   bool // the rows reached chunk_bytes: the chunk ends at its last row
 	// The rows are the table's state somewhere in [low, high]; every
 	// transaction before low is in them. On MariaDB low == high: the read
 	// is a consistent snapshot at exactly that position.
@@ -109,7 +110,7 @@ func (s *Source) readTable(ctx context.Context, r *Reader, w work, lim *snapshot
 			return nil, err
 		}
 		c.id, c.name, c.prev, c.emitted = w.id, name, w.cur.After, make(chan struct{})
-		c.done = len(c.rows) < s.cfg.Snapshot.ChunkSize
+		c.done = !c.cut && len(c.rows) < s.cfg.Snapshot.ChunkSize
 		if err := lim.Wait(ctx, len(c.rows)); err != nil {
 			return nil, err
 		}
@@ -143,7 +144,7 @@ func (s *Source) readChunk(ctx context.Context, r *Reader, db, tbl string, after
 		if err != nil {
 			return nil, err
 		}
-		t, rows, err := r.ReadChunk(ctx, db, tbl, after, limit)
+		t, rows, cut, err := r.readChunk(ctx, db, tbl, after, limit, s.cfg.Snapshot.ChunkBytes)
 		if err != nil {
 			return nil, err
 		}
@@ -151,7 +152,7 @@ func (s *Source) readChunk(ctx context.Context, r *Reader, db, tbl string, after
 		if err != nil {
 			return nil, err
 		}
-		return &chunk{table: t, rows: rows, low: low, high: high}, nil
+		return &chunk{table: t, rows: rows, cut: cut, low: low, high: high}, nil
 	}
 	var connID, connID2 int64
 	if err := r.db.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&connID); err != nil {
@@ -165,7 +166,7 @@ func (s *Source) readChunk(ctx context.Context, r *Reader, db, tbl string, after
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of %s.%s: %w", db, tbl, err)
 	}
-	t, rows, err := r.ReadChunk(ctx, db, tbl, after, limit)
+	t, rows, cut, err := r.readChunk(ctx, db, tbl, after, limit, s.cfg.Snapshot.ChunkBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +177,7 @@ func (s *Source) readChunk(ctx context.Context, r *Reader, db, tbl string, after
 		// The pool reconnected: the SELECT may have run outside the snapshot.
 		return nil, fmt.Errorf("snapshot of %s.%s: the connection was replaced during a chunk read", db, tbl)
 	}
-	return &chunk{table: t, rows: rows, low: at, high: at}, nil
+	return &chunk{table: t, rows: rows, cut: cut, low: at, high: at}, nil
 }
 
 // tableExists reports whether db.tbl is a table on the server now.

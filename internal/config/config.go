@@ -148,7 +148,7 @@ type Source struct {
 	Debezium Debezium `yaml:"debezium"`
 
 	// Snapshot reads existing rows (mode never|initial|when_needed).
-	Snapshot mysqlsource.SnapshotConfig `yaml:"snapshot"`
+	Snapshot snapshot.Config `yaml:"snapshot"`
 
 	// MySQL / MariaDB only.
 	Flavor   mysqlsource.Flavor `yaml:"flavor"`
@@ -171,8 +171,7 @@ func (s Source) Postgres() pgsource.Config {
 		Slot: s.Slot, Publication: s.Publication, CreateSlot: s.CreateSlot, CreatePublication: s.CreatePublication,
 		Include: s.Include, Exclude: s.Exclude, KeyColumns: s.KeyColumns,
 		StatusInterval: s.StatusInterval, Heartbeat: s.Heartbeat, ReadTimeout: s.ReadTimeout,
-		Snapshot: snapshot.Config{Mode: snapshot.Mode(s.Snapshot.Mode), ChunkSize: s.Snapshot.ChunkSize,
-			RowsPerSecond: s.Snapshot.RowsPerSecond, Parallel: s.Snapshot.Parallel, Tables: s.Snapshot.Tables},
+		Snapshot: s.Snapshot,
 	}
 	c.Defaults(s.Name)
 	return c
