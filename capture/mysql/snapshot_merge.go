@@ -186,18 +186,12 @@ func (st *streamState) emitChunk(ctx context.Context, c *chunk) error {
 		keep = survivors(c.rows, c.table.Key, m.watches[c.name], c.low)
 	}
 	delete(m.watches, c.name)
-	// The same event ids as every earlier version: a replayed chunk (after
-	// a restart) gives its rows the ids they had.
-	evPos := "snapshot:" + c.name + ":" + snapshot.KeyJSON(c.table, c.prev)
-	if c.id != "" {
-		evPos += "@" + c.id
-	}
 	now := time.Now()
 	resume := st.boundary.String()
 	for _, i := range keep {
 		ch := &capture.Change{
 			Op: capture.OpRead, Table: c.table, After: c.rows[i], Snapshot: true,
-			Position: resume, EventPosition: evPos, RowIndex: i, CommitTime: now,
+			Position: resume, EventPosition: snapshot.RowEventPosition(c.name, c.table, c.rows[i], c.id), CommitTime: now,
 		}
 		st.src.stats.changes.Add(1)
 		if err := st.h.Change(ctx, ch); err != nil {

@@ -174,11 +174,11 @@ func TestSnapMergeTwoTables(t *testing.T) {
 		}
 	}
 	want := []string{
-		"a snapshot:shop.a:start@s1 0", "a snapshot:shop.a:start@s1 2",
+		`a snapshot:shop.a:{"id":1}@s1 0`, `a snapshot:shop.a:{"id":3}@s1 0`,
 		"commit shop.a (resuming), shop.b (resuming); 1 tables pending",
-		`b snapshot:shop.b:{"id":10}@s1 0`, `b snapshot:shop.b:{"id":10}@s1 1`,
+		`b snapshot:shop.b:{"id":11}@s1 0`, `b snapshot:shop.b:{"id":12}@s1 0`,
 		"commit shop.a (resuming), shop.c",
-		`a snapshot:shop.a:{"id":3}@s1 0`,
+		`a snapshot:shop.a:{"id":4}@s1 0`,
 		"commit shop.c",
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -73,13 +73,12 @@ func (st *streamState) emitChunk(ctx context.Context, token string) error {
 	if c.table != nil {
 		keep = survivors(c)
 	}
-	evPos := "snapshot:" + c.name + ":" + snapshot.KeyJSON(c.table, c.prev) + "@" + c.id
 	pos := run.position(st.lastCommit)
 	now := time.Now()
 	for _, i := range keep {
 		ch := &capture.Change{
 			Op: capture.OpRead, Table: c.table, After: c.rows[i], Snapshot: true,
-			Position: pos, EventPosition: evPos, RowIndex: i, CommitTime: now,
+			Position: pos, EventPosition: snapshot.RowEventPosition(c.name, c.table, c.rows[i], c.id), CommitTime: now,
 		}
 		if err := st.h.Change(ctx, ch); err != nil {
 			return fmt.Errorf("handle snapshot row of %s: %w", c.name, err)
