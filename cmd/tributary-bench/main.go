@@ -1,7 +1,8 @@
 // Command tributary-bench measures Tributary against the physical limit of
 // this machine and against Debezium, on the real servers of
 // scripts/services: catch-up throughput, steady-state latency, footprint,
-// and memory during one large transaction. It prints a table and writes the
+// memory during one large transaction, and the initial snapshot of a fresh
+// table. It prints a table and writes the
 // same numbers as JSON. docs/benchmarks.md says what each figure means.
 package main
 
@@ -42,6 +43,8 @@ type options struct {
 	partitions     int
 	catchupTimeout time.Duration
 	pprofDir       string
+	snapshotRows   int64
+	snapshotChunk  int
 }
 
 func env(key, def string) string {
@@ -68,7 +71,9 @@ func parseOptions(args []string) (*options, error) {
 	fs.IntVar(&o.partitions, "partitions", 3, "partitions of every topic")
 	fs.DurationVar(&o.catchupTimeout, "catchup-timeout", 10*time.Minute, "give up on one contender's catch-up after this")
 	fs.StringVar(&o.pprofDir, "pprof", "", "save Tributary's CPU profile of each catch-up (and its allocation profile) in this directory, taken through the daemon's /debug/pprof/")
-	quick := fs.Bool("quick", false, "quick mode: -n 5000, 5 s latency at 200 rows/s, 8 MiB transaction, no Debezium")
+	fs.Int64Var(&o.snapshotRows, "snapshot-rows", 200_000, "rows of the fresh table each source's initial snapshot reads (0 skips the snapshot run)")
+	fs.IntVar(&o.snapshotChunk, "snapshot-chunk", 1000, "rows per chunk: Tributary's snapshot.chunk_size and the raw read's SELECT ... LIMIT")
+	quick := fs.Bool("quick", false, "quick mode: -n 5000, 5 s latency at 200 rows/s, 8 MiB transaction, a 2500-row snapshot, no Debezium")
 	fs.SetOutput(os.Stderr)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -79,7 +84,7 @@ func parseOptions(args []string) (*options, error) {
 		defaults := map[string]func(){
 			"n": func() { o.n = 5000 }, "latency-rate": func() { o.latencyRate = 200 },
 			"latency-duration": func() { o.latencyFor = 5 * time.Second }, "bigtx-mb": func() { o.bigTxMB = 8 },
-			"debezium": func() { o.debezium = false },
+			"debezium": func() { o.debezium = false }, "snapshot-rows": func() { o.snapshotRows = 2500 },
 		}
 		for name, apply := range defaults {
 			if !set[name] {
@@ -93,6 +98,9 @@ func parseOptions(args []string) (*options, error) {
 	o.pgAddr = "127.0.0.1:" + env("TRIBUTARY_PG_PORT", "15432")
 	if o.n < 100 {
 		return nil, fmt.Errorf("-n %d: at least 100 row changes", o.n)
+	}
+	if o.snapshotRows < 0 || o.snapshotChunk < 1 {
+		return nil, fmt.Errorf("-snapshot-rows %d, -snapshot-chunk %d: want rows >= 0 (0 skips) and a chunk of at least 1 row", o.snapshotRows, o.snapshotChunk)
 	}
 	return o, nil
 }
@@ -128,7 +136,8 @@ func run(ctx context.Context, o *options, out io.Writer) (*Report, error) {
 	}
 	host, _ := os.Hostname()
 	rep := &Report{Started: started.UTC().Format(time.RFC3339), Host: host, CPUs: runtime.NumCPU(),
-		N: o.n, LatencyRate: o.latencyRate, LatencySeconds: o.latencyFor.Seconds(), BigTxMB: o.bigTxMB}
+		N: o.n, LatencyRate: o.latencyRate, LatencySeconds: o.latencyFor.Seconds(), BigTxMB: o.bigTxMB,
+		SnapshotRows: o.snapshotRows, SnapshotChunk: o.snapshotChunk}
 	progress("run %s, work directory %s", run, work)
 
 	bin, err := tributaryBinary(o.tributaryBin, work)

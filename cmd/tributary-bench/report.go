@@ -43,6 +43,8 @@ type Report struct {
 	LatencyRate    int             `json:"latency_rows_per_s"`
 	LatencySeconds float64         `json:"latency_seconds"`
 	BigTxMB        int             `json:"bigtx_mib"`
+	SnapshotRows   int64           `json:"snapshot_rows"`
+	SnapshotChunk  int             `json:"snapshot_chunk_size"`
 	Seconds        float64         `json:"seconds"`
 	Sources        []*SourceReport `json:"sources"`
 }
@@ -58,6 +60,7 @@ type SourceReport struct {
 	LimitBy      string             `json:"limit_by"`
 	Contenders   []*ContenderReport `json:"contenders"`
 	BigTx        *BigTxReport       `json:"big_transaction,omitempty"`
+	Snapshot     *SnapshotReport    `json:"snapshot,omitempty"`
 }
 
 type ContenderReport struct {
@@ -98,16 +101,23 @@ func (s *SourceReport) contender(name string) *ContenderReport {
 	return nil
 }
 
-func (s *SourceReport) computeRatios() {
+// limitOf is the physical limit: the lower of the source's raw read and
+// kafka-go's produce rate, and which of them it is.
+func limitOf(raw, produce Result) (float64, string) {
 	switch {
-	case s.RawRead.Error == "" && s.KafkaProduce.Error == "":
-		s.Limit, s.LimitBy = s.RawRead.EventsPerSec, "source read"
-		if s.KafkaProduce.EventsPerSec < s.Limit {
-			s.Limit, s.LimitBy = s.KafkaProduce.EventsPerSec, "kafka produce"
+	case raw.Error == "" && produce.Error == "":
+		if produce.EventsPerSec < raw.EventsPerSec {
+			return produce.EventsPerSec, "kafka produce"
 		}
-	case s.RawRead.Error == "":
-		s.Limit, s.LimitBy = s.RawRead.EventsPerSec, "source read (kafka-go figure missing)"
+		return raw.EventsPerSec, "source read"
+	case raw.Error == "":
+		return raw.EventsPerSec, "source read (kafka-go figure missing)"
 	}
+	return 0, ""
+}
+
+func (s *SourceReport) computeRatios() {
+	s.Limit, s.LimitBy = limitOf(s.RawRead, s.KafkaProduce)
 	trib := s.contender("tributary")
 	if trib == nil || trib.CatchUp == nil {
 		return
@@ -197,6 +207,9 @@ func printSource(w io.Writer, r *Report, s *SourceReport) {
 			fmt.Fprintf(w, "\none %d MiB transaction (%d rows), tributary: peak RSS %.0f MB, steady %.0f MB, CPU %.1f s, commit→last ack %.1f s (write %.1f s)\n",
 				b.MB, b.Rows, b.Footprint.PeakRSSMB, b.Footprint.SteadyRSSMB, b.Footprint.CPUSeconds, b.Seconds, b.WriteSeconds)
 		}
+	}
+	if s.Snapshot != nil {
+		printSnapshot(w, s.Snapshot)
 	}
 	var notes []string
 	for _, x := range []struct {

@@ -29,12 +29,14 @@ type benchSource interface {
 	RawRead(ctx context.Context, rows int64) (Rate, error)
 	BigTx(ctx context.Context, rows int64) error
 	Cleanup(ctx context.Context) error
+	snapshotSource
 }
 
 // sourceBench runs every measurement of one source, in this order:
 // contenders primed (each records its position), workload written once,
 // raw read, then per contender catch-up followed by latency, the kafka-go
-// limit, and Tributary alone through one large transaction.
+// limit, Tributary alone through one large transaction, and last the
+// initial snapshot of a fresh table (snapshot.go).
 type sourceBench struct {
 	o         *options
 	k         *benchKafka
@@ -149,6 +151,9 @@ func (b *sourceBench) measureAll(ctx context.Context) error {
 	b.rep.computeRatios()
 	if b.o.bigTxMB > 0 {
 		b.rep.BigTx = b.bigTx(ctx, b.contenders[0])
+	}
+	if b.o.snapshotRows > 0 && ctx.Err() == nil {
+		b.rep.Snapshot = b.snapshot(ctx)
 	}
 	return nil
 }
