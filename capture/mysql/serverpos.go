@@ -81,6 +81,13 @@ func (s *Source) startGTIDSet(ctx context.Context, db *sql.DB, start Position) (
 	if text == "" && s.cfg.Flavor == FlavorMySQL {
 		return nil, nil
 	}
+	if s.cfg.Flavor == FlavorMySQL {
+		gs, err := parseMySQLGTIDSet(text)
+		if err != nil {
+			return nil, fmt.Errorf("position %s: %w", start, err)
+		}
+		return gs, nil
+	}
 	gs, err := gmysql.ParseGTIDSet(string(s.cfg.Flavor), text)
 	if err != nil {
 		return nil, fmt.Errorf("position %s: GTID set %q: %w", start, text, err)

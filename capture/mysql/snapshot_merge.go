@@ -204,7 +204,7 @@ func (st *streamState) emitChunk(ctx context.Context, c *chunk) error {
 	if m.state == nil {
 		st.src.log.Info("snapshot finished")
 	}
-	pos := st.boundary
+	pos := st.resumePos()
 	pos.Snapshot = m.state
 	commitTime := st.lastCommit
 	if commitTime.IsZero() {

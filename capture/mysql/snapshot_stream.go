@@ -104,7 +104,7 @@ func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.B
 			if len(added) > 0 && !st.txOpen {
 				// Between transactions: record the new work at once, so it
 				// is durable at the next checkpoint even on an idle server.
-				pos := st.boundary
+				pos := st.resumePos()
 				pos.Snapshot = m.state
 				commitTime := st.lastCommit
 				if commitTime.IsZero() {

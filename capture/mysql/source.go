@@ -95,10 +95,11 @@ type Stats struct {
 	UnparsedDDL      uint64 // DDL whose table could not be read from the statement (still emitted)
 	StatementDML     uint64 // INSERT/UPDATE/DELETE logged as statements: their rows are NOT captured
 	ExcludedRowsEvts uint64 // rows events of tables outside include/exclude, skipped undecoded
+	XAUnseen         uint64 // XA COMMITs of transactions prepared before the stream started: rows not captured
 }
 
 type stats struct {
-	changes, commits, schema, unparsedDDL, statementDML, excluded atomic.Uint64
+	changes, commits, schema, unparsedDDL, statementDML, excluded, xaUnseen atomic.Uint64
 }
 
 // Stats returns the counters; safe to call concurrently with Stream.
@@ -110,6 +111,7 @@ func (s *Source) Stats() Stats {
 		UnparsedDDL:      s.stats.unparsedDDL.Load(),
 		StatementDML:     s.stats.statementDML.Load(),
 		ExcludedRowsEvts: s.stats.excluded.Load(),
+		XAUnseen:         s.stats.xaUnseen.Load(),
 	}
 }
 

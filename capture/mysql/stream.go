@@ -10,6 +10,7 @@ import (
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/google/uuid"
 
 	"github.com/tributary-cdc/tributary/capture"
 )
@@ -26,11 +27,24 @@ type streamState struct {
 	gset     gmysql.GTIDSet // executed GTIDs up to boundary; nil if unknown
 	lastPos  uint32         // end of the last event read, for error messages
 
-	inTx       bool      // between BEGIN and COMMIT/XID
+	// inTx: inside a group that only XID, an exact COMMIT/ROLLBACK, the
+	// end of an XA prepare or XA COMMIT/ROLLBACK ends (BEGIN, MariaDB's
+	// non-standalone GTID event, XA START). Outside it a Query event is a
+	// transaction of its own (DDL).
+	inTx       bool
 	txGTID     string    // GTID of the open transaction, "" without GTIDs
 	txCommitTS time.Time // MySQL 8 original commit time, zero when unknown
 	txOpen     bool      // a transaction started (GTID, BEGIN or rows) and has not committed
 	lastCommit time.Time // commit time of the last transaction
+
+	xaOpen   bool              // inside an XA prepare group (xa.go)
+	xaXID    string            // its XID, once known
+	xaBuf    []*capture.Change // its rows, held until XA COMMIT
+	prepared []*preparedXA     // prepared XA transactions, oldest first
+
+	// payload is the MySQL 8 compressed transaction being read (nil
+	// outside one): its inner events take their positions from it.
+	payload *payloadAt
 
 	snap *snapMerge // nil unless a snapshot runs alongside (snapshot_stream.go)
 
@@ -68,8 +82,12 @@ func (st *streamState) handle(ctx context.Context, ev *replication.BinlogEvent) 
 	case *replication.FormatDescriptionEvent:
 		return nil
 	}
-	if hdr.LogPos > 0 {
+	if hdr.LogPos > 0 && st.payload == nil {
 		st.lastPos = hdr.LogPos
+	}
+	if isXAPrepare(hdr) {
+		st.xaPrepared(hdr)
+		return nil
 	}
 	switch e := ev.Event.(type) {
 	case *replication.MariadbGTIDListEvent:
@@ -84,19 +102,20 @@ func (st *streamState) handle(ctx context.Context, ev *replication.BinlogEvent) 
 			_ = st.gset.Update(e.GTIDSets)
 		}
 	case *replication.MariadbGTIDEvent:
+		// A GTID event stands in for BEGIN unless the group is standalone
+		// (DDL and other statements with no COMMIT after them).
 		st.txGTID = e.GTID.String()
-		st.inTx = false
+		st.inTx = !e.IsStandalone()
 		st.txOpen = true
-	case *replication.GTIDEvent:
-		st.txGTID = ""
-		if e.GNO > 0 { // anonymous transactions (gtid_mode=OFF) have GNO 0
-			if gs, err := e.GTIDNext(); err == nil {
-				st.txGTID = gs.String()
-			}
+		if e.Flags&mariaDBPreparedXA != 0 {
+			st.startXA("")
 		}
-		st.txCommitTS = e.OriginalCommitTime()
-		st.inTx = false
-		st.txOpen = true
+	case *replication.GTIDEvent:
+		st.mysqlGTID(e, "")
+	case *replication.GtidTaggedLogEvent:
+		st.mysqlGTID(&e.GTIDEvent, e.Tag)
+	case *replication.TransactionPayloadEvent:
+		return st.compressed(ctx, hdr, e)
 	case *replication.QueryEvent:
 		return st.query(ctx, hdr, e)
 	case *replication.XIDEvent:
@@ -111,19 +130,43 @@ func (st *streamState) handle(ctx context.Context, ev *replication.BinlogEvent) 
 	return nil
 }
 
-// commit ends the open transaction at the end of the event hdr describes.
-func (st *streamState) commit(ctx context.Context, hdr *replication.EventHeader) error {
+// mysqlGTID opens a MySQL transaction group. MySQL writes BEGIN after the
+// GTID event for transactions, nothing for DDL.
+func (st *streamState) mysqlGTID(e *replication.GTIDEvent, tag string) {
+	st.txGTID = ""
+	if e.GNO > 0 { // anonymous transactions (gtid_mode=OFF) have GNO 0
+		if u, err := uuid.FromBytes(e.SID); err == nil {
+			st.txGTID = formatMySQLGTID(u.String(), tag, e.GNO)
+		}
+	}
+	st.txCommitTS = e.OriginalCommitTime()
+	st.inTx = false
+	st.txOpen = true
+}
+
+// endGroup moves the boundary past the group ending with the event hdr
+// describes and adds its GTID to the executed set.
+func (st *streamState) endGroup(hdr *replication.EventHeader) Position {
 	if st.gset != nil && st.txGTID != "" {
 		if err := st.gset.Update(st.txGTID); err != nil {
 			st.src.log.Warn("cannot add GTID to the executed set", "gtid", st.txGTID, "err", err)
 		}
 	}
-	pos := Position{File: st.file, Pos: hdr.LogPos}
+	pos := Position{File: st.file, Pos: st.endOf(hdr)}
 	if st.gset != nil {
 		pos.GTIDSet = st.gset.String()
 	}
 	st.boundary = pos
 	st.inTx, st.txOpen, st.txGTID, st.txCommitTS = false, false, "", time.Time{}
+	return pos
+}
+
+// commit ends the open transaction at the end of the event hdr describes.
+// The Commit carries resumePos: the boundary, unless an XA transaction is
+// prepared (xa.go).
+func (st *streamState) commit(ctx context.Context, hdr *replication.EventHeader) error {
+	st.endGroup(hdr)
+	pos := st.resumePos()
 	st.lastCommit = eventTime(hdr)
 	st.src.stats.commits.Add(1)
 	if st.snap != nil {
@@ -149,10 +192,20 @@ func (st *streamState) query(ctx context.Context, hdr *replication.EventHeader, 
 		return nil
 	case "COMMIT", "ROLLBACK":
 		// Transactions touching non-transactional tables end in a COMMIT
-		// query (a ROLLBACK one when they changed such tables and rolled back).
-		if rest := strings.TrimSpace(strings.ToUpper(stripComments(q))); rest == kw || strings.HasPrefix(rest, kw+" ") || strings.HasPrefix(rest, kw+";") {
+		// query (a ROLLBACK one when they changed such tables and rolled
+		// back). ROLLBACK TO [SAVEPOINT] stays inside the transaction.
+		if endsTransaction(q, kw) {
 			return st.commit(ctx, hdr)
 		}
+		if st.inTx {
+			return nil
+		}
+	case "SAVEPOINT", "RELEASE":
+		if st.inTx {
+			return nil // never a boundary
+		}
+	case "XA":
+		return st.xaQuery(ctx, hdr, q)
 	}
 	if err := st.statement(ctx, hdr, string(e.Schema), q); err != nil {
 		return err
@@ -167,7 +220,7 @@ func (st *streamState) query(ctx context.Context, hdr *replication.EventHeader, 
 // statement handles a query event that is neither BEGIN nor COMMIT.
 func (st *streamState) statement(ctx context.Context, hdr *replication.EventHeader, schema, q string) error {
 	log := st.src.log
-	at := Position{File: st.file, Pos: hdr.LogPos - hdr.EventSize}
+	at := st.startOf(hdr)
 	switch stmt := classify(q); stmt.kind {
 	case stmtDML:
 		st.src.stats.statementDML.Add(1)
@@ -305,7 +358,7 @@ func (st *streamState) rows(ctx context.Context, hdr *replication.EventHeader, e
 	if info == nil {
 		return fmt.Errorf("read binlog at %s: rows event for table id %d without its table map", st.readPos(), e.TableID)
 	}
-	evPos := Position{File: st.file, Pos: hdr.LogPos - hdr.EventSize}
+	evPos := st.startOf(hdr)
 	st.txOpen = true
 	var op capture.Op
 	step := 1
@@ -323,12 +376,9 @@ func (st *streamState) rows(ctx context.Context, hdr *replication.EventHeader, e
 	if commitTime.IsZero() {
 		commitTime = eventTime(hdr)
 	}
-	txID := st.txGTID
-	if txID == "" {
-		txID = st.boundary.File + ":" + strconv.FormatUint(uint64(st.boundary.Pos), 10)
-	}
+	txID := st.txID()
 	// The same for every row of the event.
-	position, eventPosition := st.boundary.String(), evPos.String()
+	position, eventPosition := st.boundary.String(), st.eventName(hdr)
 	for i := 0; i+step <= len(e.Rows); i += step {
 		c := &capture.Change{
 			Op: op, Table: info.table,
@@ -350,15 +400,47 @@ func (st *streamState) rows(ctx context.Context, hdr *replication.EventHeader, e
 				return err
 			}
 		}
-		if st.snap != nil {
-			st.snap.observe(info.table, evPos, c.Before, c.After)
+		if st.xaOpen {
+			st.xaBuf = append(st.xaBuf, c) // emitted at XA COMMIT (xa.go)
+			continue
 		}
-		st.src.stats.changes.Add(1)
-		if err := st.h.Change(ctx, c); err != nil {
-			return fmt.Errorf("handle change at %s row %d: %w", evPos, i/step, err)
+		if err := st.emit(ctx, c, evPos); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// emit hands one row change, which takes effect at the event at, to the
+// handler.
+func (st *streamState) emit(ctx context.Context, c *capture.Change, at Position) error {
+	if st.snap != nil {
+		st.snap.observe(c.Table, at, c.Before, c.After)
+	}
+	st.src.stats.changes.Add(1)
+	if err := st.h.Change(ctx, c); err != nil {
+		return fmt.Errorf("handle change at %s row %d: %w", c.EventPosition, c.RowIndex, err)
+	}
+	return nil
+}
+
+// txID names the open transaction: its GTID, else the boundary before it.
+func (st *streamState) txID() string {
+	if st.txGTID != "" {
+		return st.txGTID
+	}
+	return st.boundary.File + ":" + strconv.FormatUint(uint64(st.boundary.Pos), 10)
+}
+
+// endsTransaction reports whether q, starting with kw (COMMIT or
+// ROLLBACK), ends the transaction: COMMIT [WORK] or ROLLBACK [WORK], not
+// ROLLBACK TO [SAVEPOINT] s.
+func endsTransaction(q, kw string) bool {
+	f := strings.Fields(strings.ToUpper(strings.TrimSuffix(strings.TrimSpace(stripComments(q)), ";")))
+	if len(f) == 0 || strings.TrimSuffix(f[0], ";") != kw {
+		return false
+	}
+	return len(f) == 1 || f[1] != "TO"
 }
 
 // image converts row image k of e; columns the server did not log are
