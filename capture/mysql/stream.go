@@ -440,7 +440,11 @@ func endsTransaction(q, kw string) bool {
 	if len(f) == 0 || strings.TrimSuffix(f[0], ";") != kw {
 		return false
 	}
-	return len(f) == 1 || f[1] != "TO"
+	rest := f[1:]
+	if len(rest) > 0 && rest[0] == "WORK" {
+		rest = rest[1:]
+	}
+	return len(rest) == 0 || rest[0] != "TO"
 }
 
 // image converts row image k of e; columns the server did not log are
