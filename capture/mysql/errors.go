@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/tributary-cdc/tributary/capture"
 )
 
 // ErrPositionGone means the server no longer has the binlog the position
@@ -47,13 +49,25 @@ func positionGone(msg string) bool {
 	return false
 }
 
-// accessDenied reports a login the server refused: retrying with the same
-// credentials cannot succeed, so the source stops and says so.
+// accessDenied reports a login or privilege the server refused: 1045
+// (wrong user or password), 1044 (no access to a database), 1227 (a
+// privilege the statement needs, e.g. REPLICATION CLIENT). Retrying with
+// the same credentials cannot succeed, so the source stops and says so.
 func accessDenied(err error) bool {
+	refused := func(code uint16) bool { return code == 1045 || code == 1044 || code == 1227 }
 	var me *gmysql.MyError
-	if errors.As(err, &me) && me.Code == 1045 {
+	if errors.As(err, &me) && refused(me.Code) {
 		return true
 	}
 	var de *driver.MySQLError
-	return errors.As(err, &de) && de.Number == 1045
+	return errors.As(err, &de) && refused(de.Number)
+}
+
+// permanentIfRefused turns a refused login or privilege into a
+// *capture.PermanentError naming the settings to fix.
+func (s *Source) permanentIfRefused(err error) error {
+	if err != nil && accessDenied(err) {
+		return &capture.PermanentError{Err: fmt.Errorf("%w (check sources[%s].user and its password_env or password_file, and the user's grants)", err, s.name)}
+	}
+	return err
 }

@@ -430,4 +430,10 @@ func TestWrongPasswordIsPermanent(t *testing.T) {
 	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "sources[test].user") {
 		t.Fatalf("Stream = %v, want a permanent error pointing at the credentials", err)
 	}
+	// Without a checkpoint the pipeline asks for the current position
+	// first: the refusal must be permanent there too, or it retries forever.
+	_, err = s.CurrentPosition(ctx)
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "sources[test].user") || !strings.Contains(err.Error(), "password_env") {
+		t.Fatalf("CurrentPosition = %v, want a permanent error pointing at the credentials", err)
+	}
 }

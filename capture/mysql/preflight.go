@@ -14,7 +14,7 @@ import (
 var ErrPreflight = errors.New("mysql preflight failed")
 
 // preflightVars are the server variables checkVariables reads.
-var preflightVars = []string{"log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata"}
+var preflightVars = []string{"log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "binlog_row_value_options"}
 
 // checkVariables judges the server's global replication settings. Errors
 // stop the source; warnings are logged. A session cannot fake these (they
@@ -30,6 +30,12 @@ func checkVariables(server, addr string, vars map[string]string) (warnings []str
 	}
 	if v := get("binlog_row_metadata"); v != "FULL" {
 		errs = append(errs, fmt.Errorf("%s at %s has binlog_row_metadata=%s; set binlog_row_metadata=FULL (SET GLOBAL and my.cnf [mysqld]) — Tributary takes column names, keys and ENUM/SET labels from it", server, addr, orUnset(v)))
+	}
+	if v := get("binlog_row_value_options"); strings.Contains(v, "PARTIAL_JSON") {
+		// MySQL 8 then logs JSON updates as diffs against a before image
+		// the binlog does not carry in full; the event could not say the
+		// document's new value.
+		errs = append(errs, fmt.Errorf("%s at %s has binlog_row_value_options=%s; set it to '' (SET GLOBAL binlog_row_value_options='' and my.cnf [mysqld]) — Tributary needs whole JSON documents in the binlog, not partial updates", server, addr, v))
 	}
 	if v := get("binlog_row_image"); v != "FULL" {
 		warnings = append(warnings, fmt.Sprintf("%s at %s has binlog_row_image=%s; columns the server leaves out are delivered as absent, not as values — set binlog_row_image=FULL for complete before/after images", server, addr, orUnset(v)))

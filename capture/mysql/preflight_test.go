@@ -30,6 +30,8 @@ func TestCheckVariables(t *testing.T) {
 		{"mixed", with("binlog_format", "mixed"), "binlog_format=MIXED", ""},
 		{"metadata minimal", with("binlog_row_metadata", "MINIMAL"), "binlog_row_metadata=MINIMAL", ""},
 		{"metadata unknown", with("binlog_row_metadata", ""), "binlog_row_metadata=<unset>", ""},
+		{"partial json", with("binlog_row_value_options", "PARTIAL_JSON"), "binlog_row_value_options=PARTIAL_JSON; set it to ''", ""},
+		{"no row value options (MariaDB)", with("binlog_row_value_options", ""), "", ""},
 		{"row image minimal warns", with("binlog_row_image", "MINIMAL"), "", "binlog_row_image=MINIMAL"},
 		{"row image noblob warns", with("binlog_row_image", "NOBLOB"), "", "binlog_row_image=NOBLOB"},
 	}

@@ -238,10 +238,7 @@ func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) err
 	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrPositionGone) {
 		return &capture.PermanentError{Err: err}
 	}
-	if accessDenied(err) {
-		return &capture.PermanentError{Err: fmt.Errorf("%w (check sources[%s].user and its password)", err, s.name)}
-	}
-	return err
+	return s.permanentIfRefused(err)
 }
 
 // CurrentPosition is the server's current binlog position, where a source
@@ -251,7 +248,9 @@ func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) err
 func (s *Source) CurrentPosition(ctx context.Context) (string, error) {
 	p, err := s.currentPositionWithGTID(ctx)
 	if err != nil {
-		return "", err
+		// The first call on a source without a checkpoint: a refused login
+		// shows here before Stream's preflight.
+		return "", s.permanentIfRefused(err)
 	}
 	if s.cfg.Snapshot.Active() {
 		if p.Snapshot, err = s.newSnapshot(ctx, p.String()); err != nil {

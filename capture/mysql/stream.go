@@ -459,7 +459,8 @@ func (st *streamState) image(info *tableInfo, e *replication.RowsEvent, k int, a
 	for j, v := range raw {
 		var err error
 		if out[j], err = info.decoders[j].convert(v); err != nil {
-			return nil, fmt.Errorf("read binlog at %s: table %s.%s column %s (%s): %w", at, info.table.Database, info.table.Name, cols[j].Name, cols[j].Type, err)
+			// The same bytes come back after a restart: stop, don't loop.
+			return nil, &capture.PermanentError{Err: fmt.Errorf("read binlog at %s: table %s.%s column %s (%s): %w", at, info.table.Database, info.table.Name, cols[j].Name, cols[j].Type, err)}
 		}
 	}
 	if k < len(e.SkippedColumns) {

@@ -1,6 +1,14 @@
 package mysql
 
-import "testing"
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/tributary-cdc/tributary/capture"
+)
 
 func TestEndsTransaction(t *testing.T) {
 	t.Parallel()
@@ -87,6 +95,28 @@ func TestMySQLGTIDSetTags(t *testing.T) {
 	for _, bad := range []string{"nope:1", a + ":0", a + ":5-3", a + "::1"} {
 		if _, err := parseMySQLGTIDSet(bad); err == nil {
 			t.Errorf("parse %q: no error", bad)
+		}
+	}
+}
+
+// A value that cannot be decoded (a MySQL 8 partial JSON update) stops
+// the source with table, column and position; a restart would read the
+// same bytes again.
+func TestUndecodableValueIsPermanent(t *testing.T) {
+	t.Parallel()
+	info := &tableInfo{
+		table:    &capture.Table{Database: "crm", Name: "t", Columns: []capture.Column{{Name: "doc", Type: "json"}}},
+		decoders: []decoder{{kind: kindJSON}},
+	}
+	st := &streamState{}
+	_, err := st.image(info, &replication.RowsEvent{Rows: [][]any{{struct{}{}}}}, 0, Position{File: "binlog.000002", Pos: 77})
+	var perm *capture.PermanentError
+	if !errors.As(err, &perm) {
+		t.Fatalf("image error %v (%T), want a *capture.PermanentError", err, err)
+	}
+	for _, want := range []string{"binlog.000002:77", "crm.t", "column doc", "PARTIAL_JSON"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
 		}
 	}
 }
