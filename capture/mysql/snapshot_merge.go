@@ -26,12 +26,15 @@ type windowEvent struct {
 // after low belongs to a transaction that started at or after low, since
 // the binlog holds whole transactions and low is a transaction boundary.
 //
+// A zero low (the MySQL flavor, see readChunk) drops every key changed
+// since the watch began.
+//
 // events must be the changes of the chunk's table emitted before the chunk,
 // in any order.
 func survivors(rows [][]any, key []int, events []windowEvent, low Position) []int {
 	changed := make(map[string]bool)
 	for _, e := range events {
-		if e.At.Compare(low) >= 0 {
+		if low.File == "" || e.At.Compare(low) >= 0 {
 			changed[e.Key] = true
 		}
 	}

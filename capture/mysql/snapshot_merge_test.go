@@ -34,6 +34,12 @@ func TestSurvivors(t *testing.T) {
 			t.Errorf("%s: survivors %v, want %v", tt.name, got, tt.want)
 		}
 	}
+	// MySQL flavor: a zero low drops every key changed since the watch,
+	// also below SHOW MASTER STATUS (written, maybe not yet visible).
+	early := []windowEvent{{p("b.000001:9000"), k(1)}, {p("b.000002:499"), k(2)}}
+	if got := survivors(chunk, []int{0}, early, Position{}); !reflect.DeepEqual(got, []int{2, 3}) {
+		t.Errorf("zero low: survivors %v, want [2 3]", got)
+	}
 	// Composite keys, in key order, compare by canonical value and type.
 	comp := [][]any{{"x", int64(1), "v"}, {"x", int64(2), "v"}}
 	ev := []windowEvent{{low, snapshot.KeyString([]any{"x", uint64(1), "other"}, []int{0, 1})}, {low, snapshot.KeyString([]any{"x", int64(2), "w"}, []int{0, 1})}}
@@ -203,5 +209,27 @@ func isClosed(c chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// The MySQL flavor's reader waits for the GTIDs the loop emitted, the open
+// transaction's included: its early rows were not recorded by the watch.
+func TestEmittedGTIDs(t *testing.T) {
+	t.Parallel()
+	const a = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+	gs, _ := parseMySQLGTIDSet(a + ":1-6")
+	st := &streamState{gset: gs}
+	if got := st.emittedGTIDs(); got != a+":1-6" {
+		t.Errorf("between transactions: %q", got)
+	}
+	st.txGTID, st.txOpen = a+":7", true
+	if got := st.emittedGTIDs(); got != a+":1-7" {
+		t.Errorf("inside transaction 7: %q, want %s:1-7", got, a)
+	}
+	if gs.String() != a+":1-6" {
+		t.Errorf("the stream's own set changed: %s", gs)
+	}
+	if got := (&streamState{}).emittedGTIDs(); got != "" {
+		t.Errorf("without GTIDs: %q", got)
 	}
 }

@@ -38,7 +38,11 @@ type chunk struct {
 type snapMsg struct {
 	watch string
 	ack   chan struct{}
-	chunk *chunk
+	// executed receives, before ack is closed, the GTIDs of every
+	// transaction the loop has emitted rows of ("" without GTIDs): the
+	// MySQL flavor's reader waits until the server has committed them.
+	executed *string
+	chunk    *chunk
 }
 
 // runReader reads tables chunk by chunk, starting with w, on a connection
@@ -101,11 +105,11 @@ func (s *Source) readTable(ctx context.Context, r *Reader, w work, lim *snapshot
 	s.log.Info("snapshot of table started", "table", name, "approx_rows", total, "resume_after_chunk", w.cur.After != nil)
 	lastLog := time.Now()
 	for {
-		ack := make(chan struct{})
-		if err := send(snapMsg{watch: name, ack: ack}, ack); err != nil {
+		ack, executed := make(chan struct{}), new(string)
+		if err := send(snapMsg{watch: name, ack: ack, executed: executed}, ack); err != nil {
 			return nil, err
 		}
-		c, err := s.readChunk(ctx, r, db, tbl, w.cur.After)
+		c, err := s.readChunk(ctx, r, db, tbl, w.cur.After, *executed)
 		if err != nil {
 			return nil, err
 		}
@@ -133,16 +137,32 @@ func (s *Source) readTable(ctx context.Context, r *Reader, w work, lim *snapshot
 // readChunk reads the next chunk of db.tbl after key after, bracketed by
 // binlog positions. On MariaDB the SELECT runs in START TRANSACTION WITH
 // CONSISTENT SNAPSHOT, whose Binlog_snapshot_file/position status names the
-// exact binlog position of its read view (no lock, no privilege needed). On
-// MySQL the positions come from SHOW MASTER STATUS before and after.
+// exact binlog position of its read view (no lock, no privilege needed).
+//
+// MySQL has no such status, and its binlog position is no watermark: group
+// commit writes a transaction to the binlog (and the dump thread may send
+// it) before InnoDB commits it, so a transaction below SHOW MASTER STATUS
+// can still be invisible to the SELECT. There the chunk is exact because:
+//   - its low is "every change since the watch began" (a zero Position):
+//     a key changed by any event the loop emits after the watch is dropped;
+//   - a transaction emitted before the watch, or open at it, is in
+//     executed (the loop's GTIDs); the reader waits with
+//     WAIT_FOR_EXECUTED_GTID_SET until the server has committed all of them
+//     (gtid_executed is updated after the engine commit), so the SELECT
+//     sees every one of them;
+//   - high, read after the SELECT, is past every transaction the SELECT
+//     saw (committed, so written to the binlog, before it).
+//
+// Without GTIDs (gtid_mode=OFF) the wait is impossible and a transaction
+// emitted just before the chunk's read but committed just after can leave
+// a stale row; the README says to enable GTIDs for MySQL snapshots.
 //
 // r must have a single connection, so that the statements share a session.
-func (s *Source) readChunk(ctx context.Context, r *Reader, db, tbl string, after []any) (*chunk, error) {
+func (s *Source) readChunk(ctx context.Context, r *Reader, db, tbl string, after []any, executed string) (*chunk, error) {
 	limit := s.cfg.Snapshot.ChunkSize
 	if s.cfg.Flavor != FlavorMariaDB {
-		low, err := s.currentPosition(ctx, r.db)
-		if err != nil {
-			return nil, err
+		if err := waitExecuted(ctx, r.db, executed); err != nil {
+			return nil, fmt.Errorf("snapshot of %s.%s: %w", db, tbl, err)
 		}
 		t, rows, cut, err := r.readChunk(ctx, db, tbl, after, limit, s.cfg.Snapshot.ChunkBytes)
 		if err != nil {
@@ -152,7 +172,7 @@ func (s *Source) readChunk(ctx context.Context, r *Reader, db, tbl string, after
 		if err != nil {
 			return nil, err
 		}
-		return &chunk{table: t, rows: rows, cut: cut, low: low, high: high}, nil
+		return &chunk{table: t, rows: rows, cut: cut, low: Position{}, high: high}, nil
 	}
 	var connID, connID2 int64
 	if err := r.db.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&connID); err != nil {
@@ -219,3 +239,22 @@ func snapshotPosition(ctx context.Context, db *sql.DB) (Position, error) {
 	}
 	return p, nil
 }
+
+// waitExecuted waits until the server has committed every GTID of set.
+func waitExecuted(ctx context.Context, db *sql.DB, set string) error {
+	if set == "" {
+		return nil
+	}
+	var timedOut sql.NullInt64
+	if err := db.QueryRowContext(ctx, "SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)", set, int(executedWait.Seconds())).Scan(&timedOut); err != nil {
+		return fmt.Errorf("wait for the GTIDs already streamed to commit: %w", err)
+	}
+	if timedOut.Int64 != 0 {
+		return fmt.Errorf("the server had not committed the GTIDs already streamed (%s) after %s", set, executedWait)
+	}
+	return nil
+}
+
+// executedWait bounds waitExecuted: a streamed transaction commits in
+// moments unless the server is stuck.
+const executedWait = 30 * time.Second

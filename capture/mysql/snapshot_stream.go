@@ -118,6 +118,9 @@ func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.B
 		case msg := <-ctl:
 			if msg.chunk == nil {
 				st.snap.watch(msg.watch)
+				if msg.executed != nil {
+					*msg.executed = st.emittedGTIDs()
+				}
 				close(msg.ack)
 				continue
 			}
@@ -184,4 +187,20 @@ func binlogListed(ctx context.Context, db *sql.DB, file string) (bool, error) {
 		found = found || vals[0].String == file
 	}
 	return found, rows.Err()
+}
+
+// emittedGTIDs is the GTID set of every transaction the loop has emitted
+// rows of, the open one included ("" without GTIDs).
+func (st *streamState) emittedGTIDs() string {
+	if st.gset == nil {
+		return ""
+	}
+	if st.txGTID == "" || !st.txOpen {
+		return st.gset.String()
+	}
+	gs := st.gset.Clone()
+	if err := gs.Update(st.txGTID); err != nil {
+		return st.gset.String()
+	}
+	return gs.String()
 }
