@@ -96,9 +96,9 @@ func collections(r txRecord) string {
 	return strings.Join(s, " ")
 }
 
-// MariaDB: a two-table transaction gives BEGIN and END (with per-table
-// counts) on the metadata topic, around events that carry the same txid; an
-// ALTER TABLE gives a schema-change record.
+// MariaDB: a two-table transaction with savepoints gives one BEGIN and one
+// END (with per-table counts) on the metadata topic, around events that
+// carry the same txid; an ALTER TABLE gives a schema-change record.
 func TestTxMetaMariaDBTransactionAndDDL(t *testing.T) {
 	s := newSetup(t)
 	db, c := prepare(t, s)
@@ -113,7 +113,11 @@ func TestTxMetaMariaDBTransactionAndDDL(t *testing.T) {
 	}
 	for _, q := range []string{
 		fmt.Sprintf("INSERT INTO %s.t1 VALUES (1, 1, 'a'), (2, 1, 'b')", s.Database),
+		"SAVEPOINT s1",
 		fmt.Sprintf("INSERT INTO %s.t2 VALUES (1, 1, 'n')", s.Database),
+		"SAVEPOINT s2",
+		fmt.Sprintf("INSERT INTO %s.t1 VALUES (3, 1, 'rolled back')", s.Database),
+		"ROLLBACK TO SAVEPOINT s2",
 		fmt.Sprintf("UPDATE %s.t1 SET v = 2 WHERE id = 1", s.Database),
 	} {
 		if _, err := tx.Exec(q); err != nil {

@@ -50,7 +50,8 @@ func (w *workload) record(table string, id int, change string) {
 }
 
 // txn commits one random transaction of 1–5 row changes in t1 and, one time
-// in five, a change in t2 too. It returns the number of row changes.
+// in five, a change in t2 too; one in four with two or more changes also
+// rolls a change back to a savepoint. It returns the number of row changes.
 func (w *workload) txn(ctx context.Context) (int, error) {
 	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -76,6 +77,21 @@ func (w *workload) txn(ctx context.Context) (int, error) {
 	}
 	n := 1 + w.rng.IntN(5)
 	for i := 0; i < n; i++ {
+		if i == 1 && w.rng.IntN(4) == 0 {
+			// ORMs nest transactions as savepoints: a change rolled back to
+			// one never reaches the stream, and the transaction stays whole.
+			_, err = tx.ExecContext(ctx, "SAVEPOINT sp")
+			if err == nil {
+				err = exec("UPDATE %s.t1 SET v = v + 1000 WHERE id = ?", 1+w.rng.IntN(w.keys))
+			}
+			if err == nil {
+				_, err = tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT sp")
+			}
+			if err != nil {
+				tx.Rollback()
+				return 0, err
+			}
+		}
 		id := 1 + w.rng.IntN(w.keys)
 		v, exists := version(id)
 		payload := fmt.Sprintf("payload %d/%d %x", id, v+1, w.rng.Uint64())
