@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/jackc/pglogrepl"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -198,6 +199,19 @@ func TestInitialSnapshotUnderWritesIsExact(t *testing.T) {
 		if c.Op == capture.OpRead && (!c.Snapshot || !strings.HasPrefix(c.EventPosition, "snapshot:public.")) {
 			t.Fatalf("snapshot row %+v", c)
 		}
+		// Events carry the LSN alone; the snapshot state is the checkpoint's.
+		if _, err := pglogrepl.ParseLSN(c.Position); err != nil || len(c.Position) > 17 {
+			t.Fatalf("%s event position %q: want a bare LSN (%v)", c.Op, c.Position, err)
+		}
+	}
+	withState := 0
+	for _, c := range rec.commits {
+		if strings.Contains(c.Position, "|snapshot=") {
+			withState++
+		}
+	}
+	if withState == 0 {
+		t.Errorf("no Commit carried the snapshot state")
 	}
 }
 

@@ -73,7 +73,9 @@ func (st *streamState) emitChunk(ctx context.Context, token string) error {
 	if c.table != nil {
 		keep = survivors(c)
 	}
-	pos := run.position(st.lastCommit)
+	// Events carry the LSN only; the snapshot's state travels in the
+	// Commit's position (the checkpoint), not in every message.
+	pos := st.lastCommit.String()
 	now := time.Now()
 	for _, i := range keep {
 		ch := &capture.Change{

@@ -424,7 +424,7 @@ func (st *streamState) change(ctx context.Context, id uint32, op capture.Op, ima
 	st.observe(r, op, before, after)
 	return st.h.Change(ctx, &capture.Change{
 		Op: op, Table: r.table, Before: before, After: after,
-		Position: st.run.position(st.lastCommit), EventPosition: eventPos,
+		Position: st.lastCommit.String(), EventPosition: eventPos, // the LSN only: the snapshot state is the checkpoint's
 		TxID:       strconv.FormatUint(uint64(st.begin.Xid), 10),
 		CommitTime: st.begin.CommitTime,
 	})
