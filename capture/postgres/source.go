@@ -176,11 +176,11 @@ func (s *Source) withDB(ctx context.Context, f func(*pgx.Conn) error) error {
 // its consistent point: changes committed after it are streamed).
 func (s *Source) CurrentPosition(ctx context.Context) (string, error) {
 	if err := s.checkServer(ctx); err != nil {
-		return "", permanentIfPreflight(err)
+		return "", s.permanentIfRefused(permanentIfPreflight(err))
 	}
 	slot, err := s.ensureSlot(ctx, "")
 	if err != nil {
-		return "", permanentIfPreflight(err)
+		return "", s.permanentIfRefused(permanentIfPreflight(err))
 	}
 	var snap *snapshot.State
 	if s.cfg.Snapshot.Active() {
@@ -194,6 +194,31 @@ func (s *Source) CurrentPosition(ctx context.Context) (string, error) {
 func permanentIfPreflight(err error) error {
 	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrSlotGone) {
 		return &capture.PermanentError{Err: err}
+	}
+	return err
+}
+
+// refusedCodes are the SQLSTATEs of a login or privilege the server
+// refused: invalid password, invalid authorization (no pg_hba.conf entry,
+// unknown role), insufficient privilege. The same credentials fail the
+// same way after any restart.
+var refusedCodes = map[string]bool{"28P01": true, "28000": true, "42501": true}
+
+// refused reports whether err is such a refusal.
+func refused(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && refusedCodes[pe.Code]
+}
+
+// permanentIfRefused turns a refusal into a *capture.PermanentError naming
+// the settings to fix.
+func (s *Source) permanentIfRefused(err error) error {
+	if err != nil && refused(err) {
+		var pe *capture.PermanentError
+		if errors.As(err, &pe) {
+			return err
+		}
+		return &capture.PermanentError{Err: fmt.Errorf("%w (check sources[%s].user and its password_env or password_file, and the role's REPLICATION/SELECT grants)", err, s.name)}
 	}
 	return err
 }

@@ -49,7 +49,7 @@ func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) err
 	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrSlotGone) || errors.Is(err, ErrPositionGone) {
 		return &capture.PermanentError{Err: err}
 	}
-	return err
+	return s.permanentIfRefused(err)
 }
 
 func (s *Source) stream(ctx context.Context, from string, h capture.Handler) error {
