@@ -2,12 +2,13 @@ package kafkasink
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/tributary-cdc/tributary/transform"
 )
 
 // complete is every Writer's Completion callback. kafka-go calls it once per
@@ -95,17 +96,6 @@ func (s *Sink) rejectedTooLarge(m kafka.Message) bool {
 	return true
 }
 
-// deadLetterRecord is the JSON written to the dead letter topic in place of
-// an oversized message.
-type deadLetterRecord struct {
-	Topic  string `json:"topic"`
-	Key    string `json:"key"`
-	Size   int    `json:"size"`
-	Limit  int    `json:"limit"`
-	Reason string `json:"reason"`
-	Seq    uint64 `json:"seq"`
-}
-
 // deadLetterRef builds the reference for an oversized message, keyed like
 // the original, and returns the dead letter topic's writer.
 func (s *Sink) deadLetterRef(ctx context.Context, m kafka.Message, oe *OversizedError) (*topicWriter, kafka.Message, error) {
@@ -113,12 +103,10 @@ func (s *Sink) deadLetterRef(ctx context.Context, m kafka.Message, oe *Oversized
 	if err != nil {
 		return nil, kafka.Message{}, fmt.Errorf("dead letter topic: %w", err)
 	}
-	value, err := json.Marshal(deadLetterRecord{
-		Topic: oe.Topic, Key: string(m.Key), Size: oe.Size, Limit: oe.Limit, Reason: "oversized", Seq: oe.Seq,
-	})
-	if err != nil {
-		return nil, kafka.Message{}, fmt.Errorf("encode dead letter reference: %w", err)
-	}
+	value := transform.DeadLetter{
+		Kind: transform.DeadLetterOversized, Reason: "oversized", Topic: oe.Topic, Key: m.Key,
+		Size: oe.Size, Limit: oe.Limit, Seq: oe.Seq,
+	}.Encode()
 	ref := kafka.Message{
 		Topic:      s.cfg.DeadLetterTopic,
 		Key:        m.Key,

@@ -1,10 +1,13 @@
 package kafkasink
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tributary-cdc/tributary/transform"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -217,13 +220,16 @@ func TestSinkOversizedDeadLetter(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadTopic dlq: %v", err)
 	}
-	var ref deadLetterRecord
-	if err := json.Unmarshal(msgs[0].Value, &ref); err != nil {
+	// The one dead-letter shape (transform.DeadLetter), also the mapping's.
+	var ref transform.DeadLetter
+	dec := json.NewDecoder(bytes.NewReader(msgs[0].Value))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ref); err != nil {
 		t.Fatalf("dead letter value %q: %v", msgs[0].Value, err)
 	}
-	want := deadLetterRecord{Topic: topic, Key: "order-7", Size: recordSize(kafka.Message{Key: []byte("order-7"), Value: big}),
-		Limit: 10000 - batchSlack(10000), Reason: "oversized", Seq: 11}
-	if ref != want || string(msgs[0].Key) != "order-7" {
+	want := transform.DeadLetter{Kind: "oversized", Topic: topic, Key: json.RawMessage(`"order-7"`), Size: recordSize(kafka.Message{Key: []byte("order-7"), Value: big}),
+		Limit: 10000 - batchSlack(10000), Reason: "oversized", Seq: 11, Event: json.RawMessage("null")}
+	if !reflect.DeepEqual(ref, want) || string(msgs[0].Key) != "order-7" {
 		t.Fatalf("dead letter %q = %+v, want key order-7, %+v", msgs[0].Key, ref, want)
 	}
 }

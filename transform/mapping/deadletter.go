@@ -1,7 +1,6 @@
 package mapping
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/tributary-cdc/tributary/transform"
@@ -36,40 +35,27 @@ func (p *plan) rowErr(rule, reason string, cause error) *RowError {
 	return &RowError{Table: p.table, Rule: rule, Reason: reason, rules: p.r, err: cause}
 }
 
-// DeadLetter returns the dead-letter record of an event Apply refused with
-// err, as JSON:
-//
-//	{"reason":…,"rule":…,"table":"db.table","id":<event id>,"key":{…},"event":{…}}
-//
-// key and event are the event as captured (source column names, values not
-// cast), except that every column with a mask rule is masked and every
-// dropped column is left out, in the key too: the dead-letter topic never
-// shows what the mapped topic hides. A value its mask refuses is redacted
-// ("***"). "event" is null if the event does not encode.
+// DeadLetter returns the dead-letter record (transform.DeadLetter, kind
+// "mapping") of an event Apply refused with err. Its key and event are the
+// event as captured (source column names, values not cast), except that
+// every column with a mask rule is masked and every dropped column is left
+// out, in the key too: the dead-letter topic never shows what the mapped
+// topic hides. A value its mask refuses is redacted ("***"). "event" is
+// null if the event does not encode.
 func DeadLetter(ev *transform.Event, err *RowError) []byte {
 	masked := deadLetterEvent(ev, err.rules)
 	key, kerr := masked.Key.AppendJSON(nil)
 	if kerr != nil {
-		key = []byte("null")
+		key = nil
 	}
 	body, eerr := masked.AppendJSON(make([]byte, 0, 512))
 	if eerr != nil {
-		body = []byte("null")
+		body = nil
 	}
-	rec := transform.Row{
-		{Name: "reason", Value: err.Reason},
-		{Name: "rule", Value: err.Rule},
-		{Name: "table", Value: err.Table},
-		{Name: "id", Value: ev.ID},
-		{Name: "key", Value: json.RawMessage(key)},
-		{Name: "event", Value: json.RawMessage(body)},
-	}
-	out, rerr := rec.AppendJSON(make([]byte, 0, len(body)+len(key)+128))
-	if rerr != nil { // an invalid UTF-8 id: keep the record, lose the detail
-		rec[3].Value, rec[5].Value = nil, nil
-		out, _ = rec.AppendJSON(nil)
-	}
-	return out
+	return transform.DeadLetter{
+		Kind: transform.DeadLetterMapping, Reason: err.Reason, Rule: err.Rule, Table: err.Table, ID: ev.ID,
+		Key: key, Event: body,
+	}.Encode()
 }
 
 // DeadLetterKey is the Kafka key for DeadLetter's record: the masked key

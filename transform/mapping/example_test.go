@@ -54,5 +54,5 @@ func Example() {
 	// Output:
 	// topic canonical.customer key {"source":"crm","id":42}
 	// {"id":"crm:bin.000001:100#0","op":"c","entity":"customer","key":{"source":"crm","id":42},"before":null,"after":{"id":42,"full_name":"Zoë","phone":"***********4567","is_vip":true},"source":{"connector":"mysql","name":"crm","database":"crm","table":"customers","position":"bin.000001:4","ts_ms":0,"snapshot":false},"ts_ms":0}
-	// dead letter {"reason":"want an integer 0 or 1, got another integer","rule":"cast.is_vip","table":"crm.customers","id":"crm:bin.000001:100#0","key":{"id":42},"event":{"id":"crm:bin.000001:100#0","op":"c","key":{"id":42},"before":null,"after":{"id":42,"cust_nm":"Zoë","phone":"***********4567","is_vip":7},"source":{"connector":"mysql","name":"crm","database":"crm","table":"customers","position":"bin.000001:4","ts_ms":0,"snapshot":false},"ts_ms":0}}
+	// dead letter {"kind":"mapping","reason":"want an integer 0 or 1, got another integer","rule":"cast.is_vip","table":"crm.customers","id":"crm:bin.000001:100#0","key":{"id":42},"event":{"id":"crm:bin.000001:100#0","op":"c","key":{"id":42},"before":null,"after":{"id":42,"cust_nm":"Zoë","phone":"***********4567","is_vip":7},"source":{"connector":"mysql","name":"crm","database":"crm","table":"customers","position":"bin.000001:4","ts_ms":0,"snapshot":false},"ts_ms":0}}
 }

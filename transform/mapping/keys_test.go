@@ -216,6 +216,12 @@ func TestDeadLetter(t *testing.T) {
 			t.Errorf("dead letter shows %q: %s", secret, dl)
 		}
 	}
+	var strict transform.DeadLetter // the one shape, the sink's oversized record's too
+	dec := json.NewDecoder(strings.NewReader(string(dl)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&strict); err != nil || strict.Kind != transform.DeadLetterMapping {
+		t.Errorf("record %s: not a transform.DeadLetter of kind mapping (%v)", dl, err)
+	}
 	var rec struct {
 		Reason, Rule, Table, ID string
 		Key                     map[string]any
