@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -10,11 +9,10 @@ import (
 
 	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/checkpoints"
+	"github.com/tributary-cdc/tributary/internal/encode"
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/sink"
 	"github.com/tributary-cdc/tributary/transform"
-	"github.com/tributary-cdc/tributary/transform/debezium"
-	"github.com/tributary-cdc/tributary/transform/mapping"
 )
 
 // flushAt is how many encoded messages the handler gathers before handing
@@ -27,25 +25,18 @@ const flushAt = 512
 type handler struct {
 	source      string
 	connector   string
-	topicPrefix string
-	tombstones  bool
 	maxInFlight int
 	tracker     *checkpoints.Tracker
 	sink        sink.Sink
 	stats       *Stats
 	logger      *slog.Logger
 	metrics     *metrics.Source
-
-	mapper          *mapping.Mapper // nil: events pass unmapped
-	deadLetterTopic string          // "" : rows a mapping cannot transform stop the source
-	outs            []mapping.Output
-	dbz             *debezium.Encoder // nil: native events
+	enc         *encode.Encoder
 
 	txTopic     string // "": no transaction metadata records
 	tx          txMeta
 	schemaTopic string // "": schema changes are only logged
 
-	topics  map[[2]string]string // (database, table) → topic
 	pending []sink.Message
 }
 
@@ -77,72 +68,25 @@ func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 	return nil
 }
 
-// emit maps one event of c (when a mapping matches its table), encodes it
-// and queues it, with a tombstone after a delete.
+// emit encodes one event of c (internal/encode, shared with replay) and
+// queues its messages: an event message after its transaction's BEGIN
+// record when it is the first, a dead letter with a warning.
 func (h *handler) emit(ev *transform.Event, c *capture.Change) error {
-	if h.mapper != nil {
-		outs, mapped, err := h.mapper.Apply(h.outs[:0], h.source, ev)
-		h.outs = outs
-		var rowErr *mapping.RowError
+	return h.enc.Encode(ev, c.Table, func(o encode.Out) error {
 		switch {
-		case errors.As(err, &rowErr) && h.deadLetterTopic != "":
-			// Never a silent drop: the row goes to the dead-letter topic,
-			// masked like normal output, and the checkpoint waits for it.
-			h.add(sink.Message{Topic: h.deadLetterTopic, Key: mapping.DeadLetterKey(ev, rowErr),
-				Value: mapping.DeadLetter(ev, rowErr), Describe: rowErr.Table + " dead letter (" + rowErr.Rule + ")"})
+		case o.DeadLetter != nil:
+			// The checkpoint waits for the dead letter like for an event.
 			h.metrics.Error("dead_letter")
-			h.logger.Warn("row sent to the dead-letter topic", "table", rowErr.Table, "rule", rowErr.Rule,
-				"reason", rowErr.Reason, "id", ev.ID, "topic", h.deadLetterTopic)
-			return nil
-		case err != nil:
-			return &capture.PermanentError{Err: fmt.Errorf("map event %s: %w (set kafka.dead_letter_topic to send such rows there)", ev.ID, err)}
-		case mapped:
-			for j := range outs {
-				o := &outs[j]
-				value, err := o.AppendJSON(nil)
-				if err != nil {
-					return &capture.PermanentError{Err: fmt.Errorf("encode event %s (%s.%s): %w", ev.ID, ev.Source.Database, ev.Source.Table, err)}
-				}
-				topic := o.Topic
-				if topic == "" {
-					topic = h.topic(ev.Source.Database, ev.Source.Table)
-				}
-				if err := h.queue(c, topic, o.Key, value, &o.Event); err != nil {
-					return err
-				}
+			h.logger.Warn("row sent to the dead-letter topic", "table", o.DeadLetter.Table, "rule", o.DeadLetter.Rule,
+				"reason", o.DeadLetter.Reason, "id", ev.ID, "topic", o.Topic)
+		case !o.Tombstone:
+			if err := h.txEvent(c); err != nil {
+				return err
 			}
-			return nil
 		}
-	}
-	if h.dbz != nil {
-		if ev.Op == capture.OpTruncate {
-			return nil // Debezium's connectors skip truncates by default
-		}
-		key, value, err := h.dbz.Encode(ev, c.Table)
-		if err != nil {
-			return &capture.PermanentError{Err: fmt.Errorf("encode event %s as Debezium JSON: %w", ev.ID, err)}
-		}
-		return h.queue(c, h.topic(ev.Source.Database, ev.Source.Table), key, value, ev)
-	}
-	value, err := ev.AppendJSON(nil) // AppendJSON sizes the buffer
-	if err != nil {
-		return &capture.PermanentError{Err: fmt.Errorf("encode event %s (%s.%s): %w", ev.ID, ev.Source.Database, ev.Source.Table, err)}
-	}
-	return h.queue(c, h.topic(ev.Source.Database, ev.Source.Table), transform.EncodeKey(ev), value, ev)
-}
-
-// queue adds one event message of c, after its transaction's BEGIN record
-// when it is the first.
-func (h *handler) queue(c *capture.Change, topic string, key, value []byte, ev *transform.Event) error {
-	if err := h.txEvent(c); err != nil {
-		return err
-	}
-	describe := ev.Source.Database + "." + ev.Source.Table + " key " + string(key)
-	h.add(sink.Message{Topic: topic, Key: key, Value: value, Describe: describe})
-	if ev.Op == capture.OpDelete && h.tombstones {
-		h.add(sink.Message{Topic: topic, Key: key, Describe: describe + " (tombstone)"})
-	}
-	return nil
+		h.add(o.Message)
+		return nil
+	})
 }
 
 func (h *handler) Commit(ctx context.Context, c capture.Commit) error {
@@ -180,16 +124,6 @@ func (h *handler) flush(ctx context.Context) error {
 		return withKind(metrics.KindKafka, fmt.Errorf("write to kafka: %w", err))
 	}
 	return nil
-}
-
-func (h *handler) topic(database, table string) string {
-	k := [2]string{database, table}
-	t, ok := h.topics[k]
-	if !ok {
-		t = transform.TopicName(h.topicPrefix, h.source, database, table)
-		h.topics[k] = t
-	}
-	return t
 }
 
 func truncate(s string, n int) string {

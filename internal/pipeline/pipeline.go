@@ -22,6 +22,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/checkpoints"
+	"github.com/tributary-cdc/tributary/internal/encode"
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/sink"
 	"github.com/tributary-cdc/tributary/transform"
@@ -250,15 +251,13 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 	defer snk.Close()
 
 	h := &handler{
-		source: p.cfg.Source, connector: p.cfg.Connector, topicPrefix: p.cfg.TopicPrefix,
-		tombstones: p.cfg.Tombstones, maxInFlight: p.cfg.MaxInFlight,
+		source: p.cfg.Source, connector: p.cfg.Connector, maxInFlight: p.cfg.MaxInFlight,
 		tracker: tracker, sink: snk, stats: &p.Stats, logger: p.logger, metrics: m,
-		mapper: p.cfg.Mapper, deadLetterTopic: p.cfg.DeadLetterTopic,
+		enc: encode.New(encode.Config{
+			Source: p.cfg.Source, TopicPrefix: p.cfg.TopicPrefix, Tombstones: p.cfg.Tombstones,
+			Mapper: p.cfg.Mapper, DeadLetterTopic: p.cfg.DeadLetterTopic, Debezium: p.cfg.Debezium,
+		}),
 		txTopic: p.cfg.TransactionTopic, schemaTopic: p.cfg.SchemaChangeTopic,
-		topics: map[[2]string]string{},
-	}
-	if p.cfg.Debezium != nil {
-		h.dbz = debezium.NewEncoder(*p.cfg.Debezium)
 	}
 	p.logger.Info("streaming", "from", from)
 	m.SetState(metrics.StateStreaming, nil)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
+	"github.com/tributary-cdc/tributary/internal/encode"
 	"github.com/tributary-cdc/tributary/sink"
 	"github.com/tributary-cdc/tributary/transform"
 )
@@ -20,21 +22,25 @@ var errReachedEnd = errors.New("replay reached --to")
 // inside a large transaction; every commit flushes too.
 const flushAt = 512
 
-// handler builds events as the pipeline's handler does, but sends them all
-// to one topic and tracks no checkpoint. It runs on the source's goroutine;
-// the counters are read by the progress reporter concurrently.
+// handler encodes events with the pipeline's own encoder (internal/encode:
+// mapping, masking, format), but sends every message to one topic and
+// tracks no checkpoint. Rows the mapping dead-letters are not replayed (the
+// live stream already wrote their record); each is logged. It runs on the
+// source's goroutine; the counters are read by the progress reporter
+// concurrently.
 type handler struct {
 	source, connector, topic string
-	tombstones               bool
 	to                       mysqlsource.Position
 	sink                     sink.Sink
+	enc                      *encode.Encoder
+	logger                   *slog.Logger
 
 	pending  []sink.Message
 	txEvents int // events of the open transaction
 
-	events, tombstonesSent, transactions atomic.Uint64
-	written, acked                       atomic.Uint64
-	readPos                              atomic.Value // string: last commit position read
+	events, tombstonesSent, transactions, deadLetters atomic.Uint64
+	written, acked                                    atomic.Uint64
+	readPos                                           atomic.Value // string: last commit position read
 
 	firstEvent, lastEvent string // source.position of the first and last event
 }
@@ -42,7 +48,11 @@ type handler struct {
 var _ capture.Handler = (*handler)(nil)
 
 func newHandler(p params) *handler {
-	return &handler{source: p.source, connector: p.connector, topic: p.topic, tombstones: p.tombstones, to: p.to}
+	logger := p.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &handler{source: p.source, connector: p.connector, topic: p.topic, to: p.to, enc: encode.New(p.encoding), logger: logger}
 }
 
 func (h *handler) Change(ctx context.Context, c *capture.Change) error {
@@ -52,19 +62,25 @@ func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 	}
 	for i := range events {
 		ev := &events[i]
-		value, err := ev.AppendJSON(make([]byte, 0, 512))
+		err := h.enc.Encode(ev, c.Table, func(o encode.Out) error {
+			switch {
+			case o.DeadLetter != nil:
+				h.deadLetters.Add(1)
+				h.logger.Warn("row the mapping sends to the dead-letter topic: not replayed", "table", o.DeadLetter.Table,
+					"rule", o.DeadLetter.Rule, "id", ev.ID)
+				return nil
+			case o.Tombstone:
+				h.tombstonesSent.Add(1)
+			default:
+				h.events.Add(1)
+				h.txEvents++
+			}
+			h.add(o.Message)
+			return nil
+		})
 		if err != nil {
-			return &capture.PermanentError{Err: fmt.Errorf("encode event %s (%s.%s): %w", ev.ID, ev.Source.Database, ev.Source.Table, err)}
+			return err
 		}
-		key := transform.EncodeKey(ev)
-		describe := fmt.Sprintf("%s.%s key %s", ev.Source.Database, ev.Source.Table, key)
-		h.add(sink.Message{Key: key, Value: value, Describe: describe})
-		if ev.Op == capture.OpDelete && h.tombstones {
-			h.add(sink.Message{Key: key, Describe: describe + " (tombstone)"})
-			h.tombstonesSent.Add(1)
-		}
-		h.events.Add(1)
-		h.txEvents++
 		if h.firstEvent == "" {
 			h.firstEvent = ev.Source.Position
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tributary-cdc/tributary/internal/encode"
 	"io"
 	"log/slog"
 	"strings"
@@ -149,7 +150,7 @@ func (f *fakeSink) Close() error {
 func testParams(t *testing.T, from, to string) params {
 	t.Helper()
 	p := params{source: "crm", topic: "repair", connector: transform.ConnectorMySQL, serverID: 1001,
-		tombstones: true, shutdownTimeout: time.Second, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		encoding: encode.Config{Source: "crm", Tombstones: true}, shutdownTimeout: time.Second, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	var err error
 	if p.from, err = mysqlsource.ParsePosition(from); err != nil {
 		t.Fatal(err)

@@ -1,8 +1,11 @@
 // Package replay re-sends a stretch of a MySQL/MariaDB source's binlog
 // history into one Kafka topic, beside a running daemon: it registers with a
-// server_id of its own, never opens the checkpoint store, and builds events
-// exactly as the pipeline does (same ids, keys and tombstones), so one
-// consumer can be repaired without disturbing the others.
+// server_id of its own, never opens the checkpoint store, and encodes events
+// with the pipeline's own encoder (internal/encode: the source's mappings and
+// masks, its output format, ids, keys and tombstones), so one consumer can be
+// repaired without disturbing the others. Rows the mapping dead-letters are
+// logged, not replayed; transaction metadata and schema records are not
+// replayed either.
 //
 // The range is given as two binlog positions. Reading starts at From, which
 // must be a transaction boundary (a checkpoint position, or an event's
@@ -23,6 +26,7 @@ import (
 	"github.com/tributary-cdc/tributary/capture"
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
 	"github.com/tributary-cdc/tributary/internal/config"
+	"github.com/tributary-cdc/tributary/internal/encode"
 	"github.com/tributary-cdc/tributary/sink"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform"
@@ -95,7 +99,18 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	newSink := func(ack sink.AckFunc) (sink.Sink, error) {
 		return kafkasink.New(cfg.Kafka, ack, logger)
 	}
-	p.tombstones = *cfg.Topics.Tombstones
+	mapper, err := cfg.Mapper() // reads mask salts: replayed rows are masked as live ones
+	if err != nil {
+		return p.summary(), err
+	}
+	p.encoding = encode.Config{
+		Source: sc.Name, TopicPrefix: cfg.Topics.Prefix, Tombstones: *cfg.Topics.Tombstones,
+		Mapper: mapper, DeadLetterTopic: cfg.Kafka.DeadLetterTopic,
+	}
+	if sc.Format == "debezium" {
+		o := sc.DebeziumOptions()
+		p.encoding.Debezium = &o
+	}
 	p.shutdownTimeout = cfg.Pipeline.ShutdownTimeout
 	p.progress, p.progressEvery, p.logger = opts.Progress, opts.ProgressEvery, logger
 	return replay(ctx, src, newSink, p)
@@ -107,7 +122,7 @@ type params struct {
 	connector       string
 	serverID        uint32
 	from, to        mysqlsource.Position
-	tombstones      bool
+	encoding        encode.Config // the source's output, as the pipeline writes it
 	shutdownTimeout time.Duration
 	progress        io.Writer
 	progressEvery   time.Duration

@@ -91,7 +91,7 @@ func TestReplayWithoutTombstones(t *testing.T) {
 	t.Parallel()
 	snk, newSink := newFakeSink(0)
 	p := testParams(t, "bin.000001:300", "bin.000002:50")
-	p.tombstones = false
+	p.encoding.Tombstones = false
 	sum, err := replay(context.Background(), &fakeSource{steps: history()}, newSink, p)
 	if err != nil {
 		t.Fatal(err)
