@@ -265,6 +265,9 @@ func Parse(data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil {
+		if unknown := unknownKeys(data); len(unknown) > 0 {
+			return nil, fmt.Errorf("parse config: %s", strings.Join(unknown, "; "))
+		}
 		return nil, fmt.Errorf("parse config: %w", err)
 	}
 	cfg.defaults()

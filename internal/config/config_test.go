@@ -50,8 +50,8 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 	cases := []struct {
 		name, yaml, want string
 	}{
-		{"unknown key", minimal + "\nbogus: 1\n", "field bogus not found"},
-		{"typo in source", strings.Replace(minimal, "server_id", "serverid", 1), "field serverid not found"},
+		{"unknown key", minimal + "\nbogus: 1\n", "bogus (line 7) is not a known key"},
+		{"typo in source", strings.Replace(minimal, "server_id", "serverid", 1), "sources[crm].serverid (line 5) is not a known key; did you mean sources[crm].server_id?"},
 		{"no checkpoint dir", strings.Replace(minimal, "dir: /tmp/x", "history: 3", 1), "checkpoints.dir is required"},
 		{"no brokers", strings.Replace(minimal, `brokers: ["127.0.0.1:19092"]`, "brokers: []", 1), "kafka.brokers"},
 		{"weak acks", strings.Replace(minimal, `kafka: {`, `kafka: {required_acks: one, `, 1), "kafka.required_acks"},
@@ -130,6 +130,35 @@ sources:
 	for _, tc := range cases {
 		if _, err := Parse([]byte(tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error = %v, want it to contain %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// Unknown keys are named by their path in the file, with the key probably
+// meant, never by a Go type.
+func TestUnknownKeysNamedByPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"kafka", strings.Replace(minimal, `kafka: {`, `kafka: {batch_sise: 10, `, 1),
+			"kafka.batch_sise (line 3) is not a known key; did you mean kafka.batch_size?"},
+		{"top level", minimal + "topcis: {prefix: x}\n", "topcis (line 6) is not a known key; did you mean topics?"},
+		{"source", strings.Replace(minimal, "user: u", "user: u, passwrod_env: PW", 1),
+			"sources[crm].passwrod_env (line 5) is not a known key; did you mean sources[crm].password_env?"},
+		{"snapshot", strings.Replace(minimal, "user: u", "user: u, snapshot: {mode: initial, chunk_szie: 5}", 1),
+			"sources[crm].snapshot.chunk_szie (line 5) is not a known key; did you mean sources[crm].snapshot.chunk_size?"},
+		{"mapping", minimal + "mappings:\n  - {source: crm, table: a.b, renme: {x: y}}\n",
+			"mappings[0].renme (line 7) is not a known key; did you mean mappings[0].rename?"},
+		{"nothing close", minimal + "pipeline: {zzzzzz: 1}\n", "pipeline.zzzzzz (line 6) is not a known key"},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.yaml))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "not found in type") {
+			t.Errorf("%s: error names a Go type: %v", tt.name, err)
 		}
 	}
 }
