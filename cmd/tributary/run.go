@@ -69,6 +69,14 @@ func cmdRun(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	// A Kafka no broker answers is almost always a wrong kafka.brokers or
+	// a closed port: say so at once and exit, rather than report
+	// "streaming" until the first change fails. A broker that is merely
+	// restarting at boot is the service manager's to retry.
+	if err := kafkasink.Probe(ctx, cfg.Kafka, cfg.Kafka.WriteTimeout); err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+
 	store, err := badgerstore.Open(cfg.Checkpoints.Dir,
 		badgerstore.WithHistoryLimit(cfg.Checkpoints.History), badgerstore.WithLogger(logger))
 	if err != nil {

@@ -71,13 +71,7 @@ func New(cfg Config, ack sink.AckFunc, logger *slog.Logger, opts ...Option) (*Si
 		logger = slog.Default()
 	}
 	codec, _ := compressionCodec(cfg.Compression)
-	transport := &kafka.Transport{
-		ClientID: cfg.ClientID,
-		// Metadata is served from this cache (the Writer's partition
-		// lookups too); a short TTL lets the sink see topics other
-		// processes created without waiting long.
-		MetadataTTL: metadataTTL,
-	}
+	transport := newTransport(cfg)
 	snk := &Sink{
 		cfg:       cfg,
 		ack:       ack,
@@ -93,6 +87,18 @@ func New(cfg Config, ack sink.AckFunc, logger *slog.Logger, opts ...Option) (*Si
 		o(snk)
 	}
 	return snk, nil
+}
+
+// newTransport is the one place the connection settings to Kafka are built:
+// the sink, its topic client and the start-up probe share them.
+func newTransport(cfg Config) *kafka.Transport {
+	return &kafka.Transport{
+		ClientID: cfg.ClientID,
+		// Metadata is served from this cache (the Writer's partition
+		// lookups too); a short TTL lets the sink see topics other
+		// processes created without waiting long.
+		MetadataTTL: metadataTTL,
+	}
 }
 
 // Metrics receives delivery counts and produce latency; *metrics.Source
