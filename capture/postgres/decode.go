@@ -23,9 +23,9 @@ type relation struct {
 	identity []bool // column is part of the replica identity (key flag)
 }
 
-// newRelation builds the relation of m. The table's key is its primary key
-// (from the catalog, in key order), else its replica identity index, else
-// the configured key_columns.
+// newRelation builds the relation of m. The table's key is its replica
+// identity index when it has one, else its primary key (from the catalog,
+// in key order), else the configured key_columns.
 func (st *streamState) newRelation(ctx context.Context, m *pglogrepl.RelationMessage) (*relation, error) {
 	if !st.s.filter.match(m.Namespace, m.RelationName) {
 		return &relation{}, nil
@@ -119,15 +119,18 @@ func describeRelation(t *capture.Table) string {
 	return b.String()
 }
 
-// indexKey returns the columns of the table's primary key, or else of its
-// replica identity index, in index order.
+// indexKey returns the columns of the table's replica identity index
+// (REPLICA IDENTITY USING INDEX), or else of its primary key, in index
+// order. The identity index wins: it is what PostgreSQL logs in the old row
+// of an update or delete, so a table keyed by its primary key would have
+// deletes without their key.
 func (s *Source) indexKey(ctx context.Context, relid uint32) ([]string, error) {
 	var names []string
 	err := s.withDB(ctx, func(db *pgx.Conn) error {
 		rows, err := db.Query(ctx, `SELECT a.attname FROM (
 				SELECT indexrelid, indrelid, indkey FROM pg_index
 				WHERE indrelid = $1 AND (indisprimary OR indisreplident)
-				ORDER BY indisprimary DESC LIMIT 1) i
+				ORDER BY indisreplident DESC, indisprimary DESC LIMIT 1) i
 			CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
 			JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
 			ORDER BY k.ord`, relid)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/internal/testenv"
+	"github.com/tributary-cdc/tributary/transform"
 )
 
 const waitFor = 20 * time.Second
@@ -445,5 +446,38 @@ func TestIdleAdvance(t *testing.T) {
 	})
 	if changes, _, _ := rec.snapshot(); len(changes) != 0 {
 		t.Errorf("%d changes from an idle table", len(changes))
+	}
+}
+
+// A table with a primary key and REPLICA IDENTITY USING INDEX is keyed by
+// the identity index: PostgreSQL logs only its columns in the old row, so a
+// delete keyed by the primary key would have no key (and stop the source).
+func TestReplicaIdentityIndexKeysTheTable(t *testing.T) {
+	t.Parallel()
+	db, name := testDB(t)
+	testenv.Exec(t, db, `CREATE TABLE ri (id int PRIMARY KEY, email text NOT NULL UNIQUE, note text)`,
+		`ALTER TABLE ri REPLICA IDENTITY USING INDEX ri_email_key`, "CREATE PUBLICATION pub_"+name+" FOR TABLE ri")
+	s := testSource(t, name, nil)
+	rec := &recorder{}
+	streamErr, _ := startStream(t, s, currentPosition(t, s), rec)
+	testenv.Exec(t, db, `INSERT INTO ri VALUES (1, 'a@example.com', 'x')`,
+		`UPDATE ri SET note = 'y' WHERE id = 1`,
+		`UPDATE ri SET email = 'b@example.com' WHERE id = 1`,
+		`DELETE FROM ri WHERE id = 1`)
+	changes := waitChanges(t, rec, streamErr, "ri", 4)
+	for i, c := range changes {
+		if got := c.Table.Key; len(got) != 1 || c.Table.Columns[got[0]].Name != "email" {
+			t.Fatalf("change %d: key columns %v, want [email] (the replica identity index)", i, got)
+		}
+		events, err := transform.Build("test", transform.ConnectorPostgres, c, time.Now())
+		if err != nil {
+			t.Fatalf("change %d (%s): %v", i, c.Op, err)
+		}
+		if len(events) == 0 {
+			t.Fatalf("change %d: no events", i)
+		}
+	}
+	if del := changes[3]; del.Op != capture.OpDelete || del.Before[1] != "b@example.com" {
+		t.Errorf("delete: op %s before %v, want the identity's email", del.Op, del.Before)
 	}
 }
