@@ -29,8 +29,9 @@ type preparedXA struct {
 }
 
 // xaID normalises the XID text that follows "XA START", "XA COMMIT" etc.
-// so that the groups of one transaction match ("X'7831',X'',1" on MariaDB
-// and MySQL; 'x1' as typed is accepted too).
+// so that the groups of one transaction match (the servers write the XID
+// as hex literals, gtrid then bqual then format id; 'x1' as typed is
+// accepted too).
 func xaID(rest string) string {
 	rest = strings.TrimSpace(rest)
 	rest = strings.TrimSuffix(rest, ";")
