@@ -99,10 +99,15 @@ func (st *streamState) emitChunk(ctx context.Context, token string) error {
 
 // racedWatch reports whether a transaction that c's snapshot did not see
 // was (even partly) emitted before c's watch started: its changes are not
-// recorded, so the chunk cannot be merged and is read again.
+// recorded, so the chunk cannot be merged and is read again. Such a
+// transaction is in xip (committed while the snapshot was taken), or at or
+// past xmax: its commit was decoded and streamed, but it was not yet
+// visible when the chunk was read (e.g. waiting for a synchronous
+// standby). Every emitted transaction committed, so any of them the
+// snapshot does not see is one of these.
 func (st *streamState) racedWatch(c *pgChunk) bool {
-	for _, x := range c.snap.xip {
-		if seq, ok := st.ring.get(uint32(x)); ok && seq <= c.watch.startSeq {
+	for xid, seq := range st.ring.seq {
+		if seq <= c.watch.startSeq && !c.snap.visible(xid) {
 			return true
 		}
 	}

@@ -198,11 +198,15 @@ func (run *snapRun) worker() {
 }
 
 // watch starts recording table's changes.
+// The start sequence is taken after the watch is registered, under the
+// lock observe takes: a transaction begun after it has every change
+// recorded, and one begun before it counts as emitted before the watch.
 func (run *snapRun) watch(table string) *watch {
-	w := &watch{startSeq: run.seq.Load()}
+	w := &watch{}
 	run.mu.Lock()
 	run.watches[table] = w
 	run.watching.Store(int32(len(run.watches)))
+	w.startSeq = run.seq.Load()
 	run.mu.Unlock()
 	return w
 }
