@@ -34,8 +34,9 @@ import (
 // A transaction is emitted in commit order but becomes visible a moment
 // after its commit record is written (longer with synchronous replication),
 // so one emitted before the watch started may still be invisible to the
-// snapshot; the loop recognises that case by the snapshot's xip list and
-// has the chunk read again.
+// snapshot (in its xip list, or at or past its xmax while the commit waits
+// for a synchronous standby); the loop recognises that case (racedWatch)
+// and has the chunk read again.
 type snapRun struct {
 	s    *Source
 	cfg  snapshot.Config
