@@ -174,13 +174,22 @@ func (s *Source) withDB(ctx context.Context, f func(*pgx.Conn) error) error {
 // CurrentPosition returns the slot's confirmed_flush_lsn, creating the slot
 // first when it is absent and create_slot is on (a new slot's position is
 // its consistent point: changes committed after it are streamed).
+//
+// It is the first call a source without a checkpoint makes: a refused
+// login or privilege, a misconfiguration and a gone slot come back as
+// *capture.PermanentError here already.
 func (s *Source) CurrentPosition(ctx context.Context) (string, error) {
+	pos, err := s.currentPosition(ctx)
+	return pos, s.permanentIfRefused(permanentIfPreflight(err))
+}
+
+func (s *Source) currentPosition(ctx context.Context) (string, error) {
 	if err := s.checkServer(ctx); err != nil {
-		return "", s.permanentIfRefused(permanentIfPreflight(err))
+		return "", err
 	}
 	slot, err := s.ensureSlot(ctx, "")
 	if err != nil {
-		return "", s.permanentIfRefused(permanentIfPreflight(err))
+		return "", err
 	}
 	var snap *snapshot.State
 	if s.cfg.Snapshot.Active() {
@@ -200,8 +209,10 @@ func permanentIfPreflight(err error) error {
 
 // refusedCodes are the SQLSTATEs of a login or privilege the server
 // refused: invalid password, invalid authorization (no pg_hba.conf entry,
-// unknown role), insufficient privilege. The same credentials fail the
-// same way after any restart.
+// unknown role), insufficient privilege (e.g. a role without REPLICATION
+// opening a walsender, or without SELECT on a snapshotted table). The same
+// credentials fail the same way after any restart, so retrying from the
+// checkpoint would only loop.
 var refusedCodes = map[string]bool{"28P01": true, "28000": true, "42501": true}
 
 // refused reports whether err is such a refusal.
