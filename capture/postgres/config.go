@@ -49,7 +49,8 @@ type Config struct {
 	// KeyColumns names the key of tables without a primary key, by
 	// "schema.table". Such a table must have REPLICA IDENTITY FULL or USING
 	// INDEX: with the default identity PostgreSQL cannot publish its
-	// updates and deletes at all. A primary key always wins.
+	// updates and deletes at all. A replica identity index (REPLICA
+	// IDENTITY USING INDEX), else a primary key, always wins.
 	KeyColumns map[string][]string `yaml:"key_columns"`
 	// StatusInterval is how often the confirmed position is reported to the
 	// server; it must stay well below the server's wal_sender_timeout.

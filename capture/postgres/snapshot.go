@@ -154,7 +154,7 @@ func (s *Source) CheckSnapshotTables(ctx context.Context, tables []string) error
 		var exists, keyed bool
 		err := s.withDB(ctx, func(db *pgx.Conn) error {
 			return db.QueryRow(ctx, `SELECT c.oid IS NOT NULL,
-				EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)
+				EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident))
 				FROM (SELECT to_regclass($1) AS oid) c`, pgx.Identifier{schema, tbl}.Sanitize()).Scan(&exists, &keyed)
 		})
 		if err != nil {

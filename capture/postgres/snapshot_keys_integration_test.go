@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -108,5 +109,21 @@ func TestReplicaIdentityIndexSnapshotKey(t *testing.T) {
 	}
 	if got := snapshot.KeyString(deletes[0].Before, deletes[0].Table.Key); got != snapshot.KeyString(reads[0].After, reads[0].Table.Key) {
 		t.Errorf("delete key %s differs from the snapshot row's", got)
+	}
+}
+
+// An on-demand snapshot accepts a table keyed by its replica identity
+// index alone (no primary key), as the stream and the reader key it.
+func TestSnapshotRequestAcceptsReplicaIdentityIndex(t *testing.T) {
+	t.Parallel()
+	db, name := testDB(t)
+	testenv.Exec(t, db, `CREATE TABLE rino (code text NOT NULL UNIQUE, v text)`,
+		`ALTER TABLE rino REPLICA IDENTITY USING INDEX rino_code_key`, `CREATE TABLE nokey (v text)`)
+	s := testSource(t, name, nil)
+	if err := s.CheckSnapshotTables(context.Background(), []string{"public.rino"}); err != nil {
+		t.Errorf("CheckSnapshotTables(rino): %v", err)
+	}
+	if err := s.CheckSnapshotTables(context.Background(), []string{"public.nokey"}); err == nil {
+		t.Errorf("CheckSnapshotTables accepted a table without any key")
 	}
 }
