@@ -42,7 +42,10 @@ type snapMsg struct {
 	// transaction the loop has emitted rows of ("" without GTIDs): the
 	// MySQL flavor's reader waits until the server has committed them.
 	executed *string
-	chunk    *chunk
+	// lastRow receives, before ack is closed, the position of the last
+	// rows event of the watched table the loop emitted (zero if none).
+	lastRow *Position
+	chunk   *chunk
 }
 
 // runReader reads tables chunk by chunk, starting with w, on a connection
@@ -105,11 +108,7 @@ func (s *Source) readTable(ctx context.Context, r *Reader, w work, lim *snapshot
 	s.log.Info("snapshot of table started", "table", name, "approx_rows", total, "resume_after_chunk", w.cur.After != nil)
 	lastLog := time.Now()
 	for {
-		ack, executed := make(chan struct{}), new(string)
-		if err := send(snapMsg{watch: name, ack: ack, executed: executed}, ack); err != nil {
-			return nil, err
-		}
-		c, err := s.readChunk(ctx, r, db, tbl, w.cur.After, *executed)
+		c, err := s.watchAndRead(ctx, r, name, w.cur.After, send)
 		if err != nil {
 			return nil, err
 		}
@@ -132,6 +131,53 @@ func (s *Source) readTable(ctx context.Context, r *Reader, w work, lim *snapshot
 		}
 		w = *c.next // the stream loop's cursor for the table
 	}
+}
+
+// watchAndRead has the stream loop record the changes of table name and
+// reads its next chunk after key after. On MariaDB the stream may have
+// emitted a transaction that the binlog holds but the engine has not
+// committed yet (group commit writes the binlog first, and the dump thread
+// sends it at once): a consistent snapshot taken then is older than an
+// event already emitted, outside the watch, and would re-emit a stale row.
+// Such a chunk is read again; the engine commit follows in moments.
+func (s *Source) watchAndRead(ctx context.Context, r *Reader, name string, after []any, send func(snapMsg, chan struct{}) error) (*chunk, error) {
+	db, tbl := snapshot.Split(name)
+	for attempt := 1; ; attempt++ {
+		ack, executed, lastRow := make(chan struct{}), new(string), new(Position)
+		if err := send(snapMsg{watch: name, ack: ack, executed: executed, lastRow: lastRow}, ack); err != nil {
+			return nil, err
+		}
+		c, err := s.readChunk(ctx, r, db, tbl, after, *executed)
+		if err != nil {
+			return nil, err
+		}
+		if s.cfg.Flavor != FlavorMariaDB || coversEmitted(c.low, *lastRow) {
+			return c, nil
+		}
+		s.stats.chunkRereads.Add(1)
+		if attempt == maxChunkReads {
+			return nil, fmt.Errorf("snapshot of %s: %d consistent snapshots in a row were older than a change the stream had already emitted (%s before %s); the server is not committing what it wrote to the binlog",
+				name, attempt, c.low, *lastRow)
+		}
+		s.log.Debug("snapshot chunk older than an emitted change; reading it again", "table", name, "snapshot_at", c.low.String(), "emitted_at", lastRow.String())
+		select {
+		case <-time.After(time.Duration(attempt) * 5 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// maxChunkReads bounds watchAndRead's attempts at one chunk (about 10 s of
+// backoff in all).
+const maxChunkReads = 60
+
+// coversEmitted reports whether a MariaDB chunk read at the consistent
+// snapshot position low sees the transaction of lastRow, the last rows
+// event of its table emitted before the watch began. low is a transaction
+// boundary, so it covers the event only if it lies after it.
+func coversEmitted(low, lastRow Position) bool {
+	return lastRow.File == "" || low.Compare(lastRow) > 0
 }
 
 // readChunk reads the next chunk of db.tbl after key after, bracketed by

@@ -121,6 +121,10 @@ func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.B
 				if msg.executed != nil {
 					*msg.executed = st.emittedGTIDs()
 				}
+				if msg.lastRow != nil {
+					db, tbl := snapshot.Split(msg.watch)
+					*msg.lastRow = st.lastRowAt[[2]string{db, tbl}]
+				}
 				close(msg.ack)
 				continue
 			}

@@ -96,10 +96,11 @@ type Stats struct {
 	StatementDML     uint64 // INSERT/UPDATE/DELETE logged as statements: their rows are NOT captured
 	ExcludedRowsEvts uint64 // rows events of tables outside include/exclude, skipped undecoded
 	XAUnseen         uint64 // XA COMMITs of transactions prepared before the stream started: rows not captured
+	ChunkRereads     uint64 // MariaDB snapshot chunks read again: their snapshot was older than an emitted change
 }
 
 type stats struct {
-	changes, commits, schema, unparsedDDL, statementDML, excluded, xaUnseen atomic.Uint64
+	changes, commits, schema, unparsedDDL, statementDML, excluded, xaUnseen, chunkRereads atomic.Uint64
 }
 
 // Stats returns the counters; safe to call concurrently with Stream.
@@ -112,6 +113,7 @@ func (s *Source) Stats() Stats {
 		StatementDML:     s.stats.statementDML.Load(),
 		ExcludedRowsEvts: s.stats.excluded.Load(),
 		XAUnseen:         s.stats.xaUnseen.Load(),
+		ChunkRereads:     s.stats.chunkRereads.Load(),
 	}
 }
 

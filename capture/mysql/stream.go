@@ -47,6 +47,10 @@ type streamState struct {
 	payload *payloadAt
 
 	snap *snapMerge // nil unless a snapshot runs alongside (snapshot_stream.go)
+	// lastRowAt is, per table, the position of the last rows event the
+	// loop emitted: a MariaDB snapshot chunk must see that event's
+	// transaction (coversEmitted).
+	lastRowAt map[[2]string]Position
 
 	tables   map[uint64]*tableInfo      // by table id, from table maps
 	jsonCols map[string]map[string]bool // MariaDB JSON columns by "db.table"
@@ -414,6 +418,10 @@ func (st *streamState) rows(ctx context.Context, hdr *replication.EventHeader, e
 // emit hands one row change, which takes effect at the event at, to the
 // handler.
 func (st *streamState) emit(ctx context.Context, c *capture.Change, at Position) error {
+	if st.lastRowAt == nil {
+		st.lastRowAt = make(map[[2]string]Position)
+	}
+	st.lastRowAt[[2]string{c.Table.Database, c.Table.Name}] = at
 	if st.snap != nil {
 		st.snap.observe(c.Table, at, c.Before, c.After)
 	}
