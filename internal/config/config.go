@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"regexp"
 	"strings"
@@ -101,13 +100,6 @@ type Pipeline struct {
 	RestartBackoffMax time.Duration `yaml:"restart_backoff_max"`
 	// ShutdownTimeout bounds the final flush on SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-}
-
-// Admin is the HTTP endpoint for /metrics, /healthz, /readyz and /status.
-type Admin struct {
-	// Addr is host:port; loopback by default because /status shows error
-	// texts and has no authentication.
-	Addr string `yaml:"addr"`
 }
 
 // Log configures the structured log on stderr.
@@ -294,9 +286,7 @@ func (c *Config) defaults() {
 	setDefault(&p.RestartBackoffMin, time.Second)
 	setDefault(&p.RestartBackoffMax, time.Minute)
 	setDefault(&p.ShutdownTimeout, 30*time.Second)
-	if c.Admin.Addr == "" {
-		c.Admin.Addr = "127.0.0.1:9464"
-	}
+	c.Admin.defaults()
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -338,8 +328,8 @@ func (c *Config) Validate() error {
 	if c.Pipeline.RestartBackoffMax < c.Pipeline.RestartBackoffMin {
 		errs = append(errs, errors.New("pipeline.restart_backoff_max must not be below pipeline.restart_backoff_min"))
 	}
-	if _, _, err := net.SplitHostPort(c.Admin.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("admin.addr %q: want host:port", c.Admin.Addr))
+	if err := c.Admin.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
