@@ -73,6 +73,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 	// a closed port: say so at once and exit, rather than report
 	// "streaming" until the first change fails. A broker that is merely
 	// restarting at boot is the service manager's to retry.
+	if cfg.Kafka.TLS.InsecureSkipVerify {
+		logger.Warn("kafka.tls.insecure_skip_verify is true: the brokers' certificates are not checked, so anyone on the network path can read and change the events; use it for tests only")
+	}
 	if err := kafkasink.Probe(ctx, cfg.Kafka, cfg.Kafka.WriteTimeout); err != nil {
 		return fmt.Errorf("%s: %w", *path, err)
 	}
@@ -115,7 +118,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		logSourceSummary(logger, cfg, sc)
 	}
 	adm.OnSnapshot(snapshotRequests(sourceNames(cfg), pipes)) // POST /snapshot
-	logger.Info("tributary running", "sources", len(pipes), "pid", os.Getpid(), "admin", adm.Addr())
+	logger.Info("tributary running", "sources", len(pipes), "pid", os.Getpid(), "admin", adm.Addr(), "kafka", cfg.Kafka.Protocol())
 	if bars != nil {
 		reporters := make([]capture.SnapshotReporter, len(pipes))
 		for i, p := range pipes {

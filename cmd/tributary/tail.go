@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/tributary-cdc/tributary/internal/config"
+	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform"
 )
 
@@ -56,7 +57,11 @@ func cmdTail(args []string, stdout, stderr io.Writer) error {
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	t := &tailer{brokers: cfg.Kafka.Brokers, prefixes: prefixes, fromBeginning: *fromBeginning, stderr: stderr}
+	conn, err := kafkasink.NewConnection(cfg.Kafka)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+	t := &tailer{kafka: conn, prefixes: prefixes, fromBeginning: *fromBeginning, stderr: stderr}
 	n, err := t.run(ctx, *limit, stdout)
 	switch {
 	case err != nil:
@@ -124,7 +129,7 @@ func printable(b []byte) string {
 }
 
 type tailer struct {
-	brokers       []string
+	kafka         *kafkasink.Connection
 	prefixes      []string
 	fromBeginning bool
 	stderr        io.Writer // listing errors that are retried
@@ -149,16 +154,16 @@ func (t *tailer) run(ctx context.Context, limit int, w io.Writer) (int, error) {
 
 	// A private Transport whose metadata cache (which serves Client.Metadata)
 	// is refreshed as often as topics are listed.
-	transport := &kafka.Transport{MetadataTTL: tailDiscoverEvery}
+	transport := t.kafka.Transport(tailDiscoverEvery)
 	defer transport.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(t.brokers...), Transport: transport, Timeout: 10 * time.Second}
+	client := t.kafka.Client(transport, 10*time.Second)
 
 	msgs := make(chan kafka.Message)
 	started := map[topicPartition]bool{}
 	start := func(tp topicPartition, offset int64) {
 		started[tp] = true
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers: t.brokers, Topic: tp.topic, Partition: tp.partition,
+		r := t.kafka.Reader(kafka.ReaderConfig{
+			Topic: tp.topic, Partition: tp.partition,
 			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
 		})
 		_ = r.SetOffset(offset) // cannot fail: no group, not closed

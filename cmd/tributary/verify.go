@@ -12,6 +12,7 @@ import (
 	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 	"github.com/tributary-cdc/tributary/internal/config"
 	"github.com/tributary-cdc/tributary/internal/verify"
+	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 )
 
 // tableReader is what verify needs of a source's Reader.
@@ -84,8 +85,12 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	}
 	defer reader.Close()
 
+	conn, err := kafkasink.NewConnection(cfg.Kafka)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
 	opts := verify.Options{
-		Source: reader, SourceName: src.Name, Brokers: cfg.Kafka.Brokers, TopicPrefix: cfg.Topics.Prefix,
+		Source: reader, SourceName: src.Name, Kafka: conn, TopicPrefix: cfg.Topics.Prefix,
 		ChunkSize: *chunk, Rechecks: *rechecks, RecheckWait: *wait, Progress: stdout,
 	}
 	if *rechecks == 0 {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -27,7 +29,7 @@ type entry struct {
 // topicState is the latest row per key of one topic, read up to a high
 // watermark, and where each partition's reading stopped.
 type topicState struct {
-	brokers     []string
+	kafka       *kafkasink.Connection
 	topic       string
 	readTimeout time.Duration
 	transport   *kafka.Transport
@@ -40,12 +42,12 @@ type topicState struct {
 	exists   bool
 }
 
-func newTopicState(brokers []string, topic string, readTimeout time.Duration) *topicState {
-	// A private Transport: the shared default caches metadata for seconds.
-	tr := &kafka.Transport{MetadataTTL: time.Second}
+func newTopicState(conn *kafkasink.Connection, topic string, readTimeout time.Duration) *topicState {
+	// A private Transport: a shared one caches metadata for seconds.
+	tr := conn.Transport(time.Second)
 	return &topicState{
-		brokers: brokers, topic: topic, readTimeout: readTimeout, transport: tr,
-		client: &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr, Timeout: 10 * time.Second},
+		kafka: conn, topic: topic, readTimeout: readTimeout, transport: tr,
+		client: conn.Client(tr, 10*time.Second),
 		keys:   map[string]*entry{}, next: map[int]int64{},
 	}
 }
@@ -107,8 +109,8 @@ func (s *topicState) catchUp(ctx context.Context) error {
 // readPartition applies the messages of partition p in [start, end), in
 // offset order. Keys live in one partition, so per-key order is kept.
 func (s *topicState) readPartition(ctx context.Context, p int, start, end int64) error {
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: s.brokers, Topic: s.topic, Partition: p,
+	r := s.kafka.Reader(kafka.ReaderConfig{
+		Topic: s.topic, Partition: p,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
 	})
 	defer r.Close()

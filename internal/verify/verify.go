@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
+	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform"
 )
 
@@ -50,11 +51,15 @@ type Source interface {
 	ReadKey(ctx context.Context, db, table string, keyJSON []byte) (*capture.Table, []any, error)
 }
 
-// Options configures Run. Source, SourceName and Brokers are required.
+// Options configures Run. Source, SourceName and Kafka (or Brokers) are
+// required.
 type Options struct {
 	Source     Source
 	SourceName string // the configured source name, part of topic names
-	Brokers    []string
+	// Kafka is how the topics are read, with the daemon's TLS and SASL
+	// settings; when nil, Brokers are read in plaintext.
+	Kafka   *kafkasink.Connection
+	Brokers []string
 	// TopicPrefix is topics.prefix of the configuration.
 	TopicPrefix string
 	// Tables to verify as {database, table}; empty: Source.Tables().
@@ -78,8 +83,15 @@ type Options struct {
 }
 
 func (o *Options) defaults() error {
-	if o.Source == nil || o.SourceName == "" || len(o.Brokers) == 0 {
-		return errors.New("verify: Source, SourceName and Brokers are required")
+	if o.Kafka == nil && len(o.Brokers) > 0 {
+		conn, err := kafkasink.NewConnection(kafkasink.Config{Brokers: o.Brokers})
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		o.Kafka = conn
+	}
+	if o.Source == nil || o.SourceName == "" || o.Kafka == nil {
+		return errors.New("verify: Source, SourceName and Kafka are required")
 	}
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = 1000
@@ -136,7 +148,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 func verifyTable(ctx context.Context, o *Options, db, table string) (TableReport, error) {
 	topic := transform.TopicName(o.TopicPrefix, o.SourceName, db, table)
 	tr := TableReport{Database: db, Table: table, Topic: topic}
-	state := newTopicState(o.Brokers, topic, o.ReadTimeout)
+	state := newTopicState(o.Kafka, topic, o.ReadTimeout)
 	defer state.close()
 	if err := state.catchUp(ctx); err != nil {
 		return tr, err

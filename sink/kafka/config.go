@@ -79,6 +79,10 @@ type Config struct {
 	// DeadLetterTopic receives references to oversized messages; required
 	// with on_oversized: dead_letter.
 	DeadLetterTopic string `yaml:"dead_letter_topic"`
+
+	// TLS and SASL secure the connections to the brokers (security.go).
+	TLS  TLS  `yaml:"tls"`
+	SASL SASL `yaml:"sasl"`
 }
 
 // Defaults returns a Config with every default set and no brokers.
@@ -162,6 +166,7 @@ func (c Config) Validate() error {
 	default:
 		bad("on_oversized", "must be halt or dead_letter (got %q)", c.OnOversized)
 	}
+	errs = append(errs, c.validateSecurity()...)
 	return errors.Join(errs...)
 }
 

@@ -71,14 +71,21 @@ func New(cfg Config, ack sink.AckFunc, logger *slog.Logger, opts ...Option) (*Si
 		logger = slog.Default()
 	}
 	codec, _ := compressionCodec(cfg.Compression)
-	transport := newTransport(cfg)
+	conn, err := NewConnection(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink config: %w", err)
+	}
+	// Metadata is served from the transport's cache (the Writer's
+	// partition lookups too); a short TTL lets the sink see topics other
+	// processes created without waiting long.
+	transport := conn.Transport(metadataTTL)
 	snk := &Sink{
 		cfg:       cfg,
 		ack:       ack,
 		log:       logger.With("component", "kafka-sink"),
 		codec:     codec,
 		transport: transport,
-		client:    &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: transport, Timeout: cfg.WriteTimeout},
+		client:    conn.Client(transport, cfg.WriteTimeout),
 		inflight:  newInflight(cfg.MaxInFlight),
 		topics:    map[string]*topicWriter{},
 		metrics:   noMetrics{},
@@ -87,18 +94,6 @@ func New(cfg Config, ack sink.AckFunc, logger *slog.Logger, opts ...Option) (*Si
 		o(snk)
 	}
 	return snk, nil
-}
-
-// newTransport is the one place the connection settings to Kafka are built:
-// the sink, its topic client and the start-up probe share them.
-func newTransport(cfg Config) *kafka.Transport {
-	return &kafka.Transport{
-		ClientID: cfg.ClientID,
-		// Metadata is served from this cache (the Writer's partition
-		// lookups too); a short TTL lets the sink see topics other
-		// processes created without waiting long.
-		MetadataTTL: metadataTTL,
-	}
 }
 
 // Metrics receives delivery counts and produce latency; *metrics.Source

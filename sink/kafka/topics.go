@@ -120,14 +120,23 @@ func waitTopicReady(ctx context.Context, client *kafka.Client, topic string) err
 // partition are in offset order; partitions are interleaved. It is meant for
 // tests and tools, not for production consumption.
 func ReadTopic(ctx context.Context, brokers []string, topic string, want int, timeout time.Duration) ([]kafka.Message, error) {
+	conn, err := NewConnection(Config{Brokers: brokers})
+	if err != nil {
+		return nil, err
+	}
+	return conn.ReadTopic(ctx, topic, want, timeout)
+}
+
+// ReadTopic is ReadTopic over c's connection settings.
+func (c *Connection) ReadTopic(ctx context.Context, topic string, want int, timeout time.Duration) ([]kafka.Message, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	// A private Transport: the shared default one caches metadata and might
-	// not know a topic created through another client yet.
-	transport := &kafka.Transport{}
+	// A private Transport: a shared one caches metadata and might not know
+	// a topic created through another client yet.
+	transport := c.Transport(0)
 	defer transport.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
+	client := c.Client(transport, 0)
 	if err := waitTopicReady(ctx, client, topic); err != nil {
 		return nil, err
 	}
@@ -147,8 +156,7 @@ func ReadTopic(ctx context.Context, brokers []string, topic string, want int, ti
 	out := make(chan kafka.Message)
 	var wg sync.WaitGroup
 	for _, p := range partitions {
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers:   brokers,
+		r := c.Reader(kafka.ReaderConfig{
 			Topic:     topic,
 			Partition: p,
 			MinBytes:  1,
