@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/internal/tlsconf"
 )
 
 // Flavor selects the binlog dialect.
@@ -48,6 +49,9 @@ type Config struct {
 	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// Snapshot sets when and how existing rows are read (snapshot_*.go).
 	Snapshot SnapshotConfig `yaml:"snapshot"`
+	// TLS encrypts every connection to the server (tls.go); mode prefer
+	// by default.
+	TLS tlsconf.Client `yaml:"tls"`
 }
 
 // Defaults fills unset optional fields.
@@ -115,6 +119,9 @@ func (c Config) Validate(prefix string) error {
 		errs = append(errs, fmt.Errorf("%s (%s) must be longer than %s (%s)", key("read_timeout"), c.ReadTimeout, key("heartbeat"), c.Heartbeat))
 	}
 	errs = append(errs, c.Snapshot.Validate(key("snapshot"), c.filter().match)...)
+	if err := c.TLS.Validate(key("tls")); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -9,6 +9,7 @@ import (
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/internal/tlsconf"
 )
 
 // ErrPositionGone means the server no longer has the binlog the position
@@ -67,7 +68,11 @@ func accessDenied(err error) bool {
 // *capture.PermanentError naming the settings to fix.
 func (s *Source) permanentIfRefused(err error) error {
 	if err != nil && accessDenied(err) {
-		return &capture.PermanentError{Err: fmt.Errorf("%w (check sources[%s].user and its password_env or password_file, and the user's grants)", err, s.name)}
+		hint := ""
+		if s.cfg.TLS.Mode == tlsconf.Disable {
+			hint = fmt.Sprintf("; sources[%s].tls.mode is disable, and a user created REQUIRE SSL or X509 is refused without TLS", s.name)
+		}
+		return &capture.PermanentError{Err: fmt.Errorf("%w (check sources[%s].user and its password_env or password_file, and the user's grants%s)", err, s.name, hint)}
 	}
-	return err
+	return s.permanentIfTLS(err)
 }

@@ -24,7 +24,7 @@ func recordTransaction(t *testing.T) (name string, tableMap, rows, xid *replicat
 	start := positionOf(t, serverPosition(t, db))
 	testenv.Exec(t, db, "INSERT INTO t VALUES (1, 2)")
 	s := testSource(t, name, nil)
-	syncer, err := s.newSyncer(s.cfg.Heartbeat)
+	syncer, err := s.newSyncer(s.cfg.Heartbeat, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

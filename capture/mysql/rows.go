@@ -69,6 +69,9 @@ func NewReader(name string, cfg Config) (*Reader, error) {
 	// TIMESTAMP values are sent in the session time zone; UTC makes them the
 	// instants the binlog path formats in UTC.
 	mc.Params = map[string]string{"time_zone": "'+00:00'"}
+	if err := cfg.applyTLS(name, mc); err != nil {
+		return nil, err
+	}
 	connector, err := mysql.NewConnector(mc)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", cfg.Addr, err)

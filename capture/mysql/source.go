@@ -6,6 +6,7 @@ package mysql
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -42,8 +43,9 @@ type Source struct {
 	syncer *replication.BinlogSyncer
 	closed bool
 
-	stats    stats
-	progress snapshot.Progress // of the running snapshot, for SnapshotProgress
+	stats     stats
+	plainOnce sync.Once         // the "no TLS offered" warning (tls.go)
+	progress  snapshot.Progress // of the running snapshot, for SnapshotProgress
 
 	// On-demand snapshots (snapshot_request.go): tables requested and not
 	// yet taken by the stream loop, the plain loop's wake-up, and the
@@ -149,6 +151,9 @@ func (s *Source) sqlDB() (*sql.DB, error) {
 	mc := mysql.NewConfig()
 	mc.User, mc.Passwd, mc.Net, mc.Addr = s.cfg.User, s.cfg.Password, "tcp", s.cfg.Addr
 	mc.Timeout, mc.ReadTimeout = 10*time.Second, s.cfg.ReadTimeout
+	if err := s.cfg.applyTLS(s.name, mc); err != nil {
+		return nil, err
+	}
 	connector, err := mysql.NewConnector(mc)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", s.cfg.Addr, err)
@@ -158,15 +163,16 @@ func (s *Source) sqlDB() (*sql.DB, error) {
 	return s.db, nil
 }
 
-func (s *Source) newSyncer(heartbeat time.Duration) (*replication.BinlogSyncer, error) {
+func (s *Source) newSyncer(heartbeat time.Duration, tlsCfg *tls.Config) (*replication.BinlogSyncer, error) {
 	f := s.filter
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		ServerID: s.cfg.ServerID,
-		Flavor:   string(s.cfg.Flavor),
-		Host:     s.host,
-		Port:     s.port,
-		User:     s.cfg.User,
-		Password: s.cfg.Password,
+		ServerID:  s.cfg.ServerID,
+		Flavor:    string(s.cfg.Flavor),
+		TLSConfig: tlsCfg,
+		Host:      s.host,
+		Port:      s.port,
+		User:      s.cfg.User,
+		Password:  s.cfg.Password,
 		// DECIMAL as shopspring decimal.Decimal: never a float on the way.
 		UseDecimal: true,
 		// Valid DATETIME/TIMESTAMP values as time.Time, formatted by
@@ -329,7 +335,11 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 		// server's heartbeat position passes it, also when nothing is written.
 		heartbeat = min(heartbeat, time.Second)
 	}
-	syncer, err := s.newSyncer(heartbeat)
+	tlsCfg, err := s.binlogTLS(ctx, db)
+	if err != nil {
+		return err
+	}
+	syncer, err := s.newSyncer(heartbeat, tlsCfg)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/capture/snapshot"
+	"github.com/tributary-cdc/tributary/internal/tlsconf"
 )
 
 // Config is one PostgreSQL source: one database, one logical replication
@@ -26,8 +27,12 @@ type Config struct {
 	// Database is the database whose tables are captured; a slot decodes
 	// one database only.
 	Database string `yaml:"database"`
-	// SSLMode is the libpq sslmode (disable, prefer, require, verify-ca,
-	// verify-full). Default prefer.
+	// TLS encrypts every connection to the server (tls.go): mode
+	// disable, prefer (the default), require, verify-ca or verify-full,
+	// as libpq's sslmode.
+	TLS tlsconf.Client `yaml:"tls"`
+	// SSLMode is the older spelling of TLS.Mode (libpq's sslmode, "allow"
+	// included); set one of them.
 	SSLMode string `yaml:"sslmode"`
 	// Slot is the logical replication slot (default tributary_<name>). The
 	// slot holds the server's WAL until Tributary confirms it: a slot left
@@ -71,9 +76,6 @@ type Config struct {
 // Defaults fills unset optional fields; name is the source's configured
 // name, used in the default slot and publication names.
 func (c *Config) Defaults(name string) {
-	if c.SSLMode == "" {
-		c.SSLMode = "prefer"
-	}
 	if c.Slot == "" {
 		c.Slot = "tributary_" + identifier(name)
 	}
@@ -137,9 +139,15 @@ func (c Config) Validate(prefix string) error {
 		errs = append(errs, fmt.Errorf("%s is required: a slot decodes one database", key("database")))
 	}
 	switch c.SSLMode {
-	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+	case "", "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
 	default:
 		errs = append(errs, fmt.Errorf("%s %q: want disable, prefer, require, verify-ca or verify-full", key("sslmode"), c.SSLMode))
+	}
+	if c.SSLMode != "" && c.TLS.Mode != "" {
+		errs = append(errs, fmt.Errorf("%s and %s both set: sslmode is the older spelling of tls.mode, keep one", key("sslmode"), key("tls.mode")))
+	}
+	if err := c.TLS.Validate(key("tls")); err != nil {
+		errs = append(errs, err)
 	}
 	if !slotName.MatchString(c.Slot) {
 		errs = append(errs, fmt.Errorf("%s %q: want 1-63 lowercase letters, digits and underscores", key("slot"), c.Slot))

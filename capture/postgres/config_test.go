@@ -14,7 +14,7 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("valid config: %v", err)
 	}
 	if ok.Slot != "tributary_orders_eu" || ok.Publication != "tributary_orders_eu" || !*ok.CreateSlot || !*ok.CreatePublication ||
-		ok.StatusInterval != 10*time.Second || ok.Heartbeat != 30*time.Second || ok.SSLMode != "prefer" {
+		ok.StatusInterval != 10*time.Second || ok.Heartbeat != 30*time.Second || ok.sslMode() != "prefer" {
 		t.Errorf("defaults: %+v", ok)
 	}
 	tests := []struct {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/capture/snapshot"
+	"github.com/tributary-cdc/tributary/internal/tlsconf"
 )
 
 // Source reads one database's changes through one replication slot. It
@@ -130,11 +131,12 @@ func (s *Source) connString(replication bool) string {
 	}
 	kv := []string{
 		"host=" + q(host), "port=" + q(port), "user=" + q(s.cfg.User), "password=" + q(s.cfg.Password),
-		"dbname=" + q(s.cfg.Database), "sslmode=" + q(s.cfg.SSLMode),
+		"dbname=" + q(s.cfg.Database),
 		"application_name=" + q("tributary_"+identifier(s.name)),
 		"TimeZone=UTC", "DateStyle=ISO", "IntervalStyle=iso_8601", "extra_float_digits=3", "bytea_output=hex",
 		"connect_timeout=10",
 	}
+	kv = append(kv, s.cfg.tlsParams()...)
 	if replication {
 		kv = append(kv, "replication=database")
 	}
@@ -143,7 +145,11 @@ func (s *Source) connString(replication bool) string {
 
 // replicationConn opens a walsender connection to the configured database.
 func (s *Source) replicationConn(ctx context.Context) (*pgconn.PgConn, error) {
-	conn, err := pgconn.Connect(ctx, s.connString(true))
+	cfg, err := s.pgconnConfig(true)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open replication connection to %s/%s: %w", s.cfg.Addr, s.cfg.Database, err)
 	}
@@ -162,7 +168,7 @@ func (s *Source) withDB(ctx context.Context, f func(*pgx.Conn) error) error {
 		return errors.New("source is closed")
 	}
 	if s.db == nil || s.db.IsClosed() {
-		db, err := pgx.Connect(ctx, s.connString(false))
+		db, err := s.connectPgx(ctx)
 		if err != nil {
 			return fmt.Errorf("connect to %s/%s: %w", s.cfg.Addr, s.cfg.Database, err)
 		}
@@ -229,7 +235,11 @@ func (s *Source) permanentIfRefused(err error) error {
 		if errors.As(err, &pe) {
 			return err
 		}
-		return &capture.PermanentError{Err: fmt.Errorf("%w (check sources[%s].user and its password_env or password_file, and the role's REPLICATION/SELECT grants)", err, s.name)}
+		hint := ""
+		if s.cfg.sslMode() == string(tlsconf.Disable) {
+			hint = fmt.Sprintf("; sources[%s].tls.mode is disable, and pg_hba.conf may accept the role only over TLS (hostssl)", s.name)
+		}
+		return &capture.PermanentError{Err: fmt.Errorf("%w (check sources[%s].user and its password_env or password_file, and the role's REPLICATION/SELECT grants%s)", err, s.name, hint)}
 	}
-	return err
+	return s.permanentIfTLS(err)
 }

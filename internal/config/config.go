@@ -16,6 +16,7 @@ import (
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
 	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 	"github.com/tributary-cdc/tributary/capture/snapshot"
+	"github.com/tributary-cdc/tributary/internal/tlsconf"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform/debezium"
 	"github.com/tributary-cdc/tributary/transform/mapping"
@@ -142,6 +143,10 @@ type Source struct {
 	// Snapshot reads existing rows (mode never|initial|when_needed).
 	Snapshot snapshot.Config `yaml:"snapshot"`
 
+	// TLS encrypts every connection to the database: mode disable,
+	// prefer (the default), require, verify-ca or verify-full.
+	TLS tlsconf.Client `yaml:"tls"`
+
 	// MySQL / MariaDB only.
 	Flavor   mysqlsource.Flavor `yaml:"flavor"`
 	ServerID uint32             `yaml:"server_id"`
@@ -159,7 +164,7 @@ type Source struct {
 // Postgres returns the source's settings for capture/postgres.
 func (s Source) Postgres() pgsource.Config {
 	c := pgsource.Config{
-		Addr: s.Addr, User: s.User, Password: s.InlinePassword, Database: s.Database, SSLMode: s.SSLMode,
+		Addr: s.Addr, User: s.User, Password: s.InlinePassword, Database: s.Database, SSLMode: s.SSLMode, TLS: s.TLS,
 		Slot: s.Slot, Publication: s.Publication, CreateSlot: s.CreateSlot, CreatePublication: s.CreatePublication,
 		Include: s.Include, Exclude: s.Exclude, KeyColumns: s.KeyColumns,
 		StatusInterval: s.StatusInterval, Heartbeat: s.Heartbeat, ReadTimeout: s.ReadTimeout,
@@ -233,7 +238,7 @@ func (s Source) MySQL() mysqlsource.Config {
 	c := mysqlsource.Config{
 		Addr: s.Addr, User: s.User, Password: s.InlinePassword, ServerID: s.ServerID, Flavor: s.Flavor,
 		Include: s.Include, Exclude: s.Exclude, KeyColumns: s.KeyColumns,
-		Heartbeat: s.Heartbeat, ReadTimeout: s.ReadTimeout, Snapshot: s.Snapshot,
+		Heartbeat: s.Heartbeat, ReadTimeout: s.ReadTimeout, Snapshot: s.Snapshot, TLS: s.TLS,
 	}
 	c.Defaults()
 	return c

@@ -1,0 +1,81 @@
+package mysql
+
+import (
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	driver "github.com/go-sql-driver/mysql"
+
+	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/internal/tlsconf"
+)
+
+// tlsKey is the source's tls block in messages.
+func tlsKey(name string) string { return "sources[" + name + "].tls" }
+
+// applyTLS sets the SQL driver's TLS from the source's tls block. Every
+// SQL connection of a source (preflight, metadata, snapshots, verify and
+// replay readers, heartbeats) is built through it.
+func (c Config) applyTLS(name string, mc *driver.Config) error {
+	host, _, _ := net.SplitHostPort(c.Addr)
+	tc, err := c.TLS.Config(tlsKey(name), host)
+	if err != nil {
+		return err
+	}
+	mc.TLS = tc
+	// prefer: the server may not offer TLS at all; every other mode
+	// refuses plaintext.
+	mc.AllowFallbackToPlaintext = c.TLS.WithDefault().Mode == tlsconf.Prefer
+	return nil
+}
+
+// binlogTLS is the binlog connection's TLS config. go-mysql refuses a
+// server without TLS when one is set, so for prefer it is set only when
+// the SQL session (same server, same settings) did get TLS.
+func (s *Source) binlogTLS(ctx context.Context, db *sql.DB) (*tls.Config, error) {
+	host, _, _ := net.SplitHostPort(s.cfg.Addr)
+	tc, err := s.cfg.TLS.Config(tlsKey(s.name), host)
+	if err != nil || tc == nil || s.cfg.TLS.WithDefault().Mode != tlsconf.Prefer {
+		return tc, err
+	}
+	var name, cipher string
+	if err := db.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read the session's TLS cipher: %w", err)
+	}
+	if cipher == "" {
+		s.plainOnce.Do(func() {
+			s.log.Warn("the server offers no TLS: connected in plaintext (sources[].tls.mode is prefer; set require or verify-full to refuse plaintext)",
+				"source", s.name, "addr", s.cfg.Addr)
+		})
+		return nil, nil
+	}
+	return tc, nil
+}
+
+// permanentIfTLS turns a TLS failure (a certificate that does not verify,
+// a refused client certificate, a server without TLS when TLS is
+// required) into a *capture.PermanentError naming the key: reconnecting
+// with the same settings cannot succeed.
+func (s *Source) permanentIfTLS(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *capture.PermanentError
+	if errors.As(err, &pe) {
+		return err
+	}
+	key := tlsKey(s.name)
+	if he := tlsconf.Explain(key, s.cfg.TLS.CertFile != "", err); he != nil {
+		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %w", s.cfg.Addr, he)}
+	}
+	msg := err.Error()
+	if errors.Is(err, driver.ErrNoTLS) || strings.Contains(msg, "does not support TLS required by the client") {
+		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %s.mode %s: the server offers no TLS: %w", s.cfg.Addr, key, s.cfg.TLS.WithDefault().Mode, err)}
+	}
+	return err
+}
