@@ -52,6 +52,10 @@ type Config struct {
 	// TLS encrypts every connection to the server (tls.go); mode prefer
 	// by default.
 	TLS tlsconf.Client `yaml:"tls"`
+
+	// driverLog receives the SQL driver's log (tls.go); set by New, shared
+	// by the source's readers.
+	driverLog *driverLog
 }
 
 // Defaults fills unset optional fields.

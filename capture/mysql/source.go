@@ -76,10 +76,12 @@ func New(name string, cfg Config, logger *slog.Logger) (*Source, error) {
 	if cfg.Flavor == FlavorMySQL {
 		server = "MySQL"
 	}
+	log := logger.With("component", "capture/mysql", "source", name)
+	cfg.driverLog = newDriverLog(log)
 	return &Source{
 		name:   name,
 		cfg:    cfg,
-		log:    logger.With("component", "capture/mysql", "source", name),
+		log:    log,
 		filter: filter{include: cfg.Include, exclude: cfg.Exclude},
 		server: server,
 		host:   host,

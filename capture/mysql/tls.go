@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"database/sql"
+	sqldriver "database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 
 	driver "github.com/go-sql-driver/mysql"
 
@@ -31,6 +34,40 @@ func (c Config) applyTLS(name string, mc *driver.Config) error {
 	// prefer: the server may not offer TLS at all; every other mode
 	// refuses plaintext.
 	mc.AllowFallbackToPlaintext = c.TLS.WithDefault().Mode == tlsconf.Prefer
+	if c.driverLog != nil {
+		mc.Logger = c.driverLog
+	}
+	return nil
+}
+
+// driverLog takes the SQL driver's log lines into the source's log. The
+// driver reports a failed TLS handshake only as "invalid connection" and
+// logs the cause, so the last error logged is kept for permanentIfTLS.
+type driverLog struct {
+	log  *slog.Logger
+	last atomic.Pointer[error]
+}
+
+func newDriverLog(log *slog.Logger) *driverLog { return &driverLog{log: log} }
+
+// Print implements driver.Logger.
+func (d *driverLog) Print(v ...any) {
+	for _, x := range v {
+		if err, ok := x.(error); ok {
+			d.last.Store(&err)
+		}
+	}
+	d.log.Warn("mysql driver: " + fmt.Sprint(v...))
+}
+
+// lastError is the last error the driver logged, nil if none.
+func (d *driverLog) lastError() error {
+	if d == nil {
+		return nil
+	}
+	if p := d.last.Load(); p != nil {
+		return *p
+	}
 	return nil
 }
 
@@ -72,6 +109,11 @@ func (s *Source) permanentIfTLS(err error) error {
 	key := tlsKey(s.name)
 	if he := tlsconf.Explain(key, s.cfg.TLS.CertFile != "", err); he != nil {
 		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %w", s.cfg.Addr, he)}
+	}
+	if errors.Is(err, driver.ErrInvalidConn) || errors.Is(err, sqldriver.ErrBadConn) {
+		if he := tlsconf.Explain(key, s.cfg.TLS.CertFile != "", s.cfg.driverLog.lastError()); he != nil {
+			return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %w (%w)", s.cfg.Addr, he, err)}
+		}
 	}
 	msg := err.Error()
 	if errors.Is(err, driver.ErrNoTLS) || strings.Contains(msg, "does not support TLS required by the client") {
