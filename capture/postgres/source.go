@@ -236,8 +236,12 @@ func (s *Source) permanentIfRefused(err error) error {
 			return err
 		}
 		hint := ""
-		if s.cfg.sslMode() == string(tlsconf.Disable) {
+		var pg *pgconn.PgError
+		switch {
+		case s.cfg.sslMode() == string(tlsconf.Disable):
 			hint = fmt.Sprintf("; sources[%s].tls.mode is disable, and pg_hba.conf may accept the role only over TLS (hostssl)", s.name)
+		case errors.As(err, &pg) && strings.Contains(pg.Message, "certificate"):
+			hint = fmt.Sprintf("; the server wants a client certificate its CA signed, whose CN is the user: sources[%s].tls.cert_file and key_file", s.name)
 		}
 		return &capture.PermanentError{Err: fmt.Errorf("%w (check sources[%s].user and its password_env or password_file, and the role's REPLICATION/SELECT grants%s)", err, s.name, hint)}
 	}
