@@ -11,6 +11,9 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
 
 	driver "github.com/go-sql-driver/mysql"
 
@@ -111,7 +114,11 @@ func (s *Source) permanentIfTLS(err error) error {
 		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %w", s.cfg.Addr, he)}
 	}
 	if errors.Is(err, driver.ErrInvalidConn) || errors.Is(err, sqldriver.ErrBadConn) {
-		if he := tlsconf.Explain(key, s.cfg.TLS.CertFile != "", s.cfg.driverLog.lastError()); he != nil {
+		cause := s.cfg.driverLog.lastError()
+		if tlsconf.Explain(key, false, cause) == nil {
+			cause = s.diagnoseTLS()
+		}
+		if he := tlsconf.Explain(key, s.cfg.TLS.CertFile != "", cause); he != nil {
 			return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %w (%w)", s.cfg.Addr, he, err)}
 		}
 	}
@@ -120,4 +127,31 @@ func (s *Source) permanentIfTLS(err error) error {
 		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %s.mode %s: the server offers no TLS: %w", s.cfg.Addr, key, s.cfg.TLS.WithDefault().Mode, err)}
 	}
 	return err
+}
+
+// diagnoseTLS connects once with go-mysql's client, which returns the TLS
+// failure that the SQL driver may hide behind "bad connection" (a client
+// certificate refused after a TLS 1.3 handshake, for one). nil when the
+// connection succeeds or TLS is off.
+func (s *Source) diagnoseTLS() error {
+	host, _, _ := net.SplitHostPort(s.cfg.Addr)
+	tc, err := s.cfg.TLS.Config(tlsKey(s.name), host)
+	if err != nil || tc == nil {
+		return err
+	}
+	// The server may reset the connection before its alert is read; a
+	// few attempts almost always see the alert.
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		conn, err := client.ConnectWithContext(ctx, s.cfg.Addr, s.cfg.User, s.cfg.Password, "", 10*time.Second,
+			func(c *client.Conn) error { c.SetTLSConfig(tc); return nil })
+		cancel()
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		if attempt == 5 || tlsconf.Explain("", false, err) != nil {
+			return err
+		}
+	}
 }

@@ -69,7 +69,7 @@ func TestTLSRefusalsNameTheKey(t *testing.T) {
 			_, err := s.CurrentPosition(ctx)
 			var perm *capture.PermanentError
 			if !errors.As(err, &perm) {
-				t.Fatalf("CurrentPosition error %v (%T), want a *capture.PermanentError", err, err)
+				t.Fatalf("CurrentPosition error %v (%T), want a *capture.PermanentError (diagnosis: %v, driver: %v)", err, err, s.diagnoseTLS(), s.cfg.driverLog.lastError())
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {

@@ -54,18 +54,18 @@ const (
 	// MariaDB: MySQLSSLUser is REQUIRE SSL, MySQLX509User REQUIRE X509 (a
 	// client certificate signed by ca.pem, such as client.pem).
 	MySQLSSLUser      = "tributary_ssl"
-	MySQLSSLPassword  = "tributary_ssl"
+	MySQLSSLPassword  = "ssl-secret-5k2q"
 	MySQLX509User     = "tributary_x509"
-	MySQLX509Password = "tributary_x509"
+	MySQLX509Password = "x509-secret-8r4m"
 
 	// PostgreSQL, for normal and replication connections: PGSSLUser connects
 	// only over TLS; PGCertUser only over TLS with a client certificate
 	// signed by ca.pem whose CN is its name (client.pem), and its password
 	// (scram-sha-256 clientcert=verify-full).
 	PGSSLUser      = "tributary_ssl"
-	PGSSLPassword  = "tributary_ssl"
+	PGSSLPassword  = "ssl-secret-5k2q"
 	PGCertUser     = TLSClientCN
-	PGCertPassword = "tributary_cert"
+	PGCertPassword = "cert-secret-3j7w"
 )
 
 var moduleRoot = sync.OnceValue(func() string {
