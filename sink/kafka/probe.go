@@ -25,6 +25,10 @@ func Probe(ctx context.Context, cfg Config, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	return probe(ctx, cfg, conn, timeout)
+}
+
+func probe(ctx context.Context, cfg Config, conn *Connection, timeout time.Duration) error {
 	transport := conn.Transport(metadataTTL)
 	defer transport.CloseIdleConnections()
 	var errs []error
@@ -83,6 +87,8 @@ func explainConnError(cfg Config, err error) (key, why string) {
 		return "kafka.tls.cert_file", "the broker refused the client certificate of kafka.tls.cert_file"
 	case !cfg.TLS.Enabled && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
 		return "kafka.tls.enabled", "the broker closed the connection: if this listener is SSL or SASL_SSL, set kafka.tls.enabled: true"
+	case cfg.TLS.Enabled && cfg.SASL.Mechanism == "" && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)):
+		return "kafka.tls.enabled", "the broker closed the connection during the TLS handshake: this listener did not answer in TLS (PLAINTEXT or SASL_PLAINTEXT?), or it wants SASL (then configure kafka.sasl)"
 	case cfg.SASL.Mechanism == "" && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
 		return "kafka.sasl", "the broker closed the connection: if this listener is SASL_SSL, configure kafka.sasl"
 	}
