@@ -119,9 +119,16 @@ type daemon struct {
 
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, nil, args...)
+}
+
+// startDaemonEnv is startDaemon with more environment variables
+// ("NAME=value"), e.g. the passwords of secured servers.
+func startDaemonEnv(t *testing.T, env []string, args ...string) *daemon {
+	t.Helper()
 	d := &daemon{logs: &syncBuffer{}, waited: make(chan struct{})}
 	d.cmd = exec.Command(tributaryBinary(t), args...)
-	d.cmd.Env = append(os.Environ(), "TRIBUTARY_TEST_PASSWORD="+testenv.MySQLCDCPassword)
+	d.cmd.Env = append(append(os.Environ(), "TRIBUTARY_TEST_PASSWORD="+testenv.MySQLCDCPassword), env...)
 	d.cmd.Stdout = d.logs
 	d.cmd.Stderr = d.logs
 	if err := d.cmd.Start(); err != nil {
