@@ -69,6 +69,23 @@ func churn(t *testing.T, db *sql.DB, table string, rows, n int, seed uint64) {
 	}
 }
 
+// mysqlDatabase creates the setup's MariaDB database and returns an admin
+// connection using it.
+func mysqlDatabase(t *testing.T, s *setup) *sql.DB {
+	t.Helper()
+	my, err := sql.Open("mysql", testenv.MySQLDSN(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	my.SetMaxOpenConns(1)
+	testenv.Exec(t, my, "CREATE DATABASE "+s.Database, "USE "+s.Database)
+	t.Cleanup(func() {
+		my.Exec("DROP DATABASE IF EXISTS " + s.Database)
+		my.Close()
+	})
+	return my
+}
+
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
@@ -137,15 +154,7 @@ func noSecrets(t *testing.T, what, output string) {
 func TestSecuredEndToEnd(t *testing.T) {
 	testenv.RequireTCP(t, "Kafka SASL_SSL", testenv.KafkaSASLSSLAddr())
 	s := newSetup(t)
-	my, err := sql.Open("mysql", testenv.MySQLDSN(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer my.Close()
-	testenv.Exec(t, my, "CREATE DATABASE "+s.Database)
-	t.Cleanup(func() { my.Exec("DROP DATABASE IF EXISTS " + s.Database) })
-	my.SetMaxOpenConns(1)
-	testenv.Exec(t, my, "USE "+s.Database)
+	my := mysqlDatabase(t, s)
 	securedTable(t, my, "accounts", 300)
 
 	pg := &pgSetup{setup: s}
@@ -235,15 +244,7 @@ func TestSecuredEndToEnd(t *testing.T) {
 func TestMutualTLSEndToEnd(t *testing.T) {
 	testenv.RequireTCP(t, "Kafka SSL", testenv.KafkaMTLSAddr())
 	s := newSetup(t)
-	my, err := sql.Open("mysql", testenv.MySQLDSN(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer my.Close()
-	testenv.Exec(t, my, "CREATE DATABASE "+s.Database)
-	t.Cleanup(func() { my.Exec("DROP DATABASE IF EXISTS " + s.Database) })
-	my.SetMaxOpenConns(1)
-	testenv.Exec(t, my, "USE "+s.Database)
+	my := mysqlDatabase(t, s)
 	securedTable(t, my, "calls", 100)
 
 	ca, cert, key := testenv.TLSPath(testenv.TLSCACert), testenv.TLSPath(testenv.TLSClientCert), testenv.TLSPath(testenv.TLSClientKey)
@@ -343,15 +344,7 @@ func (p *recordingProxy) conns() [][]byte {
 func TestKafkaTrafficIsEncrypted(t *testing.T) {
 	testenv.RequireTCP(t, "Kafka SASL_SSL", testenv.KafkaSASLSSLAddr())
 	s := newSetup(t)
-	my, err := sql.Open("mysql", testenv.MySQLDSN(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer my.Close()
-	testenv.Exec(t, my, "CREATE DATABASE "+s.Database)
-	t.Cleanup(func() { my.Exec("DROP DATABASE IF EXISTS " + s.Database) })
-	my.SetMaxOpenConns(1)
-	testenv.Exec(t, my, "USE "+s.Database)
+	my := mysqlDatabase(t, s)
 	securedTable(t, my, "leads", 20)
 	sources := fmt.Sprintf(`
   - name: crm
