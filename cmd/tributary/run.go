@@ -90,7 +90,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	// The admin endpoint binds after the store, so a second daemon on the
 	// same directory reports the lock, not the port.
 	reg := metrics.NewRegistry()
-	adm := admin.New(cfg.Admin.Addr, reg, logger)
+	adm := admin.New(cfg.Admin.Addr, reg, logger, cfg.Admin.ServerOptions()...)
 	if err := adm.Listen(); err != nil {
 		return err
 	}

@@ -79,14 +79,18 @@ func cmdSnapshot(args []string, stdout io.Writer) error {
 	if *addr == "" {
 		*addr = cfg.Admin.Addr
 	}
+	client, err := newAdminClient(cfg.Admin, *addr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), snapshotTimeout)
 	defer cancel()
 
-	acc, err := requestSnapshot(ctx, *addr, *source, tables)
+	acc, err := client.requestSnapshot(ctx, *source, tables)
 	if err == nil {
 		fmt.Fprintf(stdout, "snapshot of %s queued on source %s by the daemon at %s; streaming continues.\n",
 			strings.Join(acc.Tables, ", "), acc.Source, *addr)
-		printFollow(stdout, *path, *addr)
+		printFollow(stdout, *path, client)
 		return nil
 	}
 	if !errors.Is(err, errNoDaemon) {
@@ -96,21 +100,22 @@ func cmdSnapshot(args []string, stdout io.Writer) error {
 	return queueSnapshotOffline(ctx, cfg, *source, tables, stdout)
 }
 
-func printFollow(w io.Writer, path, addr string) {
-	fmt.Fprintf(w, "Follow it with `tributary status -c %s --addr %s` (the checkpoint keeps a |snapshot=… part until the snapshot is done;\n", path, addr)
-	fmt.Fprintf(w, "http://%s/status lists rows done per table, as do the tributary_snapshot_rows_* metrics) and in the daemon log (msg=\"snapshot progress\", msg=\"snapshot finished\").\n", addr)
+func printFollow(w io.Writer, path string, c *adminClient) {
+	fmt.Fprintf(w, "Follow it with `tributary status -c %s --addr %s` (the checkpoint keeps a |snapshot=… part until the snapshot is done;\n", path, c.addr)
+	fmt.Fprintf(w, "%s/status lists rows done per table, as do the tributary_snapshot_rows_* metrics) and in the daemon log (msg=\"snapshot progress\", msg=\"snapshot finished\").\n", c.base)
 }
 
 // requestSnapshot POSTs the request to the daemon's admin server.
-func requestSnapshot(ctx context.Context, addr, source string, tables []string) (admin.SnapshotAccepted, error) {
+func (c *adminClient) requestSnapshot(ctx context.Context, source string, tables []string) (admin.SnapshotAccepted, error) {
 	var acc admin.SnapshotAccepted
+	addr := c.addr
 	q := url.Values{"source": {source}, "table": tables}
-	u := "http://" + addr + "/snapshot?" + q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
-	if err != nil {
-		return acc, fmt.Errorf("admin address %q: %w", addr, err)
+	path := "/snapshot?" + q.Encode()
+	u := c.base + path
+	resp, err := c.do(ctx, http.MethodPost, path)
+	if p := tlsProblem(addr, err); p != nil {
+		return acc, p
 	}
-	resp, err := statusClient.Do(req)
 	if err != nil {
 		if noListener(err) {
 			return acc, fmt.Errorf("%w at %s (%v)", errNoDaemon, addr, netCause(err))
@@ -119,6 +124,9 @@ func requestSnapshot(ctx context.Context, addr, source string, tables []string) 
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err := c.refusal(resp, body); err != nil {
+		return acc, err
+	}
 	if resp.StatusCode == http.StatusAccepted {
 		if err := json.Unmarshal(body, &acc); err != nil {
 			return acc, fmt.Errorf("%s: not a tributary answer: %w", u, err)

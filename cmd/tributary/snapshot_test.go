@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +19,9 @@ import (
 	"github.com/tributary-cdc/tributary/checkpoints"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
 	"github.com/tributary-cdc/tributary/internal/admin"
+	"github.com/tributary-cdc/tributary/internal/config"
 	"github.com/tributary-cdc/tributary/internal/pipeline"
+	"github.com/tributary-cdc/tributary/internal/testenv"
 )
 
 // writeSnapshotConfig writes a config whose MariaDB source (crm) and admin
@@ -196,5 +199,52 @@ func TestSnapshotRequestsMapsErrors(t *testing.T) {
 	e := tagged{admin.ErrInvalid, mysqlsource.ErrSnapshotRequest}
 	if !errors.Is(e, admin.ErrInvalid) || !errors.Is(e, mysqlsource.ErrSnapshotRequest) || e.Error() != mysqlsource.ErrSnapshotRequest.Error() {
 		t.Errorf("tagged: %v", e)
+	}
+}
+
+// `tributary snapshot` sends the config's token over the config's TLS; a
+// daemon that refuses the token is not taken for "no daemon".
+func TestSnapshotSendsTheToken(t *testing.T) {
+	t.Parallel()
+	certs := testenv.WriteCerts(t)
+	right, wrong := writeToken(t, "right-token"), writeToken(t, "wrong-token")
+	var mu sync.Mutex
+	var got []string
+	addr := runAdmin(t, config.Admin{Auth: config.AdminAuth{BearerTokenFile: right},
+		TLS: config.AdminTLS{CertFile: certs.ServerCert, KeyFile: certs.ServerKey}}, nil,
+		func(_ string, tables []string) error {
+			mu.Lock()
+			got = tables
+			mu.Unlock()
+			return nil
+		})
+	tlsBlock := fmt.Sprintf("{cert_file: %s, key_file: %s, ca_file: %s}", certs.ServerCert, certs.ServerKey, certs.CA)
+	args := func(adminYAML string) []string {
+		return []string{"-c", writeAdminConfig(t, adminYAML), "--source", "crm", "--table", "shop.a"}
+	}
+
+	var out bytes.Buffer
+	if err := cmdSnapshot(args(fmt.Sprintf("{addr: %q, auth: {bearer_token_file: %s}, tls: %s}", addr, right, tlsBlock)), &out); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if strings.Join(got, " ") != "shop.a" || !strings.Contains(out.String(), "queued on source crm by the daemon") || !strings.Contains(out.String(), "https://"+addr+"/status") {
+		t.Errorf("daemon got %v; output:\n%s", got, out.String())
+	}
+	mu.Unlock()
+
+	for _, tc := range []struct{ name, admin, want string }{
+		{"wrong token", fmt.Sprintf("{addr: %q, auth: {bearer_token_file: %s}, tls: %s}", addr, wrong, tlsBlock),
+			"did not accept the token of admin.auth.bearer_token_file (401 Unauthorized)"},
+		{"no token", fmt.Sprintf("{addr: %q, tls: %s}", addr, tlsBlock), "requires a bearer token (401 Unauthorized)"},
+	} {
+		out.Reset()
+		err := cmdSnapshot(args(tc.admin), &out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+		if strings.Contains(out.String(), "checkpoint store instead") {
+			t.Errorf("%s: fell back to the checkpoint store:\n%s", tc.name, out.String())
+		}
 	}
 }

@@ -2,16 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tributary-cdc/tributary/internal/admin"
+	"github.com/tributary-cdc/tributary/internal/config"
 	"github.com/tributary-cdc/tributary/internal/metrics"
+	"github.com/tributary-cdc/tributary/internal/testenv"
 )
 
 func TestFormatStatus(t *testing.T) {
@@ -165,5 +171,120 @@ func TestCmdStatusErrors(t *testing.T) {
 				t.Errorf("printed %q on error", out.String())
 			}
 		})
+	}
+}
+
+// writeAdminConfig writes a config whose admin section is adminYAML (a
+// flow mapping) and whose other servers are unreachable.
+func writeAdminConfig(t *testing.T, adminYAML string) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tributary.yaml")
+	cfg := fmt.Sprintf(`checkpoints: {dir: %s}
+kafka: {brokers: ["127.0.0.1:1"]}
+admin: %s
+sources:
+  - {name: crm, addr: "127.0.0.1:1", user: u, password: p, server_id: 5, include: ["shop.*"]}
+`, filepath.Join(dir, "checkpoints"), adminYAML)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runAdmin serves the admin section a as the daemon builds it, on a free
+// loopback port, until the test ends; it returns the address.
+func runAdmin(t *testing.T, a config.Admin, reg *metrics.Registry, onSnapshot admin.SnapshotFunc) string {
+	t.Helper()
+	srv := admin.New("127.0.0.1:0", reg, nil, a.ServerOptions()...)
+	if onSnapshot != nil {
+		srv.OnSnapshot(onSnapshot)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return srv.Addr()
+}
+
+// writeToken writes tok to a file and returns its path.
+func writeToken(t *testing.T, tok string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(p, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// `tributary status` sends the config's token and talks HTTPS when
+// admin.tls is set; each mismatch names what to fix.
+func TestCmdStatusAuthAndTLS(t *testing.T) {
+	t.Parallel()
+	certs, otherCA := testenv.WriteCerts(t), testenv.WriteCerts(t).CA
+	right, wrong := writeToken(t, "right-token"), writeToken(t, "wrong-token")
+	reg := metrics.NewRegistry()
+	reg.Source("crm").SetState(metrics.StateStreaming, nil)
+
+	tlsBlock := fmt.Sprintf("{cert_file: %s, key_file: %s, ca_file: %s}", certs.ServerCert, certs.ServerKey, certs.CA)
+	secured := runAdmin(t, config.Admin{Auth: config.AdminAuth{BearerTokenFile: right},
+		TLS: config.AdminTLS{CertFile: certs.ServerCert, KeyFile: certs.ServerKey}}, reg, nil)
+	plain := runAdmin(t, config.Admin{Auth: config.AdminAuth{BearerTokenFile: right}}, reg, nil)
+
+	tests := []struct {
+		name string
+		args []string
+		want string // "" for success
+	}{
+		{"token and TLS from the config", []string{"-c", writeAdminConfig(t, fmt.Sprintf("{addr: %q, auth: {bearer_token_file: %s}, tls: %s}", secured, right, tlsBlock))}, ""},
+		{"token over HTTP, --addr with -c", []string{"-c", writeAdminConfig(t, fmt.Sprintf("{auth: {bearer_token_file: %s}}", right)), "--addr", plain}, ""},
+		{"no token", []string{"--addr", plain}, "the daemon at " + plain + " requires a bearer token (401 Unauthorized): give the config whose admin.auth names it with -c"},
+		{"wrong token", []string{"-c", writeAdminConfig(t, fmt.Sprintf("{addr: %q, auth: {bearer_token_file: %s}}", plain, wrong))},
+			"the daemon at " + plain + " did not accept the token of admin.auth.bearer_token_file (401 Unauthorized)"},
+		{"token file missing", []string{"-c", writeAdminConfig(t, fmt.Sprintf("{addr: %q, auth: {bearer_token_file: /nonexistent/token}}", plain))},
+			"admin.auth.bearer_token_file: open /nonexistent/token"},
+		{"HTTP to the HTTPS server", []string{"--addr", secured}, "the daemon at " + secured + " serves HTTPS: set admin.tls"},
+		{"HTTPS to the HTTP server", []string{"-c", writeAdminConfig(t, fmt.Sprintf("{addr: %q, auth: {bearer_token_file: %s}, tls: %s}", plain, right, tlsBlock))},
+			"the daemon at " + plain + " answers plain HTTP, not HTTPS"},
+		{"another CA", []string{"-c", writeAdminConfig(t, fmt.Sprintf("{addr: %q, auth: {bearer_token_file: %s}, tls: {cert_file: %s, key_file: %s, ca_file: %s}}",
+			secured, right, certs.ServerCert, certs.ServerKey, otherCA))}, "the certificate of the daemon at " + secured + " did not verify: it must be signed by admin.tls.ca_file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			err := cmdStatus(tc.args, &out)
+			if tc.want == "" {
+				if err != nil || !strings.Contains(out.String(), "crm") || !strings.Contains(out.String(), "streaming") {
+					t.Errorf("status: %v\n%s", err, out.String())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("status: %v, want %q", err, tc.want)
+			}
+			if err != nil && (strings.Contains(err.Error(), "right-token") || strings.Contains(err.Error(), "wrong-token")) {
+				t.Errorf("the error quotes a token: %v", err)
+			}
+		})
+	}
+}
+
+func TestNewAdminClientDialsLoopbackForAllInterfaces(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]string{
+		"0.0.0.0:9464":   "http://127.0.0.1:9464",
+		":9464":          "http://127.0.0.1:9464",
+		"[::]:9464":      "http://[::1]:9464",
+		"10.0.0.5:9464":  "http://10.0.0.5:9464",
+		"localhost:9464": "http://localhost:9464",
+	} {
+		c, err := newAdminClient(config.Admin{}, addr)
+		if err != nil || c.base != want {
+			t.Errorf("newAdminClient(%q): %v %v, want base %s", addr, c, err, want)
+		}
 	}
 }

@@ -8,14 +8,26 @@
 //	POST /snapshot?source=S&table=db.t[&table=…]
 //	               queue an on-demand snapshot of tables (see OnSnapshot):
 //	               202 with a JSON SnapshotAccepted, 4xx with {"error": …}
+//	GET /debug/pprof/…  Go profiles
 //
 // It listens on admin.addr, DefaultAddr unless configured. The default is
-// loopback on purpose: /status carries error texts and positions and the
-// server has no authentication; expose it beyond the host deliberately.
+// loopback on purpose: /status carries error texts and positions, POST
+// /snapshot starts work and the profiles show the process's internals.
+//
+// Without WithBearerToken every route is open, which is meant for loopback
+// (internal/config refuses another address unless
+// admin.allow_unauthenticated is set). With it, `Authorization: Bearer
+// <token>` is required on /status, POST /snapshot and /debug/pprof/, and on
+// /metrics with WithProtectedMetrics; /healthz and /readyz stay open for
+// probes, which cannot carry a secret and learn nothing but source names
+// and states. A missing or wrong token is answered 401 with a
+// `WWW-Authenticate: Bearer` challenge. WithTLS serves HTTPS (TLS 1.2 or
+// later) instead of plain HTTP.
 package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +57,13 @@ type Server struct {
 	reg    *metrics.Registry
 	logger *slog.Logger
 	srv    *http.Server
+
+	// Set by New from the options, read-only afterwards.
+	auth           bool      // WithBearerToken was given
+	tokenHash      *[32]byte // SHA-256 of the token; nil if it could not be read
+	protectMetrics bool
+	tlsConfig      *tls.Config
+	startErr       error // reading the token or TLS files failed; Listen returns it
 
 	mu         sync.Mutex
 	ln         net.Listener
@@ -83,7 +102,9 @@ func (s *Server) OnSnapshot(f SnapshotFunc) {
 
 // New returns a server for reg on addr (host:port; port 0 picks a free
 // one). It does not listen yet: see Listen and Run. A nil logger discards.
-func New(addr string, reg *metrics.Registry, logger *slog.Logger) *Server {
+// The options' token and TLS files are read now; their errors come from
+// Listen.
+func New(addr string, reg *metrics.Registry, logger *slog.Logger, opts ...Option) *Server {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
@@ -91,6 +112,11 @@ func New(addr string, reg *metrics.Registry, logger *slog.Logger) *Server {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{addr: addr, reg: reg, logger: logger.With("component", "admin")}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s.setup(o)
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -100,25 +126,34 @@ func New(addr string, reg *metrics.Registry, logger *slog.Logger) *Server {
 	return s
 }
 
-// Handler returns the admin routes, for tests and for mounting elsewhere.
+// Handler returns the admin routes, token checks included, for tests and
+// for mounting elsewhere.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", s.reg.Handler())
+	metricsHandler := s.reg.Handler()
+	if s.protectMetrics {
+		metricsHandler = s.protect(metricsHandler)
+	}
+	mux.Handle("GET /metrics", metricsHandler)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /status", s.status)
-	mux.HandleFunc("POST /snapshot", s.snapshot)
-	// Profiles for "where does the time go" questions; the endpoint is on
-	// loopback by default, like the rest of it.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.Handle("GET /status", s.protect(http.HandlerFunc(s.status)))
+	mux.Handle("POST /snapshot", s.protect(http.HandlerFunc(s.snapshot)))
+	// Profiles for "where does the time go" questions; they show the
+	// process's internals, so they take the token like /status.
+	mux.Handle("GET /debug/pprof/", s.protect(http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", s.protect(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/trace", s.protect(http.HandlerFunc(pprof.Trace)))
 	return mux
 }
 
 // Listen binds the address. Call it before starting the pipelines so that
-// an address in use stops the daemon at once; Run calls it if needed.
+// an address in use, or a token or certificate New could not read, stops
+// the daemon at once; Run calls it if needed.
 func (s *Server) Listen() error {
+	if s.startErr != nil {
+		return s.startErr
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ln != nil {
@@ -130,6 +165,9 @@ func (s *Server) Listen() error {
 	}
 	if err != nil {
 		return fmt.Errorf("admin.addr %s: %w", s.addr, err)
+	}
+	if s.tlsConfig != nil {
+		ln = tls.NewListener(ln, s.tlsConfig)
 	}
 	s.ln = ln
 	return nil
@@ -155,7 +193,10 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	ln := s.ln
 	s.mu.Unlock()
-	s.logger.Info("admin server listening", "addr", ln.Addr().String())
+	s.logger.Info("admin server listening", "addr", ln.Addr().String(), "tls", s.tlsConfig != nil, "auth", s.auth)
+	if warning := s.exposure(s.addr); warning != "" {
+		s.logger.Warn(warning)
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- s.srv.Serve(ln) }()

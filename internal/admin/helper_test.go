@@ -12,9 +12,14 @@ import (
 
 // startServer runs a server for reg on a free loopback port until the test
 // ends, and checks that Run then returns nil.
-func startServer(t *testing.T, reg *metrics.Registry) *Server {
+func startServer(t *testing.T, reg *metrics.Registry, opts ...Option) *Server {
 	t.Helper()
-	srv := New("127.0.0.1:0", reg, nil)
+	return serve(t, New("127.0.0.1:0", reg, nil, opts...))
+}
+
+// serve runs srv until the test ends, and checks that Run then returns nil.
+func serve(t *testing.T, srv *Server) *Server {
+	t.Helper()
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -48,4 +53,32 @@ func get(t *testing.T, addr, path string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(body)
+}
+
+// call sends method url with `Authorization: <auth>` unless auth is empty,
+// and returns the status code, the headers and the body.
+func call(t *testing.T, c *http.Client, method, url, auth string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(body)
+}
+
+// token is a WithBearerToken source that always returns tok.
+func token(tok string) func() (string, error) {
+	return func() (string, error) { return tok, nil }
 }
