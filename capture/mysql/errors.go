@@ -1,12 +1,14 @@
 package mysql
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
-	driver "github.com/go-sql-driver/mysql"
 	"strings"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	driver "github.com/go-sql-driver/mysql"
 
 	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/internal/tlsconf"
@@ -21,6 +23,27 @@ var ErrPositionGone = errors.New("binlog position no longer on the server")
 // errMasterFatalReadingBinlog is ER_MASTER_FATAL_ERROR_READING_BINLOG, which
 // the server sends on the dump connection for a missing or purged file.
 const errMasterFatalReadingBinlog = 1236
+
+// ErrPositionAhead means the resume position lies past the server's
+// current binlog position: the checkpoint comes from another server or
+// from before this one was restored from a backup. Streaming would skip
+// whatever the server writes below that position, so the source stops.
+var ErrPositionAhead = errors.New("position ahead of the server")
+
+// checkNotAhead refuses a resume position past the end of the server's
+// current binlog file. (A file the server does not list, later or not,
+// is ErrPositionGone: the server answers that it cannot find it.)
+func (s *Source) checkNotAhead(ctx context.Context, db *sql.DB, from Position) error {
+	cur, err := s.currentPosition(ctx, db)
+	if err != nil {
+		return err
+	}
+	if from.File != cur.File || from.Pos <= cur.Pos {
+		return nil
+	}
+	return fmt.Errorf("%w: resume position %s is past %s's current binlog position %s (%s): the checkpoint is from another server, or this one was restored from a backup or had its binlogs reset; streaming would skip what it writes below that position — rewind the checkpoint (checkpoints rewind) or re-snapshot",
+		ErrPositionAhead, from.File+":"+fmt.Sprint(from.Pos), s.server, cur.File+":"+fmt.Sprint(cur.Pos), s.cfg.Addr)
+}
 
 // readError wraps a binlog read error with where it happened, turning a
 // missing file into ErrPositionGone.

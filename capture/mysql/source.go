@@ -245,7 +245,7 @@ func (s *Source) dropSyncer(syncer *replication.BinlogSyncer) {
 // server's current position with a fresh snapshot instead.
 func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) error {
 	err := s.stream(ctx, from, h)
-	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrPositionGone) {
+	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrPositionGone) || errors.Is(err, ErrPositionAhead) {
 		return &capture.PermanentError{Err: err}
 	}
 	return s.permanentIfRefused(err)
@@ -313,6 +313,8 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 			return err
 		}
 	} else if start, err = ParsePosition(from); err != nil {
+		return err
+	} else if err := s.checkNotAhead(ctx, db, start); err != nil {
 		return err
 	}
 	snap := start.Snapshot

@@ -24,14 +24,17 @@ type slotInfo struct {
 	database  string
 	walStatus string
 	confirmed pglogrepl.LSN
+	// current is the server's WAL write position when the slot was read.
+	current pglogrepl.LSN
 }
 
 func (s *Source) readSlot(ctx context.Context) (slotInfo, error) {
 	var si slotInfo
 	var plugin, database, walStatus, confirmed *string
+	var current string
 	err := s.withDB(ctx, func(db *pgx.Conn) error {
-		return db.QueryRow(ctx, `SELECT plugin, slot_type, database, wal_status, confirmed_flush_lsn::text
-			FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &si.slotType, &database, &walStatus, &confirmed)
+		return db.QueryRow(ctx, `SELECT plugin, slot_type, database, wal_status, confirmed_flush_lsn::text, pg_current_wal_lsn()::text
+			FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &si.slotType, &database, &walStatus, &confirmed, &current)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return si, nil
@@ -41,6 +44,9 @@ func (s *Source) readSlot(ctx context.Context) (slotInfo, error) {
 	}
 	si.exists = true
 	si.plugin, si.database, si.walStatus = deref(plugin), deref(database), deref(walStatus)
+	if si.current, err = pglogrepl.ParseLSN(current); err != nil {
+		return si, fmt.Errorf("read the server's WAL position: %w", err)
+	}
 	if confirmed != nil {
 		if si.confirmed, err = pglogrepl.ParseLSN(*confirmed); err != nil {
 			return si, fmt.Errorf("replication slot %s: confirmed_flush_lsn: %w", s.cfg.Slot, err)

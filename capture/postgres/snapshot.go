@@ -45,6 +45,9 @@ func (s *Source) startPosition(ctx context.Context, from string, slot slotInfo) 
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: %w", ErrPositionGone, err)
 	}
+	if p > slot.current {
+		return 0, nil, fmt.Errorf("%w: resume position %s is past the server's current WAL position %s (%s): the checkpoint is from another server, or this one was restored from a backup; streaming would skip what it writes below that position — rewind the checkpoint (checkpoints rewind) or re-snapshot", ErrPositionAhead, p, slot.current, s.cfg.Addr)
+	}
 	if p >= slot.confirmed {
 		return p, st, nil
 	}

@@ -22,6 +22,12 @@ import (
 // at confirmed_flush_lsn and skip what lies between.
 var ErrPositionGone = errors.New("position older than the replication slot")
 
+// ErrPositionAhead means the resume position lies past the server's
+// current WAL position: the checkpoint comes from another server or from
+// before this one was restored. Streaming would skip what the server
+// writes below it.
+var ErrPositionAhead = errors.New("position ahead of the server")
+
 // heartbeatPrefix is the prefix of the logical decoding messages the
 // heartbeat writes.
 const heartbeatPrefix = "tributary-heartbeat"
@@ -42,11 +48,12 @@ const heartbeatPrefix = "tributary-heartbeat"
 // tables are idle.
 //
 // A misconfiguration (ErrPreflight), a missing or invalidated slot
-// (ErrSlotGone) and a position behind the slot (ErrPositionGone) come back
+// (ErrSlotGone), a position behind the slot (ErrPositionGone) and one past
+// the server's WAL (ErrPositionAhead) come back
 // as *capture.PermanentError.
 func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) error {
 	err := s.stream(ctx, from, h)
-	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrSlotGone) || errors.Is(err, ErrPositionGone) {
+	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrSlotGone) || errors.Is(err, ErrPositionGone) || errors.Is(err, ErrPositionAhead) {
 		return &capture.PermanentError{Err: err}
 	}
 	return s.permanentIfRefused(err)
