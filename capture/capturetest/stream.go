@@ -77,7 +77,9 @@ func testCommitOnlyAtTransactionEnd(t *testing.T, h Harness) {
 		"COMMIT")
 	evs := s.waitCommitAfter(t, "t1", 3)
 	// The transaction: its changes, then exactly one Commit.
-	first := slices.IndexFunc(evs, func(e event) bool { return e.change != nil && e.change.Table.Name == "t1" && fmt.Sprint(e.change.After[0]) == "10" })
+	first := slices.IndexFunc(evs, func(e event) bool {
+		return e.change != nil && e.change.Table.Name == "t1" && fmt.Sprint(e.change.After[0]) == "10"
+	})
 	if first < 1 || evs[first-1].commit == nil {
 		t.Fatalf("the transaction does not start right after a Commit: %s", dump(evs))
 	}
