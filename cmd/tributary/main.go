@@ -22,7 +22,8 @@ commands:
   validate -c config.yaml            check the configuration and exit
   status -c config.yaml [--addr host:port]
                                      state, lag and checkpoint of every source
-                                     of the running daemon (its admin.addr)
+                                     of the running daemon (its admin.addr; the
+                                     config's admin.auth token and admin.tls)
   checkpoints list -c config.yaml    committed position of every source
   checkpoints show -c config.yaml --source S
                                      a source's checkpoint history

@@ -42,6 +42,14 @@ func cmdValidate(args []string, stdout io.Writer) error {
 	if _, err := cfg.Mapper(); err != nil { // reads mask salts too
 		return fmt.Errorf("%s: %w", *path, err)
 	}
+	// The Kafka SASL password and the admin token resolve too (their
+	// values are never printed).
+	if _, err := kafkasink.NewConnection(cfg.Kafka); err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+	if _, err := cfg.Admin.Token(); err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d sources)\n", *path, len(cfg.Sources))
 	return nil
 }
