@@ -113,9 +113,14 @@ func (s *Source) permanentIfTLS(err error) error {
 	if he := tlsconf.Explain(key, s.cfg.TLS.CertFile != "", err); he != nil {
 		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %w", s.cfg.Addr, he)}
 	}
-	if errors.Is(err, driver.ErrInvalidConn) || errors.Is(err, sqldriver.ErrBadConn) {
+	// The driver's unexported errBadConnNoWrite also reads "bad connection".
+	if errors.Is(err, driver.ErrInvalidConn) || errors.Is(err, sqldriver.ErrBadConn) || strings.HasSuffix(err.Error(), "bad connection") {
 		cause := s.cfg.driverLog.lastError()
-		if tlsconf.Explain(key, false, cause) == nil {
+		// Only a refused client certificate hides behind a bad connection
+		// without a TLS cause logged; a network outage must not wait for a
+		// diagnostic connection on every retry.
+		var ne net.Error
+		if tlsconf.Explain(key, false, cause) == nil && s.cfg.TLS.CertFile != "" && !(errors.As(cause, &ne) && ne.Timeout()) {
 			cause = s.diagnoseTLS()
 		}
 		if he := tlsconf.Explain(key, s.cfg.TLS.CertFile != "", cause); he != nil {
@@ -142,8 +147,8 @@ func (s *Source) diagnoseTLS() error {
 	// The server may reset the connection before its alert is read; a
 	// few attempts almost always see the alert.
 	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		conn, err := client.ConnectWithContext(ctx, s.cfg.Addr, s.cfg.User, s.cfg.Password, "", 10*time.Second,
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		conn, err := client.ConnectWithContext(ctx, s.cfg.Addr, s.cfg.User, s.cfg.Password, "", 3*time.Second,
 			func(c *client.Conn) error { c.SetTLSConfig(tc); return nil })
 		cancel()
 		if err == nil {
