@@ -8,108 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/tributary-cdc/tributary/checkpoints"
 )
-
-func TestCommitLoadRoundtrip(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name     string
-		position string
-	}{
-		{name: "binlog file and offset", position: "mysql-bin.000042:1337"},
-		{name: "gtid set", position: "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5,4F22FA47-71CA-11E1-9E33-C80AA9429562:1-9"},
-		{name: "empty position", position: ""},
-		{name: "unicode", position: "lsn/0/16B3748 ☃"},
-		{name: "larger than the value threshold", position: strings.Repeat("g", 70<<10)},
-		{name: "one mebibyte", position: strings.Repeat("m", 1<<20)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			s := openTest(t, "")
-			want := cp(tt.position)
-			if err := s.Commit(t.Context(), "src", want); err != nil {
-				t.Fatalf("Commit: %v", err)
-			}
-			got, err := s.Load(t.Context(), "src")
-			if err != nil {
-				t.Fatalf("Load: %v", err)
-			}
-			if got.Position != want.Position || !got.CommitTime.Equal(want.CommitTime) {
-				t.Errorf("Load() = %+v, want position %q, commit time %s", got, want.Position, want.CommitTime)
-			}
-			if !got.SavedAt.Equal(epoch.Add(time.Second)) {
-				t.Errorf("SavedAt = %s, want %s from the store clock", got.SavedAt, epoch.Add(time.Second))
-			}
-		})
-	}
-}
-
-func TestUnknownSource(t *testing.T) {
-	t.Parallel()
-	s := openTest(t, "")
-	commitAll(t, s, "other", "p1")
-	if _, err := s.Load(t.Context(), "missing"); !errors.Is(err, checkpoints.ErrNotFound) {
-		t.Errorf("Load(missing) = %v, want ErrNotFound", err)
-	}
-	if h, err := s.History(t.Context(), "missing"); err != nil || len(h) != 0 {
-		t.Errorf("History(missing) = %v, %v; want empty, nil", h, err)
-	}
-	// A source that is a prefix of another must not see its keys.
-	if _, err := s.Load(t.Context(), "oth"); !errors.Is(err, checkpoints.ErrNotFound) {
-		t.Errorf("Load(oth) = %v, want ErrNotFound", err)
-	}
-}
-
-func TestHistoryBoundedNewestFirst(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		limit   int
-		commits int
-	}{
-		{name: "fewer than the limit", limit: 5, commits: 3},
-		{name: "exactly the limit", limit: 5, commits: 5},
-		{name: "past the limit", limit: 5, commits: 12},
-		{name: "limit one", limit: 1, commits: 4},
-		{name: "default limit", limit: 0, commits: DefaultHistoryLimit + 30},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var opts []Option
-			limit := DefaultHistoryLimit
-			if tt.limit > 0 {
-				opts, limit = append(opts, WithHistoryLimit(tt.limit)), tt.limit
-			}
-			s := openTest(t, "", opts...)
-			var want []string
-			for i := range tt.commits {
-				p := fmt.Sprintf("pos-%03d", i)
-				commitAll(t, s, "src", p)
-				want = append([]string{p}, want...)
-			}
-			want = want[:min(len(want), limit)]
-			h, err := s.History(t.Context(), "src")
-			if err != nil {
-				t.Fatalf("History: %v", err)
-			}
-			if got := positions(h); !slices.Equal(got, want) {
-				t.Fatalf("History() = %v, want %v", got, want)
-			}
-			for i := 1; i < len(h); i++ {
-				if !h[i-1].SavedAt.After(h[i].SavedAt) {
-					t.Errorf("SavedAt not newest first: %s before %s", h[i-1].SavedAt, h[i].SavedAt)
-				}
-			}
-		})
-	}
-}
 
 func TestRewind(t *testing.T) {
 	t.Parallel()
@@ -143,45 +46,31 @@ func TestRewind(t *testing.T) {
 	}
 }
 
-func TestReopenPersists(t *testing.T) {
+func TestDefaultHistoryLimit(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	s, err := Open(dir, WithClock(testClock()))
+	s := openTest(t, "")
+	var want []string
+	for i := range DefaultHistoryLimit + 30 {
+		p := fmt.Sprintf("pos-%03d", i)
+		commitAll(t, s, "src", p)
+		want = append([]string{p}, want...)
+	}
+	h, err := s.History(t.Context(), "src")
 	if err != nil {
-		t.Fatalf("Open: %v", err)
+		t.Fatalf("History: %v", err)
 	}
-	commitAll(t, s, "a", "a1", "a2", "a3")
-	commitAll(t, s, "b", "b1")
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-
-	// Reopen with a smaller limit: History obeys it at once, and the next
-	// commit trims what is stored.
-	s = openTest(t, dir, WithHistoryLimit(2))
-	if got, err := s.Load(t.Context(), "a"); err != nil || got.Position != "a3" {
-		t.Errorf("Load(a) after reopen = %q, %v; want a3", got.Position, err)
-	}
-	if h, err := s.History(t.Context(), "a"); err != nil || !slices.Equal(positions(h), []string{"a3", "a2"}) {
-		t.Errorf("History(a) after reopen = %v, %v; want [a3 a2]", positions(h), err)
-	}
-	if srcs, err := s.Sources(t.Context()); err != nil || !slices.Equal(srcs, []string{"a", "b"}) {
-		t.Errorf("Sources() = %v, %v; want [a b]", srcs, err)
-	}
-	commitAll(t, s, "a", "a4")
-	if h, err := s.History(t.Context(), "a"); err != nil || !slices.Equal(positions(h), []string{"a4", "a3"}) {
-		t.Errorf("History(a) = %v, %v; want [a4 a3]", positions(h), err)
+	if got := positions(h); !slices.Equal(got, want[:DefaultHistoryLimit]) {
+		t.Fatalf("History() = %v, want %v", got, want[:DefaultHistoryLimit])
 	}
 }
 
-func TestSecondOpenFails(t *testing.T) {
+// TestSecondOpenInUse checks the error a second Open returns; the
+// conformance suite checks that it fails and that Close releases the lock.
+func TestSecondOpenInUse(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	first, err := Open(dir)
-	if err != nil {
-		t.Fatalf("first Open: %v", err)
-	}
-	_, err = Open(dir)
+	openTest(t, dir)
+	_, err := Open(dir)
 	if !errors.Is(err, ErrInUse) {
 		t.Fatalf("second Open = %v, want ErrInUse", err)
 	}
@@ -189,11 +78,51 @@ func TestSecondOpenFails(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), wantMsg) {
 		t.Errorf("second Open error = %q, want prefix %q", err, wantMsg)
 	}
-	if err := first.Close(); err != nil {
+}
+
+func TestSourcesSurviveReopen(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(dir, WithLogger(quiet))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	commitAll(t, s, "b", "b1")
+	commitAll(t, s, "a", "a1")
+	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	// Closing releases the lock.
-	openTest(t, dir)
+	s = openTest(t, dir)
+	if srcs, err := s.Sources(t.Context()); err != nil || !slices.Equal(srcs, []string{"a", "b"}) {
+		t.Errorf("Sources() after reopen = %v, %v; want [a b]", srcs, err)
+	}
+}
+
+// TestSourcesDuringCommits lists sources while others commit, for the race
+// detector.
+func TestSourcesDuringCommits(t *testing.T) {
+	t.Parallel()
+	const writers, commits = 4, 10
+	s := openTest(t, "")
+	var wg sync.WaitGroup
+	for w := range writers {
+		src := fmt.Sprintf("src-%d", w)
+		wg.Go(func() {
+			for i := range commits {
+				if err := s.Commit(t.Context(), src, cp(fmt.Sprint(i))); err != nil {
+					t.Errorf("Commit(%s): %v", src, err)
+					return
+				}
+				if _, err := s.Sources(t.Context()); err != nil {
+					t.Errorf("Sources: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if srcs, err := s.Sources(t.Context()); err != nil || len(srcs) != writers {
+		t.Errorf("Sources() = %v, %v; want %d sources", srcs, err, writers)
+	}
 }
 
 func TestSourcesAndDelete(t *testing.T) {
@@ -254,39 +183,8 @@ func TestDeleteLongHistory(t *testing.T) {
 	}
 }
 
-// TestConcurrentUse commits to several sources at once while reading, for
-// the race detector, and checks each source ends at its last commit.
-func TestConcurrentUse(t *testing.T) {
-	t.Parallel()
-	const writers, commits = 4, 40
-	s := openTest(t, "")
-	var wg sync.WaitGroup
-	for w := range writers {
-		src := fmt.Sprintf("src-%d", w)
-		wg.Go(func() {
-			for i := range commits {
-				if err := s.Commit(t.Context(), src, cp(fmt.Sprint(i))); err != nil {
-					t.Errorf("Commit(%s): %v", src, err)
-					return
-				}
-				if _, err := s.History(t.Context(), src); err != nil {
-					t.Errorf("History(%s): %v", src, err)
-				}
-				if _, err := s.Sources(t.Context()); err != nil {
-					t.Errorf("Sources: %v", err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for w := range writers {
-		src := fmt.Sprintf("src-%d", w)
-		if got, err := s.Load(t.Context(), src); err != nil || got.Position != fmt.Sprint(commits-1) {
-			t.Errorf("Load(%s) = %q, %v; want %d", src, got.Position, err, commits-1)
-		}
-	}
-}
-
+// TestInvalidInput covers the methods beyond checkpoints.Store; the
+// conformance suite covers the others.
 func TestInvalidInput(t *testing.T) {
 	t.Parallel()
 	s := openTest(t, "")
@@ -306,12 +204,10 @@ func TestInvalidInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			errs := map[string]error{
-				"Commit": s.Commit(tt.ctx, tt.source, cp("p")),
 				"Rewind": s.Rewind(tt.ctx, tt.source, cp("p")),
 				"Delete": s.Delete(tt.ctx, tt.source),
 			}
-			_, errs["Load"] = s.Load(tt.ctx, tt.source)
-			_, errs["History"] = s.History(tt.ctx, tt.source)
+			_, errs["Entries"] = s.Entries(tt.ctx, tt.source)
 			for op, err := range errs {
 				if err == nil || (tt.wantErr != nil && !errors.Is(err, tt.wantErr)) {
 					t.Errorf("%s = %v, want error %v", op, err, tt.wantErr)
