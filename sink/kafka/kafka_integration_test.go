@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"github.com/tributary-cdc/tributary/transform"
 	"reflect"
 	"strconv"
 	"strings"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/internal/testenv"
 	"github.com/tributary-cdc/tributary/sink"
+	"github.com/tributary-cdc/tributary/transform"
 )
 
 // TestKafkaSmoke checks that the kafka-go APIs the package uses (Client
@@ -56,65 +55,6 @@ func TestKafkaSmoke(t *testing.T) {
 	}
 	if string(msgs[0].Key) != "k1" || string(msgs[0].Value) != "v1" {
 		t.Fatalf("read %q=%q, want k1=v1", msgs[0].Key, msgs[0].Value)
-	}
-}
-
-// TestSinkOrderAndAcks writes 20,000 messages for 200 keys and checks every
-// seq is acked once and each key's messages sit on one partition in order.
-func TestSinkOrderAndAcks(t *testing.T) {
-	t.Parallel()
-	addr := requireKafka(t)
-	ctx := ctxFor(t, 90*time.Second)
-	topic := testenv.UniqueName(t, "order")
-	a := newAcks()
-	s := newTestSink(t, testConfig(addr), a)
-
-	const total, keys, chunk = 20000, 200, 500
-	batch := make([]sink.Message, 0, chunk)
-	for i := range total {
-		key := fmt.Sprintf("key-%03d", i%keys)
-		batch = append(batch, sink.Message{
-			Topic: topic, Key: []byte(key), Value: []byte(strconv.Itoa(i / keys)),
-			Seq: uint64(i + 1), Describe: "test " + key,
-		})
-		if len(batch) == chunk {
-			if err := s.Write(ctx, batch); err != nil {
-				t.Fatalf("Write: %v", err)
-			}
-			batch = make([]sink.Message, 0, chunk)
-		}
-	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatalf("Flush: %v", err)
-	}
-	for seq := uint64(1); seq <= total; seq++ {
-		if n, err := a.okCount(seq), a.errOf(seq); n != 1 || err != nil {
-			t.Fatalf("seq %d acked %d times, err %v; want once, nil", seq, n, err)
-		}
-	}
-	t.Logf("%d messages acked in %d ack calls", total, a.calls)
-
-	msgs, err := ReadTopic(ctx, []string{addr}, topic, total, 60*time.Second)
-	if err != nil {
-		t.Fatalf("ReadTopic: %v", err)
-	}
-	partOf := map[string]int{}
-	next := map[string]int{}
-	parts := map[int]bool{}
-	for _, m := range msgs {
-		k := string(m.Key)
-		if p, ok := partOf[k]; ok && p != m.Partition {
-			t.Fatalf("key %s on partitions %d and %d", k, p, m.Partition)
-		}
-		partOf[k] = m.Partition
-		parts[m.Partition] = true
-		if got := string(m.Value); got != strconv.Itoa(next[k]) {
-			t.Fatalf("key %s: read value %s, want %d (out of order or duplicated)", k, got, next[k])
-		}
-		next[k]++
-	}
-	if len(partOf) != keys || len(parts) != 3 {
-		t.Fatalf("read %d keys on %d partitions, want %d keys on 3", len(partOf), len(parts), keys)
 	}
 }
 
@@ -293,49 +233,5 @@ func TestSinkMissingTopicWithoutCreate(t *testing.T) {
 	md, err := adminClient(addr).Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil || len(md.Topics) != 1 || !errors.Is(md.Topics[0].Error, kafka.UnknownTopicOrPartition) {
 		t.Fatalf("topic was created anyway: %+v, %v", md, err)
-	}
-}
-
-// TestSinkFailedCompletionFailsLaterWrites deletes the topic under a sink
-// with one attempt per batch, so the next batch's completion fails.
-func TestSinkFailedCompletionFailsLaterWrites(t *testing.T) {
-	t.Parallel()
-	addr := requireKafka(t)
-	ctx := ctxFor(t, 60*time.Second)
-	cfg := testConfig(addr)
-	cfg.MaxAttempts = 1
-	cfg.CreateTopics = false
-	topic := testenv.UniqueName(t, "failing")
-	client := adminClient(addr)
-	if err := EnsureTopic(ctx, client, topic, 1, 1); err != nil {
-		t.Fatal(err)
-	}
-	a := newAcks()
-	s := newTestSink(t, cfg, a)
-	if err := s.Write(ctx, []sink.Message{{Topic: topic, Value: []byte("v"), Seq: 1}}); err != nil {
-		t.Fatalf("first Write: %v", err)
-	}
-	if err := s.Flush(ctx); err != nil || a.okCount(1) != 1 {
-		t.Fatalf("first message: flush %v, ack %v", err, a.errOf(1))
-	}
-	res, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{topic}})
-	if err != nil || res.Errors[topic] != nil {
-		t.Fatalf("delete topic: %v %v", err, res)
-	}
-	// The sink's metadata still lists the topic, so the writer produces to
-	// it and the broker refuses.
-	werr := s.Write(ctx, []sink.Message{{Topic: topic, Value: []byte("v"), Seq: 2}})
-	if werr == nil {
-		testenv.Eventually(t, 20*time.Second, "failed completion for seq 2", func() bool { return a.errOf(2) != nil })
-		t.Logf("completion error: %v", a.errOf(2))
-	} else {
-		t.Logf("Write itself failed (metadata already refreshed): %v", werr)
-	}
-	err = s.Write(ctx, []sink.Message{{Topic: topic, Value: []byte("v"), Seq: 3}, {Topic: topic, Seq: 4}})
-	if err == nil || !strings.Contains(err.Error(), "write 2 messages to "+topic) {
-		t.Fatalf("Write after failure = %v, want error naming the topic and count", err)
-	}
-	if IsPermanent(err) {
-		t.Fatalf("a produce failure should be retryable: %v", err)
 	}
 }
