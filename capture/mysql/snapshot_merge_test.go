@@ -15,103 +15,44 @@ func TestSurvivors(t *testing.T) {
 	p := func(s string) Position { return positionOf(t, s) }
 	row := func(id int64, v string) []any { return []any{id, v} }
 	k := func(id int64) string { return snapshot.KeyString([]any{id}, []int{0}) }
+	ob := func(at Position, key string) snapshot.Observed[Position] { return snapshot.Observed[Position]{At: at, Key: key} }
 	chunk := [][]any{row(1, "a"), row(2, "b"), row(3, "c"), row(4, "d")}
 	low := p("b.000002:500")
 	tests := []struct {
 		name   string
-		events []windowEvent
+		events []snapshot.Observed[Position]
 		want   []int
 	}{
 		{"no events", nil, []int{0, 1, 2, 3}},
-		{"before low: already in the chunk", []windowEvent{{p("b.000002:499"), k(2)}, {p("b.000001:9000"), k(3)}}, []int{0, 1, 2, 3}},
-		{"at low", []windowEvent{{p("b.000002:500"), k(2)}}, []int{0, 2, 3}},
-		{"after low, later file", []windowEvent{{p("b.000003:4"), k(4)}, {p("b.000002:501"), k(1)}}, []int{1, 2}},
-		{"keys outside the chunk", []windowEvent{{p("b.000002:600"), k(9)}}, []int{0, 1, 2, 3}},
-		{"same key twice", []windowEvent{{p("b.000002:600"), k(3)}, {p("b.000002:700"), k(3)}}, []int{0, 1, 3}},
+		{"before low: already in the chunk", []snapshot.Observed[Position]{ob(p("b.000002:499"), k(2)), ob(p("b.000001:9000"), k(3))}, []int{0, 1, 2, 3}},
+		{"at low", []snapshot.Observed[Position]{ob(p("b.000002:500"), k(2))}, []int{0, 2, 3}},
+		{"after low, later file", []snapshot.Observed[Position]{ob(p("b.000003:4"), k(4)), ob(p("b.000002:501"), k(1))}, []int{1, 2}},
+		{"keys outside the chunk", []snapshot.Observed[Position]{ob(p("b.000002:600"), k(9))}, []int{0, 1, 2, 3}},
+		{"same key twice", []snapshot.Observed[Position]{ob(p("b.000002:600"), k(3)), ob(p("b.000002:700"), k(3))}, []int{0, 1, 3}},
 	}
 	for _, tt := range tests {
-		if got := survivors(chunk, []int{0}, tt.events, low); !reflect.DeepEqual(got, tt.want) {
+		if got := snapshot.Survivors(chunk, []int{0}, tt.events, window{low: low}); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: survivors %v, want %v", tt.name, got, tt.want)
 		}
 	}
 	// MySQL flavor: a zero low drops every key changed since the watch,
 	// also below SHOW MASTER STATUS (written, maybe not yet visible).
-	early := []windowEvent{{p("b.000001:9000"), k(1)}, {p("b.000002:499"), k(2)}}
-	if got := survivors(chunk, []int{0}, early, Position{}); !reflect.DeepEqual(got, []int{2, 3}) {
+	early := []snapshot.Observed[Position]{ob(p("b.000001:9000"), k(1)), ob(p("b.000002:499"), k(2))}
+	if got := snapshot.Survivors(chunk, []int{0}, early, window{}); !reflect.DeepEqual(got, []int{2, 3}) {
 		t.Errorf("zero low: survivors %v, want [2 3]", got)
 	}
 	// Composite keys, in key order, compare by canonical value and type.
 	comp := [][]any{{"x", int64(1), "v"}, {"x", int64(2), "v"}}
-	ev := []windowEvent{{low, snapshot.KeyString([]any{"x", uint64(1), "other"}, []int{0, 1})}, {low, snapshot.KeyString([]any{"x", int64(2), "w"}, []int{0, 1})}}
-	if got := survivors(comp, []int{0, 1}, ev, low); !reflect.DeepEqual(got, []int{0}) {
+	ev := []snapshot.Observed[Position]{ob(low, snapshot.KeyString([]any{"x", uint64(1), "other"}, []int{0, 1})), ob(low, snapshot.KeyString([]any{"x", int64(2), "w"}, []int{0, 1}))}
+	if got := snapshot.Survivors(comp, []int{0, 1}, ev, window{low: low}); !reflect.DeepEqual(got, []int{0}) {
 		t.Errorf("composite: survivors %v, want [0]", got)
-	}
-}
-
-func TestSnapMergeObserve(t *testing.T) {
-	t.Parallel()
-	a, b, c := testTable("a"), testTable("b"), testTable("c")
-	m := newSnapMerge(nil, 2, nil)
-	m.watch("shop.a")
-	m.watch("shop.b")
-	at := positionOf(t, "b.000001:10")
-	m.observe(a, at, []any{int64(1), "x"}, []any{int64(2), "y"}) // key change: both keys
-	m.observe(b, at, nil, []any{int64(3), "z"})
-	m.observe(c, at, nil, []any{int64(4), "z"}) // not watched
-	k := func(id int64) string { return snapshot.KeyString([]any{id}, []int{0}) }
-	if evs := m.watches["shop.a"]; len(evs) != 2 || evs[0].Key != k(1) || evs[1].Key != k(2) {
-		t.Errorf("shop.a events %+v", evs)
-	}
-	if evs := m.watches["shop.b"]; len(evs) != 1 || evs[0].Key != k(3) {
-		t.Errorf("shop.b events %+v", evs)
-	}
-	if _, ok := m.watches["shop.c"]; ok || len(m.watches) != 2 {
-		t.Errorf("watches %+v", m.watches)
-	}
-}
-
-// Readers: one per active table, up to parallel; a finished table's reader
-// takes the next pending table; requests add tables and readers.
-func TestSnapMergeStartsReaders(t *testing.T) {
-	t.Parallel()
-	var started []string
-	start := func(w work) { started = append(started, w.id+" "+w.cur.Table) }
-	m := newSnapMerge(snapshot.New("s1", []string{"d.a", "d.b", "d.c"}), 2, start)
-	m.begin()
-	if !reflect.DeepEqual(started, []string{"s1 d.a", "s1 d.b"}) {
-		t.Fatalf("begin started %v", started)
-	}
-	if added := m.add("s2", []string{"d.c", "d.d"}); !reflect.DeepEqual(added, []string{"d.d"}) || len(started) != 2 {
-		t.Fatalf("add: added %v, started %v", added, started)
-	}
-	next := m.advance(&chunk{name: "d.a", done: true})
-	if next == nil || next.id != "s1" || next.cur.Table != "d.c" || len(started) != 2 {
-		t.Fatalf("after d.a: next %+v, started %v", next, started)
-	}
-	if got := m.state.Tables(); !reflect.DeepEqual(got, []string{"d.b", "d.c", "d.d"}) {
-		t.Errorf("state tables %v", got)
-	}
-
-	// A resumed state with more active tables than parallel resumes all.
-	started = nil
-	resumed := &snapshot.State{ID: "s3", Active: []snapshot.Cursor{{Table: "d.a", After: []any{int64(5)}}, {Table: "d.b"}, {Table: "d.c"}}}
-	m = newSnapMerge(resumed, 2, start)
-	m.begin()
-	if len(started) != 3 {
-		t.Errorf("resumed: started %v", started)
-	}
-	// A request with no snapshot running starts a new one.
-	started = nil
-	m = newSnapMerge(nil, 2, start)
-	m.add("s4", []string{"d.x"})
-	if m.state.ID != "s4" || !reflect.DeepEqual(started, []string{"s4 d.x"}) {
-		t.Errorf("new snapshot %+v, started %v", m.state, started)
 	}
 }
 
 // Chunks of two tables wait side by side: each is emitted once the stream
 // passed its high watermark, lowest first, without the rows its own
 // table's changes made stale, and every Commit carries both cursors.
+// (Which reader reads what next is the engine's: capture/snapshot tests it.)
 func TestSnapMergeTwoTables(t *testing.T) {
 	t.Parallel()
 	a, b := testTable("a"), testTable("b")
@@ -126,48 +67,52 @@ func TestSnapMergeTwoTables(t *testing.T) {
 	rec := &recorder{}
 	s := &Source{log: testLogger()}
 	st := newStreamState(s, nil, rec, pos("b.000001:4"), nil)
-	var started []string
 	state := &snapshot.State{ID: "s1", Active: []snapshot.Cursor{{Table: "shop.a"}, {Table: "shop.b", After: []any{int64(10)}}}, Pending: []string{"shop.c"}}
-	st.snap = newSnapMerge(state, 2, func(w work) { started = append(started, w.cur.Table) })
-	m := st.snap
 	ctx := context.Background()
+	eng := snapshot.NewEngine(ctx, state, snapshot.Options[Position]{Config: snapshot.Config{Parallel: 2}, Log: testLogger(), Progress: &snapshot.Progress{}})
+	st.snap = eng
+	watches := map[string]*snapshot.Watch[Position]{}
 	newChunk := func(tbl *capture.Table, at string, prev []any, done bool, ids ...int64) *chunk {
-		return &chunk{id: "s1", name: "shop." + tbl.Name, table: tbl, rows: rows(ids...), low: pos(at), high: pos(at), prev: prev, done: done, emitted: make(chan struct{})}
+		name := "shop." + tbl.Name
+		return &chunk{ID: "s1", Name: name, Table: tbl, Rows: rows(ids...), Window: window{low: pos(at), high: pos(at)}, Prev: prev, Done: done, Watch: watches[name]}
 	}
-	m.watch("shop.a")
-	m.watch("shop.b")
-	m.observe(a, pos("b.000001:400"), nil, []any{int64(1), "old"}) // before a's low: in the chunk
-	m.observe(a, pos("b.000001:550"), []any{int64(2), "v"}, nil)   // after a's low: stale
-	m.observe(a, pos("b.000001:560"), nil, []any{int64(12), "v"})  // a's key 12 is not b's
-	m.observe(b, pos("b.000001:660"), []any{int64(13), "v"}, []any{int64(13), "w"})
+	watches["shop.a"] = eng.Watch("shop.a", nil)
+	watches["shop.b"] = eng.Watch("shop.b", nil)
+	eng.Observe(a, pos("b.000001:400"), nil, []any{int64(1), "old"}) // before a's low: in the chunk
+	eng.Observe(a, pos("b.000001:550"), []any{int64(2), "v"}, nil)   // after a's low: stale
+	eng.Observe(a, pos("b.000001:560"), nil, []any{int64(12), "v"})  // a's key 12 is not b's
+	eng.Observe(b, pos("b.000001:660"), []any{int64(13), "v"}, []any{int64(13), "w"})
 	ca := newChunk(a, "b.000001:500", nil, false, 1, 2, 3)
 	cb := newChunk(b, "b.000001:650", []any{int64(10)}, true, 11, 12, 13)
-	m.queue(cb)
-	m.queue(ca)
+	eng.Queue(cb)
+	eng.Queue(ca)
 
 	// The stream has passed a's high watermark only.
 	st.lastPos = 600
 	if err := st.emitReady(ctx, st.reached); err != nil {
 		t.Fatal(err)
 	}
-	if len(m.pending) != 1 || m.pending[0] != cb || !isClosed(ca.emitted) || isClosed(cb.emitted) {
-		t.Fatalf("after a's high: pending %v", m.pending)
+	if !isClosed(ca.Emitted()) || isClosed(cb.Emitted()) {
+		t.Fatalf("after a's high: a emitted %v, b emitted %v; want only a", isClosed(ca.Emitted()), isClosed(cb.Emitted()))
 	}
-	if ca.next == nil || ca.next.cur.Table != "shop.a" || !reflect.DeepEqual(ca.next.cur.After, []any{int64(3)}) {
-		t.Errorf("a's next work %+v", ca.next)
+	if cur, ok := eng.State().Cursor("shop.a"); !ok || !reflect.DeepEqual(cur.After, []any{int64(3)}) {
+		t.Errorf("a's cursor %+v, %v; want after 3", cur, ok)
 	}
 
 	// a's next (last) chunk arrives; the stream passes both watermarks.
-	m.watch("shop.a")
-	m.observe(a, pos("b.000001:690"), []any{int64(5), "v"}, nil)
+	watches["shop.a"] = eng.Watch("shop.a", nil)
+	eng.Observe(a, pos("b.000001:690"), []any{int64(5), "v"}, nil)
 	ca2 := newChunk(a, "b.000001:680", []any{int64(3)}, true, 4, 5)
-	m.queue(ca2)
+	eng.Queue(ca2)
 	st.lastPos = 700
 	if err := st.emitReady(ctx, st.reached); err != nil {
 		t.Fatal(err)
 	}
-	if len(m.pending) != 0 || !isClosed(cb.emitted) || !isClosed(ca2.emitted) {
-		t.Fatalf("after both: pending %v", m.pending)
+	if !isClosed(cb.Emitted()) || !isClosed(ca2.Emitted()) {
+		t.Fatalf("after both: b emitted %v, a's second emitted %v", isClosed(cb.Emitted()), isClosed(ca2.Emitted()))
+	}
+	if left := eng.Take(func(*chunk) bool { return true }); len(left) != 0 {
+		t.Errorf("chunks left waiting: %d", len(left))
 	}
 
 	var got []string
@@ -190,20 +135,13 @@ func TestSnapMergeTwoTables(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("emitted\n%q\nwant\n%q", got, want)
 	}
-	// b's reader takes shop.c; a's reader ends: no reader is started.
-	if cb.next == nil || cb.next.cur.Table != "shop.c" || ca2.next != nil || len(started) != 0 {
-		t.Errorf("b's next %+v, a's next %+v, started %v", cb.next, ca2.next, started)
-	}
-	if len(m.watches) != 0 {
-		t.Errorf("watches left %+v", m.watches)
-	}
 }
 
 func testTable(name string) *capture.Table {
 	return &capture.Table{Database: "shop", Name: name, Columns: []capture.Column{{Name: "id"}, {Name: "v"}}, Key: []int{0}}
 }
 
-func isClosed(c chan struct{}) bool {
+func isClosed(c <-chan struct{}) bool {
 	select {
 	case <-c:
 		return true
@@ -258,7 +196,7 @@ func TestChunkOlderThanAnEmittedChangeIsReadAgain(t *testing.T) {
 	}
 	// The watch starts after the update: survivors alone keeps the stale row.
 	stale := [][]any{{int64(5), "old"}}
-	if got := survivors(stale, a.Key, nil, p("b.000002:850")); len(got) != 1 {
+	if got := snapshot.Survivors(stale, a.Key, nil, window{low: p("b.000002:850")}); len(got) != 1 {
 		t.Fatalf("survivors %v: the precondition of this test changed", got)
 	}
 	tests := []struct {

@@ -11,159 +11,107 @@ import (
 	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
-// chunk is one SELECT's rows on their way from a snapshot reader to the
-// stream loop, with the binlog positions that bracket the read.
-type chunk struct {
-	id    string // snapshot.State.ID
-	name  string // "db.table"
-	table *capture.Table
-	rows  [][]any
-	cut   bool // the rows reached chunk_bytes: the chunk ends at its last row
-	// The rows are the table's state somewhere in [low, high]; every
-	// transaction before low is in them. On MariaDB low == high: the read
-	// is a consistent snapshot at exactly that position.
-	low, high Position
-	prev      []any // key the chunk starts after; nil: the table's start
-	done      bool  // the last chunk of the table (or the table was skipped)
-	// next is set by the stream loop before it closes emitted: the
-	// reader's next work (this table's next chunk or another table), nil
-	// when the reader ends.
-	next    *work
-	emitted chan struct{} // closed by the stream loop after emitting
-}
-
-// snapMsg goes from a snapshot reader to the stream loop: either "start
-// recording the row changes of table watch" (acknowledged by closing ack)
-// or a chunk to emit.
-type snapMsg struct {
-	watch string
+// watchRequest goes from a snapshot reader to the stream loop: "start
+// recording the row changes of table from now on". The loop answers, before
+// it closes ack, with what its window needs to know about the stream so far.
+type watchRequest struct {
+	table string
 	ack   chan struct{}
-	// executed receives, before ack is closed, the GTIDs of every
-	// transaction the loop has emitted rows of ("" without GTIDs): the
-	// MySQL flavor's reader waits until the server has committed them.
-	executed *string
-	// lastRow receives, before ack is closed, the position of the last
-	// rows event of the watched table the loop emitted (zero if none).
-	lastRow *Position
-	chunk   *chunk
+	watch *snapshot.Watch[Position]
+	// executed is the GTID set of every transaction the loop has emitted
+	// rows of ("" without GTIDs): the MySQL flavor's reader waits until the
+	// server has committed them.
+	executed string
+	// lastRow is the position of the last rows event of the table the loop
+	// emitted (zero if none).
+	lastRow Position
 }
 
-// runReader reads tables chunk by chunk, starting with w, on a connection
-// of its own, and hands each chunk to the stream loop through ctl, waiting
-// until it was emitted before reading the next: each reader holds at most
-// one chunk. The loop says what to read next; runReader returns nil when
-// the loop has no more work for it. lim is shared by every reader of the
-// source.
-func (s *Source) runReader(ctx context.Context, w work, lim *snapshot.Limiter, ctl chan<- snapMsg) error {
+// chunkReader reads this source's tables for the snapshot engine, on a
+// connection of its own.
+type chunkReader struct {
+	s   *Source
+	r   *Reader
+	ctl chan<- *watchRequest // to the stream loop
+}
+
+var _ snapshot.ChunkReader[Position] = (*chunkReader)(nil)
+
+func (s *Source) newChunkReader(ctl chan<- *watchRequest) (snapshot.ChunkReader[Position], error) {
 	r, err := s.NewReader()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer r.Close()
 	r.db.SetMaxOpenConns(1) // a chunk's statements must share a session
-	for next := &w; next != nil; {
-		if next, err = s.readTable(ctx, r, *next, lim, ctl); err != nil {
-			return err
-		}
-	}
-	return nil
+	return &chunkReader{s: s, r: r, ctl: ctl}, nil
 }
 
-// readTable reads w's table from its cursor to its end and returns the
-// reader's next work.
-func (s *Source) readTable(ctx context.Context, r *Reader, w work, lim *snapshot.Limiter, ctl chan<- snapMsg) (*work, error) {
-	send := func(m snapMsg, wait chan struct{}) error {
-		select {
-		case ctl <- m:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		select {
-		case <-wait:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+func (c *chunkReader) Table(ctx context.Context, db, tbl string) (*capture.Table, error) {
+	return c.r.Table(ctx, db, tbl)
+}
+
+func (c *chunkReader) TableExists(ctx context.Context, db, tbl string) (bool, error) {
+	return tableExists(ctx, c.r.db, db, tbl)
+}
+
+func (c *chunkReader) ApproxRows(ctx context.Context, db, tbl string) (int64, error) {
+	return c.r.ApproxRows(ctx, db, tbl)
+}
+
+// Place does nothing: the stream loop finds a chunk by its high watermark.
+func (c *chunkReader) Place(context.Context, *chunk) error { return nil }
+
+func (c *chunkReader) Close() error { return c.r.Close() }
+
+// watch has the stream loop record the changes of table from now on.
+func (c *chunkReader) watch(ctx context.Context, table string) (*watchRequest, error) {
+	req := &watchRequest{table: table, ack: make(chan struct{})}
+	select {
+	case c.ctl <- req:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	name := w.cur.Table
-	db, tbl := snapshot.Split(name)
-	t, err := r.Table(ctx, db, tbl)
-	if err != nil {
-		if exists, qerr := tableExists(ctx, r.db, db, tbl); qerr == nil && !exists {
-			// Dropped since the snapshot was planned: nothing to read.
-			s.log.Warn("snapshot: table no longer exists; skipped", "table", name)
-			c := &chunk{id: w.id, name: name, prev: w.cur.After, done: true, emitted: make(chan struct{})}
-			if err := send(snapMsg{chunk: c}, c.emitted); err != nil {
-				return nil, err
-			}
-			return c.next, nil
-		}
-		return nil, &capture.PermanentError{Err: fmt.Errorf("snapshot of %s: %w", name, err)}
-	}
-	if len(t.Key) == 0 {
-		return nil, &capture.PermanentError{Err: fmt.Errorf("snapshot of %s: the table has no primary key; name a unique NOT NULL key in sources[%s].key_columns or leave the table out of the snapshot", name, s.name)}
-	}
-	total, _ := r.ApproxRows(ctx, db, tbl) // an estimate for progress only
-	pi := s.progress.Start(w.id, name, total)
-	s.log.Info("snapshot of table started", "table", name, "approx_rows", total, "resume_after_chunk", w.cur.After != nil)
-	lastLog := time.Now()
-	for {
-		c, err := s.watchAndRead(ctx, r, name, w.cur.After, send)
-		if err != nil {
-			return nil, err
-		}
-		c.id, c.name, c.prev, c.emitted = w.id, name, w.cur.After, make(chan struct{})
-		c.done = !c.cut && len(c.rows) < s.cfg.Snapshot.ChunkSize
-		if err := lim.Wait(ctx, len(c.rows)); err != nil {
-			return nil, err
-		}
-		if err := send(snapMsg{chunk: c}, c.emitted); err != nil {
-			return nil, err
-		}
-		p := s.progress.Add(pi, len(c.rows), c.done)
-		if c.done || time.Since(lastLog) >= snapshot.LogEvery {
-			lastLog = time.Now()
-			s.log.Info("snapshot progress", "table", p.Table, "rows", p.RowsDone, "approx_total", p.RowsTotal,
-				"rows_per_second", int64(p.Rate()), "eta", p.ETA().Round(time.Second).String(), "done", p.Done)
-		}
-		if c.done || c.next == nil || c.next.cur.Table != name {
-			return c.next, nil
-		}
-		w = *c.next // the stream loop's cursor for the table
+	select {
+	case <-req.ack:
+		return req, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 
-// watchAndRead has the stream loop record the changes of table name and
-// reads its next chunk after key after. On MariaDB the stream may have
-// emitted a transaction that the binlog holds but the engine has not
-// committed yet (group commit writes the binlog first, and the dump thread
-// sends it at once): a consistent snapshot taken then is older than an
-// event already emitted, outside the watch, and would re-emit a stale row.
-// Such a chunk is read again; the engine commit follows in moments.
-func (s *Source) watchAndRead(ctx context.Context, r *Reader, name string, after []any, send func(snapMsg, chan struct{}) error) (*chunk, error) {
-	db, tbl := snapshot.Split(name)
+// ReadChunk has the stream loop record the changes of the table and reads
+// its next chunk. On MariaDB the stream may have emitted a transaction
+// that the binlog holds but the engine has not committed yet (group commit
+// writes the binlog first, and the dump thread sends it at once): a
+// consistent snapshot taken then is older than an event already emitted,
+// outside the watch, and would re-emit a stale row. Such a chunk is read
+// again; the engine commit follows in moments.
+func (c *chunkReader) ReadChunk(ctx context.Context, q snapshot.ChunkRequest) (snapshot.Read[Position], error) {
+	s := c.s
 	for attempt := 1; ; attempt++ {
-		ack, executed, lastRow := make(chan struct{}), new(string), new(Position)
-		if err := send(snapMsg{watch: name, ack: ack, executed: executed, lastRow: lastRow}, ack); err != nil {
-			return nil, err
-		}
-		c, err := s.readChunk(ctx, r, db, tbl, after, *executed)
+		req, err := c.watch(ctx, q.Name)
 		if err != nil {
-			return nil, err
+			return snapshot.Read[Position]{}, err
 		}
-		if s.cfg.Flavor != FlavorMariaDB || coversEmitted(c.low, *lastRow) {
-			return c, nil
+		rd, err := s.readChunk(ctx, c.r, q, req.executed)
+		rd.Watch = req.watch
+		if err != nil {
+			return rd, err
+		}
+		low := rd.Window.(window).low
+		if s.cfg.Flavor != FlavorMariaDB || coversEmitted(low, req.lastRow) {
+			return rd, nil
 		}
 		s.stats.chunkRereads.Add(1)
 		if attempt == maxChunkReads {
-			return nil, fmt.Errorf("snapshot of %s: %d consistent snapshots in a row were older than a change the stream had already emitted (%s before %s); the server is not committing what it wrote to the binlog",
-				name, attempt, c.low, *lastRow)
+			return rd, fmt.Errorf("snapshot of %s: %d consistent snapshots in a row were older than a change the stream had already emitted (%s before %s); the server is not committing what it wrote to the binlog",
+				q.Name, attempt, low, req.lastRow)
 		}
-		s.log.Debug("snapshot chunk older than an emitted change; reading it again", "table", name, "snapshot_at", c.low.String(), "emitted_at", lastRow.String())
+		s.log.Debug("snapshot chunk older than an emitted change; reading it again", "table", q.Name, "snapshot_at", low.String(), "emitted_at", req.lastRow.String())
 		select {
 		case <-time.After(time.Duration(attempt) * 5 * time.Millisecond):
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return rd, ctx.Err()
 		}
 	}
 }
@@ -204,46 +152,47 @@ func coversEmitted(low, lastRow Position) bool {
 // a stale row; the README says to enable GTIDs for MySQL snapshots.
 //
 // r must have a single connection, so that the statements share a session.
-func (s *Source) readChunk(ctx context.Context, r *Reader, db, tbl string, after []any, executed string) (*chunk, error) {
-	limit := s.cfg.Snapshot.ChunkSize
+func (s *Source) readChunk(ctx context.Context, r *Reader, q snapshot.ChunkRequest, executed string) (snapshot.Read[Position], error) {
+	var none snapshot.Read[Position]
+	db, tbl := q.Schema, q.Table
 	if s.cfg.Flavor != FlavorMariaDB {
 		if err := waitExecuted(ctx, r.db, executed); err != nil {
-			return nil, fmt.Errorf("snapshot of %s.%s: %w", db, tbl, err)
+			return none, fmt.Errorf("snapshot of %s.%s: %w", db, tbl, err)
 		}
-		t, rows, cut, err := r.readChunk(ctx, db, tbl, after, limit, s.cfg.Snapshot.ChunkBytes)
+		t, rows, cut, err := r.readChunk(ctx, db, tbl, q.After, q.Limit, q.MaxBytes)
 		if err != nil {
-			return nil, err
+			return none, err
 		}
 		high, err := s.currentPosition(ctx, r.db)
 		if err != nil {
-			return nil, err
+			return none, err
 		}
-		return &chunk{table: t, rows: rows, cut: cut, low: Position{}, high: high}, nil
+		return snapshot.Read[Position]{Table: t, Rows: rows, Cut: cut, Window: window{low: Position{}, high: high}}, nil
 	}
 	var connID, connID2 int64
 	if err := r.db.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&connID); err != nil {
-		return nil, fmt.Errorf("snapshot of %s.%s: %w", db, tbl, err)
+		return none, fmt.Errorf("snapshot of %s.%s: %w", db, tbl, err)
 	}
 	if _, err := r.db.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
-		return nil, fmt.Errorf("snapshot of %s.%s: start consistent snapshot: %w", db, tbl, err)
+		return none, fmt.Errorf("snapshot of %s.%s: start consistent snapshot: %w", db, tbl, err)
 	}
 	defer r.db.ExecContext(context.WithoutCancel(ctx), "COMMIT") //nolint:errcheck // read-only: nothing to lose
 	at, err := snapshotPosition(ctx, r.db)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot of %s.%s: %w", db, tbl, err)
+		return none, fmt.Errorf("snapshot of %s.%s: %w", db, tbl, err)
 	}
-	t, rows, cut, err := r.readChunk(ctx, db, tbl, after, limit, s.cfg.Snapshot.ChunkBytes)
+	t, rows, cut, err := r.readChunk(ctx, db, tbl, q.After, q.Limit, q.MaxBytes)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	if err := r.db.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&connID2); err != nil {
-		return nil, fmt.Errorf("snapshot of %s.%s: %w", db, tbl, err)
+		return none, fmt.Errorf("snapshot of %s.%s: %w", db, tbl, err)
 	}
 	if connID != connID2 {
 		// The pool reconnected: the SELECT may have run outside the snapshot.
-		return nil, fmt.Errorf("snapshot of %s.%s: the connection was replaced during a chunk read", db, tbl)
+		return none, fmt.Errorf("snapshot of %s.%s: the connection was replaced during a chunk read", db, tbl)
 	}
-	return &chunk{table: t, rows: rows, cut: cut, low: at, high: at}, nil
+	return snapshot.Read[Position]{Table: t, Rows: rows, Cut: cut, Window: window{low: at, high: at}}, nil
 }
 
 // tableExists reports whether db.tbl is a table on the server now.

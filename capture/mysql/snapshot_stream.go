@@ -15,31 +15,26 @@ import (
 
 // streamWithSnapshot is the stream loop while a snapshot runs: it reads the
 // binlog as the plain loop does and, in the same goroutine (the only caller
-// of the handler), merges the chunks that the snapshot readers hand over.
-// Up to snapshot.parallel tables are read at once, each by a reader on a
-// connection of its own (runReader).
+// of the handler), merges the chunks that the snapshot engine's readers
+// hand over (snapshot.Engine: up to snapshot.parallel tables at once, each
+// on a connection of its own).
 //
-// The watermark algorithm, per table, one chunk at a time:
-//  1. the table's reader asks the loop to record the row keys of the table
-//     from now on, and waits until it does;
+// This source's part of the watermark algorithm, per chunk:
+//  1. the reader asks the loop to record the row keys of the table from
+//     now on (watchRequest), and waits until it does;
 //  2. it reads the chunk between a low and a high binlog watermark (on
 //     MariaDB both are the consistent snapshot's exact position);
 //  3. the loop keeps streaming; once it has emitted every transaction
-//     before high and is between transactions, it drops the chunk rows
-//     whose key an emitted event at or after low touched (survivors),
-//     emits the rest as "r" changes and a Commit whose position carries
-//     the snapshot's progress, and lets the reader go on.
+//     before high and is between transactions, it emits the chunk without
+//     the rows whose key an emitted event at or after low touched (window),
+//     and a Commit whose position carries the snapshot's progress.
 //
-// So each key's events stay in commit order: a snapshot row is emitted
-// where its value was current, never after a newer change of its key.
 // Chunks of different tables wait side by side and are emitted in the
 // order the stream passes their high watermarks.
 //
 // state may be nil (an on-demand request switched a plain stream to this
-// loop). The loop owns the snapshot's state (snapMerge): on-demand requests
-// (snapWake) start a new snapshot or append tables to the running one, and
-// every emitted chunk moves the state on and tells its reader what to read
-// next.
+// loop). On-demand requests (snapWake) start a new snapshot or append
+// tables to the running one.
 func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.BinlogStreamer, st *streamState, state *snapshot.State) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -63,49 +58,45 @@ func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.B
 		}
 	}()
 
-	ctl := make(chan snapMsg)
-	lim := snapshot.NewLimiter(s.cfg.Snapshot) // one rate for all readers
-	// readErr receives each reader's result; running counts the readers
-	// whose result has not been received.
-	readErr := make(chan error, s.cfg.Snapshot.Parallel)
-	running := 0
-	start := func(w work) {
-		running++
-		go func() { readErr <- s.runReader(ctx, w, lim, ctl) }()
-	}
+	ctl := make(chan *watchRequest)
+	failed := make(chan error, 1)
+	eng := snapshot.NewEngine(ctx, state, snapshot.Options[Position]{
+		Source: s.name, Config: s.cfg.Snapshot, Log: s.log, Progress: &s.progress,
+		NewReader: func() (snapshot.ChunkReader[Position], error) { return s.newChunkReader(ctl) },
+		Fail: func(err error) {
+			select {
+			case failed <- err:
+			default:
+			}
+		},
+	})
 	defer func() {
 		cancel()
-		for ; running > 0; running-- {
-			<-readErr // readers log through s and count progress
-		}
+		eng.Wait() // readers log through s and count progress
 	}()
-	st.snap = newSnapMerge(state, s.cfg.Snapshot.Parallel, start)
-	st.snap.begin()
+	st.snap = eng
+	eng.Start()
 
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-readErr:
-			running--
-			if err != nil {
-				return err
-			}
+		case err := <-failed:
+			return err
 		case <-s.snapWake:
 			tables := s.takeRequested()
 			if len(tables) == 0 {
 				continue
 			}
-			m := st.snap
-			fresh := m.state == nil
-			added := m.add(NewSnapshotID(st.boundary, time.Now()), tables)
+			fresh := eng.State() == nil
+			added := eng.Add(NewSnapshotID(st.boundary, time.Now()), tables)
 			s.log.Info("on-demand snapshot queued", "tables", strings.Join(added, ","), "new_snapshot", fresh,
-				"already_queued", len(tables)-len(added), "snapshot_id", m.state.ID)
+				"already_queued", len(tables)-len(added), "snapshot_id", eng.State().ID)
 			if len(added) > 0 && !st.txOpen {
 				// Between transactions: record the new work at once, so it
 				// is durable at the next checkpoint even on an idle server.
 				pos := st.resumePos()
-				pos.Snapshot = m.state
+				pos.Snapshot = eng.State()
 				commitTime := st.lastCommit
 				if commitTime.IsZero() {
 					commitTime = time.Now()
@@ -115,20 +106,13 @@ func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.B
 					return fmt.Errorf("handle snapshot request commit: %w", err)
 				}
 			}
-		case msg := <-ctl:
-			if msg.chunk == nil {
-				st.snap.watch(msg.watch)
-				if msg.executed != nil {
-					*msg.executed = st.emittedGTIDs()
-				}
-				if msg.lastRow != nil {
-					db, tbl := snapshot.Split(msg.watch)
-					*msg.lastRow = st.lastRowAt[[2]string{db, tbl}]
-				}
-				close(msg.ack)
-				continue
-			}
-			st.snap.queue(msg.chunk)
+		case req := <-ctl:
+			req.watch = eng.Watch(req.table, nil)
+			req.executed = st.emittedGTIDs()
+			db, tbl := snapshot.Split(req.table)
+			req.lastRow = st.lastRowAt[[2]string{db, tbl}]
+			close(req.ack)
+		case <-eng.Queued():
 			if err := st.emitReady(ctx, st.reached); err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
 // streamState follows one binlog stream: the current file, the last
@@ -46,7 +47,7 @@ type streamState struct {
 	// outside one): its inner events take their positions from it.
 	payload *payloadAt
 
-	snap *snapMerge // nil unless a snapshot runs alongside (snapshot_stream.go)
+	snap *snapshot.Engine[Position] // nil unless a snapshot runs alongside (snapshot_stream.go)
 	// lastRowAt is, per table, the position of the last rows event the
 	// loop emitted: a MariaDB snapshot chunk must see that event's
 	// transaction (coversEmitted).
@@ -174,7 +175,7 @@ func (st *streamState) commit(ctx context.Context, hdr *replication.EventHeader)
 	st.lastCommit = eventTime(hdr)
 	st.src.stats.commits.Add(1)
 	if st.snap != nil {
-		pos.Snapshot = st.snap.state // the snapshot's progress travels with the checkpoint
+		pos.Snapshot = st.snap.State() // the snapshot's progress travels with the checkpoint
 	}
 	if err := st.h.Commit(ctx, capture.Commit{Position: pos.String(), CommitTime: st.lastCommit}); err != nil {
 		return fmt.Errorf("handle commit at %s: %w", pos, err)
@@ -422,9 +423,7 @@ func (st *streamState) emit(ctx context.Context, c *capture.Change, at Position)
 		st.lastRowAt = make(map[[2]string]Position)
 	}
 	st.lastRowAt[[2]string{c.Table.Database, c.Table.Name}] = at
-	if st.snap != nil {
-		st.snap.observe(c.Table, at, c.Before, c.After)
-	}
+	st.snap.Observe(c.Table, at, c.Before, c.After)
 	st.src.stats.changes.Add(1)
 	if err := st.h.Change(ctx, c); err != nil {
 		return fmt.Errorf("handle change at %s row %d: %w", c.EventPosition, c.RowIndex, err)

@@ -2,11 +2,8 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
-	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
 // xidRing remembers the begin sequence (snapRun.seq) of the last
@@ -52,115 +49,56 @@ func (r *xidRing) get(xid uint32) (uint64, bool) {
 // the reader is released once it was handed over. Tokens the loop does not
 // know (an earlier run's watermarks, re-read after a restart) are ignored.
 func (st *streamState) emitChunk(ctx context.Context, token string) error {
-	run := st.run
-	run.mu.Lock()
-	c := run.chunks[token]
-	delete(run.chunks, token)
-	if c != nil && c.watch != nil && run.watches[c.name] == c.watch {
-		delete(run.watches, c.name)
-		run.watching.Store(int32(len(run.watches)))
-	}
-	run.mu.Unlock()
-	if c == nil {
+	eng := st.run.eng
+	taken := eng.Take(func(c *chunk) bool { return c.Token == token })
+	if len(taken) == 0 {
 		return nil
 	}
-	if c.watch != nil && st.racedWatch(c) {
-		c.retry = true
-		close(c.emitted)
+	c := taken[0]
+	if w, ok := c.Window.(window); ok && st.racedWatch(w) {
+		eng.Retry(c)
 		return nil
-	}
-	var keep []int
-	if c.table != nil {
-		keep = survivors(c)
 	}
 	// Events carry the LSN only; the snapshot's state travels in the
 	// Commit's position (the checkpoint), not in every message.
-	pos := st.lastCommit.String()
-	now := time.Now()
-	for _, i := range keep {
-		ch := &capture.Change{
-			Op: capture.OpRead, Table: c.table, After: c.rows[i], Snapshot: true,
-			Position: pos, EventPosition: snapshot.RowEventPosition(c.name, c.table, c.rows[i], c.id), CommitTime: now,
-		}
-		if err := st.h.Change(ctx, ch); err != nil {
-			return fmt.Errorf("handle snapshot row of %s: %w", c.name, err)
-		}
+	if _, err := eng.Emit(ctx, st.h, c, st.lastCommit.String()); err != nil {
+		return err
 	}
-	run.mu.Lock()
-	if c.done {
-		run.setState(run.state.Finish(c.name))
-	} else {
-		run.setState(run.state.Advance(c.name, snapshot.KeyOf(c.rows[len(c.rows)-1], c.table.Key)))
-	}
-	run.mu.Unlock()
 	st.released = append(st.released, c)
 	return nil
 }
 
-// racedWatch reports whether a transaction that c's snapshot did not see
-// was (even partly) emitted before c's watch started: its changes are not
+// racedWatch reports whether a transaction that w's snapshot did not see
+// was (even partly) emitted before w's watch started: its changes are not
 // recorded, so the chunk cannot be merged and is read again. Such a
 // transaction is in xip (committed while the snapshot was taken), or at or
 // past xmax: its commit was decoded and streamed, but it was not yet
 // visible when the chunk was read (e.g. waiting for a synchronous
 // standby). Every emitted transaction committed, so any of them the
 // snapshot does not see is one of these.
-func (st *streamState) racedWatch(c *pgChunk) bool {
+func (st *streamState) racedWatch(w window) bool {
 	for xid, seq := range st.ring.seq {
-		if seq <= c.watch.startSeq && !c.snap.visible(xid) {
+		if seq <= w.startSeq && !w.snap.visible(xid) {
 			return true
 		}
 	}
 	return false
 }
 
-// survivors returns the indexes of c's rows that no transaction emitted
-// before them made stale: one the snapshot did not see that changed the
-// row's key (or truncated the table). Changes the snapshot saw are already
-// in the rows.
-func survivors(c *pgChunk) []int {
-	stale := map[string]bool{}
-	for _, e := range c.watch.events {
-		if !c.snap.visible(e.xid) {
-			if e.key == "*" {
-				return nil
-			}
-			stale[e.key] = true
-		}
-	}
-	keep := make([]int, 0, len(c.rows))
-	for i, row := range c.rows {
-		if !stale[snapshot.KeyString(row, c.table.Key)] {
-			keep = append(keep, i)
-		}
-	}
-	return keep
-}
-
 // observe records a change of a table a chunk is being read of.
 func (st *streamState) observe(r *relation, op capture.Op, before, after []any) {
-	if st.run == nil || st.run.watching.Load() == 0 {
+	if op == capture.OpTruncate {
+		st.run.eng.ObserveTruncate(r.table, st.begin.Xid)
 		return
 	}
-	name := r.table.Database + "." + r.table.Name
-	xid := st.begin.Xid
-	switch {
-	case op == capture.OpTruncate:
-		st.run.observe(name, xid, "*")
-	case before != nil && after != nil:
-		st.run.observe(name, xid, snapshot.KeyString(before, r.table.Key), snapshot.KeyString(after, r.table.Key))
-	case before != nil:
-		st.run.observe(name, xid, snapshot.KeyString(before, r.table.Key))
-	case after != nil:
-		st.run.observe(name, xid, snapshot.KeyString(after, r.table.Key))
-	}
+	st.run.eng.Observe(r.table, st.begin.Xid, before, after)
 }
 
 // release lets the readers of the chunks emitted in the transaction just
 // handed over go on.
 func (st *streamState) release() {
 	for _, c := range st.released {
-		close(c.emitted)
+		st.run.eng.Release(c)
 	}
 	st.released = st.released[:0]
 }

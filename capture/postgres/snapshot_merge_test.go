@@ -25,8 +25,7 @@ func TestRacedWatch(t *testing.T) {
 	for _, tt := range tests {
 		st := &streamState{}
 		st.ring.put(tt.xid, tt.seq)
-		c := &pgChunk{snap: tt.snap, watch: &watch{startSeq: tt.startSeq}}
-		if got := st.racedWatch(c); got != tt.want {
+		if got := st.racedWatch(window{snap: tt.snap, startSeq: tt.startSeq}); got != tt.want {
 			t.Errorf("%s: racedWatch = %v, want %v", tt.name, got, tt.want)
 		}
 	}

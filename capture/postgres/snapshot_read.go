@@ -2,18 +2,14 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tributary-cdc/tributary/capture"
-	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
 // snapshotPrefix is the prefix of the logical decoding messages that mark
@@ -119,101 +115,10 @@ func (r *Reader) emitWatermark(ctx context.Context, token string) error {
 	})
 }
 
-// pgChunk is one chunk on its way from a reader to the stream loop.
-type pgChunk struct {
-	token string
-	name  string // "schema.table"
-	table *capture.Table
-	rows  [][]any
-	snap  txSnapshot
-	id    string // snapshot.State.ID
-	prev  []any  // key the chunk starts after; nil: the table's start
-	done  bool   // the table's last chunk (or the table is gone)
-	watch *watch
-	// Set by the stream loop before it closes emitted: the chunk must be
-	// read again (see snapRun.emit).
-	retry   bool
-	emitted chan struct{}
-}
-
-// readTable reads one table chunk by chunk, from cur, handing every chunk
-// to the stream loop and waiting until it was emitted: memory holds one
-// chunk per reader.
-func (run *snapRun) readTable(ctx context.Context, r *Reader, id string, cur snapshot.Cursor) error {
-	s := run.s
-	schema, tbl := snapshot.Split(cur.Table)
-	t, err := r.Table(ctx, schema, tbl)
-	if err != nil {
-		if exists, qerr := run.tableExists(ctx, r, schema, tbl); qerr == nil && !exists {
-			s.log.Warn("snapshot: table no longer exists; skipped", "table", cur.Table)
-			_, err := run.handOver(ctx, r, &pgChunk{name: cur.Table, id: id, prev: cur.After, done: true, emitted: make(chan struct{})})
-			return err
-		}
-		return &capture.PermanentError{Err: fmt.Errorf("snapshot of %s: %w", cur.Table, err)}
-	}
-	if len(t.Key) == 0 {
-		return &capture.PermanentError{Err: fmt.Errorf("snapshot of %s: the table has no primary key; name a unique NOT NULL key in sources[%s].key_columns or leave the table out of the snapshot", cur.Table, s.name)}
-	}
-	total, _ := r.ApproxRows(ctx, schema, tbl) // an estimate for progress only
-	pi := s.progress.Start(id, cur.Table, total)
-	s.log.Info("snapshot of table started", "table", cur.Table, "approx_rows", total, "resume_after_chunk", cur.After != nil)
-	lastLog := time.Now()
-	after := cur.After
-	for {
-		w := run.watch(cur.Table)
-		t, rows, cut, ts, err := r.readChunkConsistent(ctx, schema, tbl, after, run.cfg.ChunkSize, run.cfg.ChunkBytes)
-		if err != nil {
-			run.unwatch(cur.Table)
-			return err
-		}
-		if err := run.lim.Wait(ctx, len(rows)); err != nil {
-			return err
-		}
-		c := &pgChunk{name: cur.Table, table: t, rows: rows, snap: ts, id: id, prev: after,
-			done: !cut && len(rows) < run.cfg.ChunkSize, watch: w, emitted: make(chan struct{})}
-		retry, err := run.handOver(ctx, r, c)
-		if err != nil {
-			return err
-		}
-		if retry {
-			s.log.Debug("snapshot chunk raced a commit; reading it again", "table", cur.Table)
-			continue
-		}
-		p := s.progress.Add(pi, len(rows), c.done)
-		if c.done || time.Since(lastLog) >= snapshot.LogEvery {
-			lastLog = time.Now()
-			s.log.Info("snapshot progress", "table", p.Table, "rows", p.RowsDone, "approx_total", p.RowsTotal,
-				"rows_per_second", int64(p.Rate()), "eta", p.ETA().Round(time.Second).String(), "done", p.Done)
-		}
-		if c.done {
-			return nil
-		}
-		after = snapshot.KeyOf(rows[len(rows)-1], t.Key)
-	}
-}
-
-// handOver registers c with the stream loop, writes its watermark and waits
-// until the loop emitted it (or asked for it to be read again).
-func (run *snapRun) handOver(ctx context.Context, r *Reader, c *pgChunk) (retry bool, err error) {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	c.token = hex.EncodeToString(b[:])
-	run.addChunk(c)
-	if err := r.emitWatermark(ctx, c.token); err != nil {
-		run.dropChunk(c)
-		return false, err
-	}
-	select {
-	case <-c.emitted:
-		return c.retry, nil
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-}
-
-func (run *snapRun) tableExists(ctx context.Context, r *Reader, schema, table string) (bool, error) {
+// TableExists reports whether schema.table is a table now.
+func (c *chunkReader) TableExists(ctx context.Context, schema, table string) (bool, error) {
 	var exists bool
-	err := r.s.withDB(ctx, func(db *pgx.Conn) error {
+	err := c.r.s.withDB(ctx, func(db *pgx.Conn) error {
 		return db.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", pgx.Identifier{schema, table}.Sanitize()).Scan(&exists)
 	})
 	if err != nil {

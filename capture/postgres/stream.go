@@ -292,7 +292,7 @@ type streamState struct {
 	// side of it (snapshot_merge.go).
 	run      *snapRun
 	ring     xidRing
-	released []*pgChunk
+	released []*chunk
 	inTx     bool
 	begin    pglogrepl.BeginMessage
 	n        int // index of the next change within the transaction
