@@ -1,10 +1,11 @@
 package mysql
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/tributary-cdc/tributary/capture"
 )
 
 // buildQueries sets rt's query fragments (from, order, after, byKey) and
@@ -130,26 +131,7 @@ func indexOf(labels []string, s string) int {
 // parseKey reads a key object as transform.EncodeKey writes it back into
 // canonical values, in key order.
 func (rt *rowTable) parseKey(keyJSON []byte) ([]any, error) {
-	var obj map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(keyJSON))
-	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("key is not a JSON object: %w", err)
-	}
-	t := rt.table
-	out := make([]any, len(t.Key))
-	for j, col := range t.Key {
-		name := t.Columns[col].Name
-		raw, ok := obj[name]
-		if !ok {
-			return nil, fmt.Errorf("key has no column %s", name)
-		}
-		v, err := rt.decs[col].fromJSON(raw)
-		if err != nil {
-			return nil, fmt.Errorf("key column %s: %w", name, err)
-		}
-		out[j] = v
-	}
-	return out, nil
+	return capture.DecodeKey(rt.table, keyJSON, func(col int, raw json.RawMessage) (any, error) { return rt.decs[col].fromJSON(raw) })
 }
 
 // quoteIdent quotes a MySQL identifier with backticks.

@@ -137,12 +137,12 @@ func rebuild(t *testing.T, changes []*capture.Change, table string) map[string][
 		}
 		switch c.Op {
 		case capture.OpRead, capture.OpCreate:
-			state[snapshot.KeyString(c.After, c.Table.Key)] = c.After
+			state[capture.KeyString(c.After, c.Table.Key)] = c.After
 		case capture.OpUpdate:
-			delete(state, snapshot.KeyString(c.Before, c.Table.Key))
-			state[snapshot.KeyString(c.After, c.Table.Key)] = c.After
+			delete(state, capture.KeyString(c.Before, c.Table.Key))
+			state[capture.KeyString(c.After, c.Table.Key)] = c.After
 		case capture.OpDelete:
-			delete(state, snapshot.KeyString(c.Before, c.Table.Key))
+			delete(state, capture.KeyString(c.Before, c.Table.Key))
 		default:
 			t.Fatalf("unexpected op %q", c.Op)
 		}
@@ -166,7 +166,7 @@ func compareTable(t *testing.T, s *Source, dbName, table string, state map[strin
 			t.Fatal(err)
 		}
 		for _, row := range rows {
-			want[snapshot.KeyString(row, tbl.Key)] = row
+			want[capture.KeyString(row, tbl.Key)] = row
 		}
 		if len(rows) < 5000 {
 			break

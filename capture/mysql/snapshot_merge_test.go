@@ -14,8 +14,10 @@ func TestSurvivors(t *testing.T) {
 	t.Parallel()
 	p := func(s string) Position { return positionOf(t, s) }
 	row := func(id int64, v string) []any { return []any{id, v} }
-	k := func(id int64) string { return snapshot.KeyString([]any{id}, []int{0}) }
-	ob := func(at Position, key string) snapshot.Observed[Position] { return snapshot.Observed[Position]{At: at, Key: key} }
+	k := func(id int64) string { return capture.KeyString([]any{id}, []int{0}) }
+	ob := func(at Position, key string) snapshot.Observed[Position] {
+		return snapshot.Observed[Position]{At: at, Key: key}
+	}
 	chunk := [][]any{row(1, "a"), row(2, "b"), row(3, "c"), row(4, "d")}
 	low := p("b.000002:500")
 	tests := []struct {
@@ -43,7 +45,7 @@ func TestSurvivors(t *testing.T) {
 	}
 	// Composite keys, in key order, compare by canonical value and type.
 	comp := [][]any{{"x", int64(1), "v"}, {"x", int64(2), "v"}}
-	ev := []snapshot.Observed[Position]{ob(low, snapshot.KeyString([]any{"x", uint64(1), "other"}, []int{0, 1})), ob(low, snapshot.KeyString([]any{"x", int64(2), "w"}, []int{0, 1}))}
+	ev := []snapshot.Observed[Position]{ob(low, capture.KeyString([]any{"x", uint64(1), "other"}, []int{0, 1})), ob(low, capture.KeyString([]any{"x", int64(2), "w"}, []int{0, 1}))}
 	if got := snapshot.Survivors(comp, []int{0, 1}, ev, window{low: low}); !reflect.DeepEqual(got, []int{0}) {
 		t.Errorf("composite: survivors %v, want [0]", got)
 	}

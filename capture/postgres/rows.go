@@ -434,25 +434,7 @@ func floatText(f float64, bits int) string {
 // parseKey reads a key object as transform.EncodeKey writes it back into
 // canonical values, in key order.
 func (rt *rowTable) parseKey(keyJSON []byte) ([]any, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(keyJSON, &obj); err != nil {
-		return nil, fmt.Errorf("key is not a JSON object: %w", err)
-	}
-	t := rt.table
-	out := make([]any, len(t.Key))
-	for j, col := range t.Key {
-		name := t.Columns[col].Name
-		raw, ok := obj[name]
-		if !ok {
-			return nil, fmt.Errorf("key has no column %s", name)
-		}
-		v, err := fromJSON(rt.types[col], raw)
-		if err != nil {
-			return nil, fmt.Errorf("key column %s: %w", name, err)
-		}
-		out[j] = v
-	}
-	return out, nil
+	return capture.DecodeKey(rt.table, keyJSON, func(col int, raw json.RawMessage) (any, error) { return fromJSON(rt.types[col], raw) })
 }
 
 // fromJSON is the inverse of the JSON encoding (transform) of a canonical

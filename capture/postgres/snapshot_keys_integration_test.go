@@ -107,7 +107,7 @@ func TestReplicaIdentityIndexSnapshotKey(t *testing.T) {
 	if want := `{"email":"a@example.com"}`; !strings.Contains(reads[0].EventPosition, want) {
 		t.Errorf("snapshot row event position %q, want it named by %s", reads[0].EventPosition, want)
 	}
-	if got := snapshot.KeyString(deletes[0].Before, deletes[0].Table.Key); got != snapshot.KeyString(reads[0].After, reads[0].Table.Key) {
+	if got := capture.KeyString(deletes[0].Before, deletes[0].Table.Key); got != capture.KeyString(reads[0].After, reads[0].Table.Key) {
 		t.Errorf("delete key %s differs from the snapshot row's", got)
 	}
 }

@@ -313,7 +313,7 @@ func (e *Engine[M]) Emit(ctx context.Context, h capture.Handler, c *Chunk[M], po
 		// records it; the reader of c takes it (take).
 		st, _ = st.Finish(c.Name).Start(max(e.cfg.Parallel, 1))
 	} else {
-		st = st.Advance(c.Name, KeyOf(c.Rows[len(c.Rows)-1], c.Table.Key))
+		st = st.Advance(c.Name, capture.KeyOf(c.Rows[len(c.Rows)-1], c.Table.Key))
 	}
 	e.setState(st)
 	e.mu.Unlock()

@@ -38,7 +38,7 @@ func TestEngineObserve(t *testing.T) {
 	e.Observe(b, 10, nil, []any{int64(3), "z"})
 	e.Observe(c, 10, nil, []any{int64(4), "z"}) // not watched
 	e.ObserveTruncate(b, 11)
-	k := func(id int64) string { return KeyString([]any{id}, []int{0}) }
+	k := func(id int64) string { return capture.KeyString([]any{id}, []int{0}) }
 	if evs := wa.Changes(); len(evs) != 2 || evs[0].Key != k(1) || evs[1].Key != k(2) || evs[0].At != 10 {
 		t.Errorf("shop.a changes %+v", evs)
 	}

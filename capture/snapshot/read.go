@@ -104,7 +104,7 @@ func (e *Engine[M]) readTable(ctx context.Context, r ChunkReader[M], id string, 
 		if c.Done {
 			return nil
 		}
-		after = KeyOf(rd.Rows[len(rd.Rows)-1], rd.Table.Key)
+		after = capture.KeyOf(rd.Rows[len(rd.Rows)-1], rd.Table.Key)
 	}
 }
 

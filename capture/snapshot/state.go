@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/tributary-cdc/tributary/capture"
 	"slices"
 	"strings"
 	"time"
@@ -206,7 +207,7 @@ func (s *State) Encode() string {
 	for _, a := range s.Active {
 		wc := wireCursor{Table: a.Table}
 		for _, v := range a.After {
-			wc.After = append(wc.After, encodeKeyValue(v))
+			wc.After = append(wc.After, capture.EncodeKeyValue(v))
 		}
 		w.Active = append(w.Active, wc)
 	}
@@ -236,7 +237,7 @@ func Decode(text string) (*State, error) {
 	for _, wc := range w.Active {
 		c := Cursor{Table: wc.Table}
 		for i, raw := range wc.After {
-			v, err := decodeKeyValue(raw)
+			v, err := capture.DecodeKeyValue(raw)
 			if err != nil {
 				return nil, fmt.Errorf("%s: key value %d: %w", wc.Table, i, err)
 			}

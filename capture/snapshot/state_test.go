@@ -3,6 +3,7 @@ package snapshot
 import (
 	"encoding/base64"
 	"encoding/json"
+	"github.com/tributary-cdc/tributary/capture"
 	"math"
 	"reflect"
 	"testing"
@@ -110,9 +111,9 @@ func TestAddTables(t *testing.T) {
 
 func TestKeyStringSameForSameValues(t *testing.T) {
 	t.Parallel()
-	a := KeyString([]any{"x", int64(1), []byte{1}}, []int{1, 2})
-	b := KeyString([]any{"y", int64(1), []byte{1}}, []int{1, 2})
-	c := KeyString([]any{"y", uint64(1), []byte{1}}, []int{1, 2})
+	a := capture.KeyString([]any{"x", int64(1), []byte{1}}, []int{1, 2})
+	b := capture.KeyString([]any{"y", int64(1), []byte{1}}, []int{1, 2})
+	c := capture.KeyString([]any{"y", uint64(1), []byte{1}}, []int{1, 2})
 	if a != b || a == c {
 		t.Errorf("KeyString: %q %q %q", a, b, c)
 	}

@@ -96,7 +96,7 @@ func (e *Engine[M]) Observe(t *capture.Table, m M, before, after []any) {
 	}
 	for _, img := range [][]any{before, after} {
 		if img != nil {
-			w.changes = append(w.changes, Observed[M]{At: m, Key: KeyString(img, t.Key)})
+			w.changes = append(w.changes, Observed[M]{At: m, Key: capture.KeyString(img, t.Key)})
 		}
 	}
 }
@@ -128,7 +128,7 @@ func Survivors[M any](rows [][]any, key []int, changes []Observed[M], w Window[M
 	}
 	keep := make([]int, 0, len(rows))
 	for i, row := range rows {
-		if !stale[KeyString(row, key)] {
+		if !stale[capture.KeyString(row, key)] {
 			keep = append(keep, i)
 		}
 	}
