@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -40,8 +39,7 @@ type Reader struct {
 	filter filter
 	db     *sql.DB
 
-	mu     sync.Mutex
-	tables map[string]*rowTable
+	tables capture.TableMemo[*rowTable]
 }
 
 // rowTable is a table as the Reader reads it.
@@ -81,7 +79,6 @@ func NewReader(name string, cfg Config) (*Reader, error) {
 	return &Reader{
 		name: name, cfg: cfg, db: db,
 		filter: filter{include: cfg.Include, exclude: cfg.Exclude},
-		tables: make(map[string]*rowTable),
 	}, nil
 }
 
@@ -191,11 +188,7 @@ func (r *Reader) ReadKey(ctx context.Context, db, table string, keyJSON []byte) 
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := rt.parseKey(keyJSON)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read %s.%s by key: %w", db, table, err)
-	}
-	args, err := rt.keyArgs(key)
+	args, err := rt.keyArgsOf(keyJSON)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s.%s by key: %w", db, table, err)
 	}
@@ -254,19 +247,5 @@ func (r *Reader) queryBounded(ctx context.Context, rt *rowTable, maxBytes int, q
 }
 
 func (r *Reader) rowTable(ctx context.Context, db, table string) (*rowTable, error) {
-	id := db + "." + table
-	r.mu.Lock()
-	rt := r.tables[id]
-	r.mu.Unlock()
-	if rt != nil {
-		return rt, nil
-	}
-	rt, err := r.describe(ctx, db, table)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	r.tables[id] = rt
-	r.mu.Unlock()
-	return rt, nil
+	return r.tables.Get(ctx, db, table, r.describe)
 }

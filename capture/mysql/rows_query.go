@@ -128,6 +128,15 @@ func indexOf(labels []string, s string) int {
 	return -1
 }
 
+// keyArgsOf is the query arguments of the row whose key is keyJSON.
+func (rt *rowTable) keyArgsOf(keyJSON []byte) ([]any, error) {
+	key, err := rt.parseKey(keyJSON)
+	if err != nil {
+		return nil, err
+	}
+	return rt.keyArgs(key)
+}
+
 // parseKey reads a key object as transform.EncodeKey writes it back into
 // canonical values, in key order.
 func (rt *rowTable) parseKey(keyJSON []byte) ([]any, error) {

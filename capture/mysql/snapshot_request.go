@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -19,10 +18,7 @@ var (
 
 // ErrSnapshotRequest marks an on-demand snapshot request that names a table
 // the source cannot snapshot (not db.table, not captured, missing, keyless).
-var ErrSnapshotRequest = errors.New("invalid snapshot request")
-
-// requestCheckTimeout bounds the checks of a snapshot request.
-const requestCheckTimeout = 15 * time.Second
+var ErrSnapshotRequest = snapshot.ErrRequest
 
 // RequestSnapshot implements capture.Snapshotter: it checks that every table
 // is "db.table", captured, present on the server and keyed (primary key or
@@ -34,19 +30,11 @@ const requestCheckTimeout = 15 * time.Second
 // durable at the next checkpoint. Requests made while Stream is not running
 // are taken when it starts.
 func (s *Source) RequestSnapshot(tables []string) error {
-	tables = dedupe(tables)
-	if len(tables) == 0 {
-		return fmt.Errorf("%w: name at least one table (db.table)", ErrSnapshotRequest)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestCheckTimeout)
-	defer cancel()
-	if err := s.checkSnapshotTables(ctx, tables); err != nil {
+	tables, err := s.checkSnapshotTables(context.Background(), tables)
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	if s.isClosed() {
 		return errors.New("source is closed")
 	}
 	s.reqMu.Lock()
@@ -64,67 +52,44 @@ func (s *Source) RequestSnapshot(tables []string) error {
 	return nil
 }
 
-func dedupe(tables []string) []string {
-	var out []string
-	for _, t := range tables {
-		t = strings.TrimSpace(t)
-		if t != "" && !slices.Contains(out, t) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // CheckSnapshotTables reports (wrapping ErrSnapshotRequest) the tables a
 // snapshot could not read: not db.table, not captured, missing on the
 // server or without a key. Other errors mean the check could not be made.
 func (s *Source) CheckSnapshotTables(ctx context.Context, tables []string) error {
-	return s.checkSnapshotTables(ctx, tables)
+	_, err := s.checkSnapshotTables(ctx, tables)
+	return err
 }
 
-// checkSnapshotTables refuses tables the snapshot could not read.
-func (s *Source) checkSnapshotTables(ctx context.Context, tables []string) error {
-	var errs []error
-	var check []string
-	for _, t := range tables {
-		db, tbl, ok := strings.Cut(t, ".")
-		switch {
-		case !ok || db == "" || tbl == "":
-			errs = append(errs, fmt.Errorf("%w: table %q: want db.table", ErrSnapshotRequest, t))
-		case !s.filter.match(db, tbl):
-			errs = append(errs, fmt.Errorf("%w: %s is not captured by source %s (see its include/exclude)", ErrSnapshotRequest, t, s.name))
-		default:
-			check = append(check, t)
-		}
-	}
-	if len(check) > 0 {
-		db, err := s.sqlDB()
-		if err != nil {
-			return err
-		}
-		for _, t := range check {
-			schema, tbl := snapshot.Split(t)
+// checkSnapshotTables refuses tables the snapshot could not read and
+// returns the others, trimmed and de-duplicated.
+func (s *Source) checkSnapshotTables(ctx context.Context, tables []string) ([]string, error) {
+	return snapshot.CheckRequest(ctx, snapshot.Request{
+		Source: s.name, Form: "db.table", Tables: tables, Captured: s.filter.match,
+		Check: func(ctx context.Context, t, schema, tbl string) (refused, err error) {
+			db, err := s.sqlDB()
+			if err != nil {
+				return nil, err
+			}
 			exists, err := tableExists(ctx, db, schema, tbl)
 			if err != nil {
-				return fmt.Errorf("check table %s on %s: %w", t, s.cfg.Addr, err)
+				return nil, fmt.Errorf("check table %s on %s: %w", t, s.cfg.Addr, err)
 			}
 			if !exists {
-				errs = append(errs, fmt.Errorf("%w: table %s does not exist on %s", ErrSnapshotRequest, t, s.cfg.Addr))
-				continue
+				return fmt.Errorf("%w: table %s does not exist on %s", ErrSnapshotRequest, t, s.cfg.Addr), nil
 			}
 			if _, ok := s.cfg.KeyColumns[t]; ok {
-				continue
+				return nil, nil
 			}
 			var n int
 			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY'", schema, tbl).Scan(&n); err != nil {
-				return fmt.Errorf("check the key of %s on %s: %w", t, s.cfg.Addr, err)
+				return nil, fmt.Errorf("check the key of %s on %s: %w", t, s.cfg.Addr, err)
 			}
 			if n == 0 {
-				errs = append(errs, fmt.Errorf("%w: %s has no primary key; name a unique NOT NULL key in sources[%s].key_columns", ErrSnapshotRequest, t, s.name))
+				return snapshot.NoKeyError(s.name, t), nil
 			}
-		}
-	}
-	return errors.Join(errs...)
+			return nil, nil
+		},
+	})
 }
 
 // setWake registers (nil: clears) the plain stream loop's wake-up.

@@ -435,3 +435,10 @@ func (m minLevel) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 func (m minLevel) WithGroup(g string) slog.Handler { return minLevel{m.Handler.WithGroup(g), m.level} }
+
+// isClosed reports whether Close was called.
+func (s *Source) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}

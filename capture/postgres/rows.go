@@ -43,8 +43,7 @@ type Reader struct {
 	typesMu sync.Mutex
 	types   typeResolver
 
-	mu     sync.Mutex
-	tables map[string]*rowTable
+	tables capture.TableMemo[*rowTable]
 }
 
 // rowTable is a table as the Reader reads it.
@@ -72,7 +71,7 @@ func NewReader(name string, cfg Config) (*Reader, error) {
 func (s *Source) NewReader() (*Reader, error) { return NewReader(s.name, s.cfg) }
 
 func newReader(s *Source) *Reader {
-	r := &Reader{s: s, tables: make(map[string]*rowTable)}
+	r := &Reader{s: s}
 	r.types = typeResolver{lookup: s.lookupType}
 	return r
 }
@@ -190,11 +189,7 @@ func (r *Reader) ReadKey(ctx context.Context, schema, table string, keyJSON []by
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := rt.parseKey(keyJSON)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read %s.%s by key: %w", schema, table, err)
-	}
-	args, err := rt.keyArgs(key)
+	args, err := rt.keyArgsOf(keyJSON)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s.%s by key: %w", schema, table, err)
 	}
@@ -265,21 +260,7 @@ func queryOn(ctx context.Context, db *pgx.Conn, rt *rowTable, query string, args
 }
 
 func (r *Reader) rowTable(ctx context.Context, schema, table string) (*rowTable, error) {
-	id := schema + "." + table
-	r.mu.Lock()
-	rt := r.tables[id]
-	r.mu.Unlock()
-	if rt != nil {
-		return rt, nil
-	}
-	rt, err := r.describe(ctx, schema, table)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	r.tables[id] = rt
-	r.mu.Unlock()
-	return rt, nil
+	return r.tables.Get(ctx, schema, table, r.describe)
 }
 
 // describe reads the table's columns (attnum order, without dropped and
@@ -429,6 +410,15 @@ func floatText(f float64, bits int) string {
 		return "-Infinity"
 	}
 	return strconv.FormatFloat(f, 'g', -1, bits)
+}
+
+// keyArgsOf is the query arguments of the row whose key is keyJSON.
+func (rt *rowTable) keyArgsOf(keyJSON []byte) ([][]byte, error) {
+	key, err := rt.parseKey(keyJSON)
+	if err != nil {
+		return nil, err
+	}
+	return rt.keyArgs(key)
 }
 
 // parseKey reads a key object as transform.EncodeKey writes it back into

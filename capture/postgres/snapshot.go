@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -23,10 +22,7 @@ var (
 // ErrSnapshotRequest marks an on-demand snapshot request that names a table
 // the source cannot snapshot (not schema.table, not captured, missing,
 // keyless).
-var ErrSnapshotRequest = errors.New("invalid snapshot request")
-
-// requestCheckTimeout bounds the checks of a snapshot request.
-const requestCheckTimeout = 15 * time.Second
+var ErrSnapshotRequest = snapshot.ErrRequest
 
 // startPosition decides where Stream starts and which snapshot work runs
 // alongside: the position's own (a resumed snapshot), a new one for a
@@ -104,24 +100,11 @@ func (s *Source) setRun(run *snapRun) {
 // from the table's first chunk on. Requests made while no Stream runs are
 // taken when one starts.
 func (s *Source) RequestSnapshot(tables []string) error {
-	var clean []string
-	for _, t := range tables {
-		if t = strings.TrimSpace(t); t != "" && !slices.Contains(clean, t) {
-			clean = append(clean, t)
-		}
-	}
-	if len(clean) == 0 {
-		return fmt.Errorf("%w: name at least one table (schema.table)", ErrSnapshotRequest)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestCheckTimeout)
-	defer cancel()
-	if err := s.CheckSnapshotTables(ctx, clean); err != nil {
+	clean, err := s.checkSnapshotTables(context.Background(), tables)
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	if s.isClosed() {
 		return errors.New("source is closed")
 	}
 	s.reqMu.Lock()
@@ -143,34 +126,33 @@ func (s *Source) RequestSnapshot(tables []string) error {
 // snapshot could not read: not schema.table, not captured, missing or
 // without a key. Other errors mean the check could not be made.
 func (s *Source) CheckSnapshotTables(ctx context.Context, tables []string) error {
-	var errs []error
-	for _, t := range tables {
-		schema, tbl, ok := strings.Cut(t, ".")
-		if !ok || schema == "" || tbl == "" {
-			errs = append(errs, fmt.Errorf("%w: table %q: want schema.table", ErrSnapshotRequest, t))
-			continue
-		}
-		if !s.filter.match(schema, tbl) {
-			errs = append(errs, fmt.Errorf("%w: %s is not captured by source %s (see its include/exclude)", ErrSnapshotRequest, t, s.name))
-			continue
-		}
-		var exists, keyed bool
-		err := s.withDB(ctx, func(db *pgx.Conn) error {
-			return db.QueryRow(ctx, `SELECT c.oid IS NOT NULL,
+	_, err := s.checkSnapshotTables(ctx, tables)
+	return err
+}
+
+// checkSnapshotTables refuses tables the snapshot could not read and
+// returns the others, trimmed and de-duplicated.
+func (s *Source) checkSnapshotTables(ctx context.Context, tables []string) ([]string, error) {
+	return snapshot.CheckRequest(ctx, snapshot.Request{
+		Source: s.name, Form: "schema.table", Tables: tables, Captured: s.filter.match,
+		Check: func(ctx context.Context, t, schema, tbl string) (refused, err error) {
+			var exists, keyed bool
+			err = s.withDB(ctx, func(db *pgx.Conn) error {
+				return db.QueryRow(ctx, `SELECT c.oid IS NOT NULL,
 				EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident))
 				FROM (SELECT to_regclass($1) AS oid) c`, pgx.Identifier{schema, tbl}.Sanitize()).Scan(&exists, &keyed)
-		})
-		if err != nil {
-			return fmt.Errorf("check table %s on %s: %w", t, s.cfg.Addr, err)
-		}
-		switch {
-		case !exists:
-			errs = append(errs, fmt.Errorf("%w: table %s does not exist in %s on %s", ErrSnapshotRequest, t, s.cfg.Database, s.cfg.Addr))
-		case !keyed && s.cfg.KeyColumns[t] == nil:
-			errs = append(errs, fmt.Errorf("%w: %s has no primary key; name a unique NOT NULL key in sources[%s].key_columns", ErrSnapshotRequest, t, s.name))
-		}
-	}
-	return errors.Join(errs...)
+			})
+			switch {
+			case err != nil:
+				return nil, fmt.Errorf("check table %s on %s: %w", t, s.cfg.Addr, err)
+			case !exists:
+				return fmt.Errorf("%w: table %s does not exist in %s on %s", ErrSnapshotRequest, t, s.cfg.Database, s.cfg.Addr), nil
+			case !keyed && s.cfg.KeyColumns[t] == nil:
+				return snapshot.NoKeyError(s.name, t), nil
+			}
+			return nil, nil
+		},
+	})
 }
 
 // SnapshotProgress implements capture.SnapshotReporter.

@@ -247,3 +247,10 @@ func (s *Source) permanentIfRefused(err error) error {
 	}
 	return s.permanentIfTLS(err)
 }
+
+// isClosed reports whether Close was called.
+func (s *Source) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
