@@ -81,9 +81,25 @@ type Change struct {
 // Commit marks the end of a source transaction. Position is where a resume
 // starts after everything up to and including this transaction.
 type Commit struct {
-	Position   string
+	Position string
+	// Snapshot is the snapshot work pending at Position, in the source's
+	// encoding (capture/snapshot.State); empty when none is. The
+	// checkpoint keeps it beside the position, and a resume hands both
+	// back (Resume).
+	Snapshot   string
 	CommitTime time.Time
 }
+
+// Resume is where a Stream starts: a position a Commit (or CurrentPosition)
+// named and the snapshot work pending there. The zero Resume is the
+// server's current position.
+type Resume struct {
+	Position string
+	Snapshot string
+}
+
+// ResumeAt is the Resume of a Commit.
+func (c Commit) ResumeAt() Resume { return Resume{Position: c.Position, Snapshot: c.Snapshot} }
 
 // SchemaChange is a DDL statement or relation change seen in the stream.
 type SchemaChange struct {
@@ -103,10 +119,11 @@ type Handler interface {
 
 // Source reads one ordered change stream.
 type Source interface {
-	// Stream reads changes starting at position from (empty: the server's
-	// current position) and passes them to h until ctx is done or an error
-	// occurs. It returns ctx.Err() after a cancellation.
-	Stream(ctx context.Context, from string, h Handler) error
+	// Stream reads changes starting at from (the zero Resume: the server's
+	// current position), running the snapshot work pending there, and
+	// passes them to h until ctx is done or an error occurs. It returns
+	// ctx.Err() after a cancellation.
+	Stream(ctx context.Context, from Resume, h Handler) error
 	// Close releases connections. It is safe to call after Stream returned.
 	Close() error
 }
@@ -114,8 +131,10 @@ type Source interface {
 // Positioner is implemented by sources that can name the server's current
 // position. The pipeline checkpoints it before the first stream so that a
 // crash before the first transaction cannot skip changes made meanwhile.
+// With a snapshot configured for a first start, the Resume carries the
+// snapshot work to do, so that it is durable before anything is streamed.
 type Positioner interface {
-	CurrentPosition(ctx context.Context) (string, error)
+	CurrentPosition(ctx context.Context) (Resume, error)
 }
 
 // PermanentError marks failures that a restart from the checkpoint cannot

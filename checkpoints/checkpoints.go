@@ -13,7 +13,10 @@ import (
 
 // Checkpoint is a durable, resumable source position.
 type Checkpoint struct {
-	Position   string    `json:"position"`
+	Position string `json:"position"`
+	// Snapshot is the snapshot work pending at Position, as the source
+	// encoded it (capture.Commit.Snapshot); empty when none is.
+	Snapshot   string    `json:"snapshot,omitempty"`
 	CommitTime time.Time `json:"commit_time"` // source commit time of the last transaction included
 	SavedAt    time.Time `json:"saved_at"`
 }

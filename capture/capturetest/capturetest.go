@@ -83,7 +83,7 @@ func Run(t *testing.T, h Harness) {
 
 // currentPosition is the source's current position; every source kind
 // the suite runs against implements capture.Positioner.
-func currentPosition(t *testing.T, src capture.Source) string {
+func currentPosition(t *testing.T, src capture.Source) capture.Resume {
 	t.Helper()
 	p, ok := src.(capture.Positioner)
 	if !ok {

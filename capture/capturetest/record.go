@@ -79,7 +79,7 @@ type stream struct {
 }
 
 // start runs src.Stream from from until the test ends.
-func start(t *testing.T, src capture.Source, from string) *stream {
+func start(t *testing.T, src capture.Source, from capture.Resume) *stream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &stream{rec: &recorder{}, cancel: cancel, done: make(chan error, 1)}

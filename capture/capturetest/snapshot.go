@@ -34,9 +34,9 @@ func testPositionerAndLag(t *testing.T, h Harness) {
 		}
 	}
 	ctx := context.Background()
-	behind, err := lr.LagBytes(ctx, from)
+	behind, err := lr.LagBytes(ctx, from.Position)
 	if err != nil {
-		t.Fatalf("LagBytes(%s): %v", from, err)
+		t.Fatalf("LagBytes(%s): %v", from.Position, err)
 	}
 	caught, err := lr.LagBytes(ctx, last)
 	if err != nil {

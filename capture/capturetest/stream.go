@@ -106,12 +106,12 @@ func testCommitOnlyAtTransactionEnd(t *testing.T, h Harness) {
 	// Resuming from the Commit before the transaction gives it again,
 	// whole; from the Commit after it, nothing of it.
 	s.stop(t)
-	again := start(t, tg.NewSource(t, false), before)
+	again := start(t, tg.NewSource(t, false), evs[first-1].commit.ResumeAt())
 	if rows := again.waitRows(t, "t1", 2); !slices.Equal(rows[:2], []string{"t1 c -→(10,kept)", "t1 u (10,kept)→(10,kept2)"}) {
 		t.Errorf("resumed from the Commit before the transaction: %q", rows)
 	}
 	again.stop(t)
-	after := start(t, tg.NewSource(t, false), evs[i].commit.Position)
+	after := start(t, tg.NewSource(t, false), evs[i].commit.ResumeAt())
 	exec(t, tg, "INSERT INTO t1 VALUES (20, 'next')")
 	if rows := after.waitRows(t, "t1", 1); rows[0] != "t1 c -→(20,next)" {
 		t.Errorf("resumed from the Commit after the transaction, first change %q, want the next transaction's", rows[0])
@@ -127,10 +127,10 @@ func testResumeFromEveryCommit(t *testing.T, h Harness) {
 		exec(t, tg, "BEGIN", fmt.Sprintf("INSERT INTO t VALUES (%d, 'x')", i), fmt.Sprintf("UPDATE t SET v = 'y%d' WHERE id = %d", i, i), "COMMIT")
 	}
 	evs := s.waitCommitAfter(t, "t", 2*n)
-	var commits []string // the Commit after each transaction of t
+	var commits []capture.Resume // the Commit after each transaction of t
 	for i, e := range evs {
 		if e.commit != nil && i > 0 && evs[i-1].change != nil && evs[i-1].change.Table.Name == "t" {
-			commits = append(commits, e.commit.Position)
+			commits = append(commits, e.commit.ResumeAt())
 		}
 	}
 	if len(commits) != n {
@@ -151,17 +151,17 @@ func testResumeFromEveryCommit(t *testing.T, h Harness) {
 func testPositionGone(t *testing.T, h Harness) {
 	tg := h.Setup(t, "t")
 	src := tg.NewSource(t, false)
-	requirePermanent(t, src, tg.Gone(t, currentPosition(t, src)))
+	requirePermanent(t, src, capture.Resume{Position: tg.Gone(t, currentPosition(t, src).Position)})
 }
 
 func testPositionFromTheFuture(t *testing.T, h Harness) {
 	tg := h.Setup(t, "t")
 	src := tg.NewSource(t, false)
-	requirePermanent(t, src, tg.Future(t, currentPosition(t, src)))
+	requirePermanent(t, src, capture.Resume{Position: tg.Future(t, currentPosition(t, src).Position)})
 }
 
 // requirePermanent streams from pos and wants a *capture.PermanentError.
-func requirePermanent(t *testing.T, src capture.Source, pos string) {
+func requirePermanent(t *testing.T, src capture.Source, pos capture.Resume) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -169,7 +169,7 @@ func requirePermanent(t *testing.T, src capture.Source, pos string) {
 	err := src.Stream(ctx, pos, &recorder{})
 	var perm *capture.PermanentError
 	if !errors.As(err, &perm) {
-		t.Fatalf("Stream(%s) = %v (%T), want a *capture.PermanentError", pos, err, err)
+		t.Fatalf("Stream(%s) = %v (%T), want a *capture.PermanentError", pos.Position, err, err)
 	}
 }
 

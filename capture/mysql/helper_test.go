@@ -118,7 +118,7 @@ func testSource(t *testing.T, db string, mod func(*Config)) *Source {
 
 // startStream runs s.Stream in the background until the test ends and
 // returns the recorder and a function that reports Stream's error, if any.
-func startStream(t *testing.T, s *Source, from string) (*recorder, func() error) {
+func startStream(t *testing.T, s *Source, from capture.Resume) (*recorder, func() error) {
 	t.Helper()
 	rec := &recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -161,3 +161,6 @@ func serverPosition(t *testing.T, db *sql.DB) string {
 	}
 	return Position{File: file, Pos: pos}.String()
 }
+
+// resumeAt is the Resume of a position without snapshot work.
+func resumeAt(pos string) capture.Resume { return capture.Resume{Position: pos} }

@@ -44,7 +44,7 @@ func TestTypesInsertUpdateDelete(t *testing.T) {
 	db, name := testDB(t)
 	testenv.Exec(t, db, typesDDL)
 	s := testSource(t, name, nil)
-	rec, streamErr := startStream(t, s, serverPosition(t, db))
+	rec, streamErr := startStream(t, s, resumeAt(serverPosition(t, db)))
 	testenv.Exec(t, db, typesRows...)
 	changes := waitChanges(t, rec, streamErr, "types", 5)
 	if len(changes) != 5 {
@@ -133,7 +133,7 @@ func TestZeroDates(t *testing.T) {
 	testenv.Exec(t, db, "SET SESSION sql_mode = ''",
 		"CREATE TABLE z (id INT PRIMARY KEY, d DATE, dt DATETIME(3), ts TIMESTAMP NULL, pd DATE)")
 	s := testSource(t, name, nil)
-	rec, streamErr := startStream(t, s, serverPosition(t, db))
+	rec, streamErr := startStream(t, s, resumeAt(serverPosition(t, db)))
 	testenv.Exec(t, db, "INSERT INTO z VALUES (1, '0000-00-00', '0000-00-00 00:00:00.000', '0000-00-00 00:00:00', '2024-00-00')")
 	c := waitChanges(t, rec, streamErr, "z", 1)[0]
 	compareRow(t, "zero dates", c.Table.Columns, c.After,
@@ -148,7 +148,7 @@ func TestTransactionBoundariesAndResume(t *testing.T) {
 		"CREATE TABLE b (id INT PRIMARY KEY, v VARCHAR(10))")
 	start := serverPosition(t, db)
 	s := testSource(t, name, nil)
-	rec, streamErr := startStream(t, s, start)
+	rec, streamErr := startStream(t, s, resumeAt(start))
 
 	testenv.Exec(t, db, "BEGIN",
 		"INSERT INTO a VALUES (1, 'a1'), (2, 'a2')",
@@ -216,7 +216,7 @@ func TestTransactionBoundariesAndResume(t *testing.T) {
 	// Resume from the first commit: exactly the second transaction again
 	// (and whatever other tests committed in between, in other databases).
 	s2 := testSource(t, name, nil)
-	rec2, streamErr2 := startStream(t, s2, c0.Position)
+	rec2, streamErr2 := startStream(t, s2, resumeAt(c0.Position))
 	waitChanges(t, rec2, streamErr2, "b", 1)
 	var after []any
 	testenv.Eventually(t, waitFor, "commit after resume", func() bool {
@@ -259,7 +259,7 @@ func TestAlterTableMidStream(t *testing.T) {
 	db, name := testDB(t)
 	testenv.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(10))")
 	s := testSource(t, name, nil)
-	rec, streamErr := startStream(t, s, serverPosition(t, db))
+	rec, streamErr := startStream(t, s, resumeAt(serverPosition(t, db)))
 	testenv.Exec(t, db,
 		"INSERT INTO t VALUES (1, 'x')",
 		"ALTER TABLE t ADD COLUMN n INT UNSIGNED NOT NULL DEFAULT 7 AFTER id",
@@ -293,7 +293,7 @@ func TestMinimalRowImage(t *testing.T) {
 	testenv.Exec(t, db, "CREATE TABLE m (id INT PRIMARY KEY, a VARCHAR(10), b INT)",
 		"INSERT INTO m VALUES (1, 'x', 10)")
 	s := testSource(t, name, nil)
-	rec, streamErr := startStream(t, s, serverPosition(t, db))
+	rec, streamErr := startStream(t, s, resumeAt(serverPosition(t, db)))
 	testenv.Exec(t, db, "SET SESSION binlog_row_image = 'MINIMAL'",
 		"UPDATE m SET b = 11 WHERE id = 1",
 		"DELETE FROM m WHERE id = 1")
@@ -319,7 +319,7 @@ func TestIncludeExcludeAndStatementDML(t *testing.T) {
 		c.Exclude = []string{name + ".sk*"}
 		c.KeyColumns = map[string][]string{name + ".nokey": {"b"}}
 	})
-	rec, streamErr := startStream(t, s, serverPosition(t, db))
+	rec, streamErr := startStream(t, s, resumeAt(serverPosition(t, db)))
 	testenv.Exec(t, db, "INSERT INTO skip VALUES (1)", "INSERT INTO nokey VALUES (5, 6)",
 		"SET SESSION binlog_format = 'STATEMENT'", "INSERT INTO keep VALUES (9)", "SET SESSION binlog_format = 'ROW'",
 		"INSERT INTO keep VALUES (1)")
@@ -346,7 +346,7 @@ func TestPreflightRowMetadata(t *testing.T) {
 	s := testSource(t, name, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	err := s.Stream(ctx, "", &recorder{})
+	err := s.Stream(ctx, capture.Resume{}, &recorder{})
 	if !errors.Is(err, ErrPreflight) || !strings.Contains(err.Error(), "binlog_row_metadata=MINIMAL") {
 		t.Fatalf("Stream = %v, want a preflight error naming binlog_row_metadata", err)
 	}
@@ -358,7 +358,7 @@ func TestPositionGone(t *testing.T) {
 	s := testSource(t, name, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	err := s.Stream(ctx, "mariadb-bin.999999:4", &recorder{})
+	err := s.Stream(ctx, resumeAt("mariadb-bin.999999:4"), &recorder{})
 	if !errors.Is(err, ErrPositionGone) || !strings.Contains(err.Error(), "mariadb-bin.999999:4") {
 		t.Fatalf("Stream = %v, want ErrPositionGone naming the position", err)
 	}
@@ -372,7 +372,7 @@ func TestStreamFromCurrentPositionAndCancel(t *testing.T) {
 	rec := &recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Stream(ctx, "", rec) }()
+	go func() { done <- s.Stream(ctx, capture.Resume{}, rec) }()
 	// The stream starts at the position it reads at startup; keep inserting until one shows up.
 	testenv.Eventually(t, waitFor, "a change from the current position", func() bool {
 		testenv.Exec(t, db, "INSERT INTO c SELECT COALESCE(MAX(id), 0) + 1 FROM c")
@@ -396,7 +396,7 @@ func TestKeylessTableRefusedAtStart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 
-	err := testSource(t, name, nil).Stream(ctx, "", &recorder{})
+	err := testSource(t, name, nil).Stream(ctx, capture.Resume{}, &recorder{})
 	var perm *capture.PermanentError
 	if !errors.Is(err, ErrPreflight) || !errors.As(err, &perm) || !strings.Contains(err.Error(), name+".audit") ||
 		!strings.Contains(err.Error(), "sources[test].key_columns") {
@@ -408,7 +408,7 @@ func TestKeylessTableRefusedAtStart(t *testing.T) {
 		func(c *Config) { c.KeyColumns = map[string][]string{name + ".audit": {"at"}} },
 		func(c *Config) { c.Exclude = []string{name + ".audit"} },
 	} {
-		rec, streamErr := startStream(t, testSource(t, name, mod), "")
+		rec, streamErr := startStream(t, testSource(t, name, mod), resumeAt(""))
 		testenv.Eventually(t, waitFor, "a change streamed", func() bool {
 			testenv.Exec(t, db, "INSERT INTO ok SELECT COALESCE(MAX(id), 0) + 1 FROM ok")
 			if err := streamErr(); err != nil {
@@ -425,7 +425,7 @@ func TestWrongPasswordIsPermanent(t *testing.T) {
 	s := testSource(t, name, func(c *Config) { c.Password = "wrong" })
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	err := s.Stream(ctx, "", &recorder{})
+	err := s.Stream(ctx, capture.Resume{}, &recorder{})
 	var perm *capture.PermanentError
 	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "sources[test].user") {
 		t.Fatalf("Stream = %v, want a permanent error pointing at the credentials", err)

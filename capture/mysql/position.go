@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
@@ -49,6 +51,39 @@ func ParsePosition(s string) (Position, error) {
 		return Position{}, fmt.Errorf("parse binlog position %q: offset: %w", s, err)
 	}
 	return Position{File: loc[:i], Pos: uint32(pos), GTIDSet: gtid, Snapshot: state}, nil
+}
+
+// ParseResume parses a Resume: its position, and the snapshot work pending
+// there (from Snapshot, or, in a checkpoint written before positions and
+// snapshot work were kept apart, from the position's snapshot part).
+func ParseResume(r capture.Resume) (Position, error) {
+	p, err := ParsePosition(r.Position)
+	if err != nil || r.Snapshot == "" {
+		return p, err
+	}
+	if p.Snapshot, err = snapshot.Decode(r.Snapshot); err != nil {
+		return Position{}, fmt.Errorf("snapshot work at binlog position %s: %w", p, err)
+	}
+	return p, nil
+}
+
+// Resume splits p into the position and the snapshot work a Commit or a
+// checkpoint keeps apart.
+func (p Position) Resume() capture.Resume {
+	var r capture.Resume
+	if p.Snapshot != nil {
+		r.Snapshot = p.Snapshot.Encode()
+		p.Snapshot = nil
+	}
+	r.Position = p.String()
+	return r
+}
+
+// commitAt is the Commit of a transaction (or of snapshot progress) ending at
+// p, committed at t.
+func commitAt(p Position, t time.Time) capture.Commit {
+	r := p.Resume()
+	return capture.Commit{Position: r.Position, Snapshot: r.Snapshot, CommitTime: t}
 }
 
 // FormatPosition is the inverse of ParsePosition.

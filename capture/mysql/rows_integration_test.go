@@ -82,7 +82,7 @@ func TestReadChunkEqualsBinlog(t *testing.T) {
 	db, name := testDB(t)
 	testenv.Exec(t, db, typesDDL, edgeDDL)
 	s := testSource(t, name, nil)
-	rec, streamErr := startStream(t, s, serverPosition(t, db))
+	rec, streamErr := startStream(t, s, resumeAt(serverPosition(t, db)))
 	testenv.Exec(t, db, typesRows...)
 	testenv.Exec(t, db, edgeRows...)
 	waitChanges(t, rec, streamErr, "types", 5)

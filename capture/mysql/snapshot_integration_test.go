@@ -99,7 +99,18 @@ func write(ctx context.Context, wg *sync.WaitGroup, db *sql.DB, tables []string,
 }
 
 // snapshotOf is the snapshot part of a commit position (nil: none).
-func snapshotOf(t *testing.T, pos string) *snapshot.State { return positionOf(t, pos).Snapshot }
+// snapshotOf decodes a Commit's snapshot work (nil: none).
+func snapshotOf(t *testing.T, enc string) *snapshot.State {
+	t.Helper()
+	if enc == "" {
+		return nil
+	}
+	st, err := snapshot.Decode(enc)
+	if err != nil {
+		t.Fatalf("snapshot work %q: %v", enc, err)
+	}
+	return st
+}
 
 // waitSnapshotDone waits until a commit without snapshot part was recorded.
 func waitSnapshotDone(t *testing.T, rec *recorder, streamErr func() error, within time.Duration) {
@@ -109,7 +120,7 @@ func waitSnapshotDone(t *testing.T, rec *recorder, streamErr func() error, withi
 			t.Fatalf("Stream: %v", err)
 		}
 		_, commits, _, _ := rec.snapshot()
-		return len(commits) > 0 && snapshotOf(t, commits[len(commits)-1].Position) == nil
+		return len(commits) > 0 && snapshotOf(t, commits[len(commits)-1].Snapshot) == nil
 	})
 }
 
@@ -209,7 +220,7 @@ func TestSnapshotInitialWithConcurrentWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := snapshotOf(t, from)
+	snap := snapshotOf(t, from.Snapshot)
 	if snap == nil || len(snap.Active) != 0 || !reflect.DeepEqual(snap.Pending, []string{name + ".big", name + ".small"}) {
 		t.Fatalf("CurrentPosition %q: snapshot %+v, want big then small", from, snap)
 	}
@@ -232,7 +243,7 @@ func TestSnapshotInitialWithConcurrentWrites(t *testing.T) {
 	}
 	chunkCommits := 0
 	for _, c := range commits {
-		if snapshotOf(t, c.Position) != nil {
+		if snapshotOf(t, c.Snapshot) != nil {
 			chunkCommits++
 		}
 	}
@@ -270,7 +281,7 @@ func TestSnapshotResumesAtLastChunk(t *testing.T) {
 	testenv.Eventually(t, waitFor, "three chunks", func() bool {
 		_, commits, _, _ := rec.snapshot()
 		for i := len(commits) - 1; i >= 0; i-- {
-			if cur, _ := snapshotOf(t, commits[i].Position).Cursor(name + ".big"); cur.After != nil {
+			if cur, _ := snapshotOf(t, commits[i].Snapshot).Cursor(name + ".big"); cur.After != nil {
 				return cur.After[0].(int64) >= 3000
 			}
 		}
@@ -281,10 +292,10 @@ func TestSnapshotResumesAtLastChunk(t *testing.T) {
 		t.Fatalf("Stream after cancel: %v", err)
 	}
 	first, commits, _, _ := rec.snapshot()
-	resume := commits[len(commits)-1].Position
-	cur, _ := snapshotOf(t, resume).Cursor(name + ".big")
+	resume := commits[len(commits)-1].ResumeAt()
+	cur, _ := snapshotOf(t, resume.Snapshot).Cursor(name + ".big")
 	if cur.After == nil {
-		t.Fatalf("last commit %q has no snapshot progress", resume)
+		t.Fatalf("last commit %q has no snapshot progress", resume.Position)
 	}
 	doneKey := cur.After[0].(int64)
 
@@ -353,7 +364,7 @@ func TestSnapshotWhenNeededAfterPurgedBinlog(t *testing.T) {
 	testenv.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))", "INSERT INTO t VALUES (1, 'a'), (2, 'b')")
 	s := testSource(t, name, func(c *Config) { c.Snapshot = SnapshotConfig{Mode: SnapshotWhenNeeded} })
 	// A checkpoint whose file the server does not have (as after a purge).
-	rec, streamErr := startStream(t, s, "purged-bin.000001:4")
+	rec, streamErr := startStream(t, s, resumeAt("purged-bin.000001:4"))
 	waitSnapshotDone(t, rec, streamErr, waitFor)
 	testenv.Exec(t, db, "UPDATE t SET v = 'x' WHERE id = 2")
 	changes := waitChanges(t, rec, streamErr, "t", 3)
@@ -373,7 +384,7 @@ func TestSnapshotWhenNeededAfterPurgedBinlog(t *testing.T) {
 	s2 := testSource(t, name, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	if err := s2.Stream(ctx, "purged-bin.000001:4", &recorder{}); !errors.Is(err, ErrPositionGone) {
+	if err := s2.Stream(ctx, resumeAt("purged-bin.000001:4"), &recorder{}); !errors.Is(err, ErrPositionGone) {
 		t.Errorf("mode never: Stream = %v, want ErrPositionGone", err)
 	}
 }

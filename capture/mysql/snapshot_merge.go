@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
@@ -77,7 +76,7 @@ func (st *streamState) emitChunk(ctx context.Context, c *chunk) error {
 		commitTime = time.Now()
 	}
 	st.src.stats.commits.Add(1)
-	if err := st.h.Commit(ctx, capture.Commit{Position: pos.String(), CommitTime: commitTime}); err != nil {
+	if err := st.h.Commit(ctx, commitAt(pos, commitTime)); err != nil {
 		return fmt.Errorf("handle snapshot commit of %s: %w", c.Name, err)
 	}
 	st.snap.Release(c)

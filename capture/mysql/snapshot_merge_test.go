@@ -123,7 +123,7 @@ func TestSnapMergeTwoTables(t *testing.T) {
 		case *capture.Change:
 			got = append(got, fmt.Sprint(e.Table.Name, " ", e.EventPosition, " ", e.RowIndex))
 		case capture.Commit:
-			got = append(got, "commit "+positionOf(t, e.Position).Snapshot.String())
+			got = append(got, "commit "+snapshotOf(t, e.Snapshot).String())
 		}
 	}
 	want := []string{

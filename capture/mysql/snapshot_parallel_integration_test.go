@@ -44,7 +44,7 @@ func TestSnapshotParallelTables(t *testing.T) {
 		}
 		mostRunning = max(mostRunning, running)
 		_, commits, _, _ := rec.snapshot()
-		return len(commits) > 0 && snapshotOf(t, commits[len(commits)-1].Position) == nil
+		return len(commits) > 0 && snapshotOf(t, commits[len(commits)-1].Snapshot) == nil
 	})
 	writes := stop()
 	caughtUp(t, rec, streamErr, db)
@@ -53,7 +53,7 @@ func TestSnapshotParallelTables(t *testing.T) {
 	var id string
 	bothMidRead := 0 // commits with two tables past their first chunk
 	for _, c := range commits {
-		sn := snapshotOf(t, c.Position)
+		sn := snapshotOf(t, c.Snapshot)
 		if sn == nil {
 			continue
 		}

@@ -49,7 +49,7 @@ func TestRequestSnapshotWhileStreaming(t *testing.T) {
 	s := testSource(t, name, func(c *Config) {
 		c.Snapshot = SnapshotConfig{ChunkSize: 500, RowsPerSecond: 1000} // ~2s: the second request comes while it runs
 	})
-	rec, streamErr := startStream(t, s, serverPosition(t, db))
+	rec, streamErr := startStream(t, s, resumeAt(serverPosition(t, db)))
 	stop := writer(t, name, rows)
 	time.Sleep(500 * time.Millisecond) // the plain loop runs
 
@@ -63,7 +63,7 @@ func TestRequestSnapshotWhileStreaming(t *testing.T) {
 		}
 		_, commits, _, _ := rec.snapshot()
 		for _, c := range commits {
-			if sn := snapshotOf(t, c.Position); sn != nil {
+			if sn := snapshotOf(t, c.Snapshot); sn != nil {
 				id = sn.ID
 				return true
 			}
@@ -81,7 +81,7 @@ func TestRequestSnapshotWhileStreaming(t *testing.T) {
 		_, commits, _, _ := rec.snapshot()
 		started := false
 		for _, c := range commits {
-			sn := snapshotOf(t, c.Position)
+			sn := snapshotOf(t, c.Snapshot)
 			if sn != nil {
 				started = true
 				if sn.ID != id {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
-	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
@@ -102,7 +101,7 @@ func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.B
 					commitTime = time.Now()
 				}
 				st.src.stats.commits.Add(1)
-				if err := st.h.Commit(ctx, capture.Commit{Position: pos.String(), CommitTime: commitTime}); err != nil {
+				if err := st.h.Commit(ctx, commitAt(pos, commitTime)); err != nil {
 					return fmt.Errorf("handle snapshot request commit: %w", err)
 				}
 			}

@@ -243,7 +243,7 @@ func (s *Source) dropSyncer(syncer *replication.BinlogSyncer) {
 // from the same checkpoint cannot fix either. With snapshot mode
 // when_needed, a checkpoint whose binlog file is gone restarts at the
 // server's current position with a fresh snapshot instead.
-func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) error {
+func (s *Source) Stream(ctx context.Context, from capture.Resume, h capture.Handler) error {
 	err := s.stream(ctx, from, h)
 	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrPositionGone) || errors.Is(err, ErrPositionAhead) {
 		return &capture.PermanentError{Err: err}
@@ -255,19 +255,19 @@ func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) err
 // without a checkpoint starts. With snapshot mode initial or when_needed it
 // carries a snapshot part naming every table to read, so that the pipeline
 // durably records "snapshot pending" before anything is streamed.
-func (s *Source) CurrentPosition(ctx context.Context) (string, error) {
+func (s *Source) CurrentPosition(ctx context.Context) (capture.Resume, error) {
 	p, err := s.currentPositionWithGTID(ctx)
 	if err != nil {
 		// The first call on a source without a checkpoint: a refused login
 		// shows here before Stream's preflight.
-		return "", s.permanentIfRefused(err)
+		return capture.Resume{}, s.permanentIfRefused(err)
 	}
 	if s.cfg.Snapshot.Active() {
 		if p.Snapshot, err = s.newSnapshot(ctx, p.String()); err != nil {
-			return "", err
+			return capture.Resume{}, err
 		}
 	}
-	return p.String(), nil
+	return p.Resume(), nil
 }
 
 // currentPositionWithGTID is the server's current position with its GTID set.
@@ -292,7 +292,7 @@ func (s *Source) currentPositionWithGTID(ctx context.Context) (Position, error) 
 	return p, nil
 }
 
-func (s *Source) stream(ctx context.Context, from string, h capture.Handler) error {
+func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Handler) error {
 	db, err := s.sqlDB()
 	if err != nil {
 		return err
@@ -308,22 +308,23 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 		return err
 	}
 	var start Position
-	if from == "" {
+	first := from.Position == ""
+	if first {
 		if start, err = s.currentPosition(ctx, db); err != nil {
 			return err
 		}
-	} else if start, err = ParsePosition(from); err != nil {
+	} else if start, err = ParseResume(from); err != nil {
 		return err
 	} else if err := s.checkNotAhead(ctx, db, start); err != nil {
 		return err
 	}
 	snap := start.Snapshot
 	start.Snapshot = nil
-	if from == "" && s.cfg.Snapshot.Active() {
+	if first && s.cfg.Snapshot.Active() {
 		if snap, err = s.newSnapshot(ctx, start.String()); err != nil {
 			return err
 		}
-	} else if from != "" && s.cfg.Snapshot.Mode == SnapshotWhenNeeded {
+	} else if !first && s.cfg.Snapshot.Mode == SnapshotWhenNeeded {
 		if start, snap, err = s.resnapshotIfGone(ctx, db, start, snap); err != nil {
 			return err
 		}

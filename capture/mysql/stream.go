@@ -177,7 +177,7 @@ func (st *streamState) commit(ctx context.Context, hdr *replication.EventHeader)
 	if st.snap != nil {
 		pos.Snapshot = st.snap.State() // the snapshot's progress travels with the checkpoint
 	}
-	if err := st.h.Commit(ctx, capture.Commit{Position: pos.String(), CommitTime: st.lastCommit}); err != nil {
+	if err := st.h.Commit(ctx, commitAt(pos, st.lastCommit)); err != nil {
 		return fmt.Errorf("handle commit at %s: %w", pos, err)
 	}
 	return nil

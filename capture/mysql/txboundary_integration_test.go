@@ -51,7 +51,7 @@ func TestSavepointsStayInsideTheTransaction(t *testing.T) {
 	testenv.Exec(t, db, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
 	start := serverPosition(t, db)
 	s := testSource(t, name, nil)
-	rec, streamErr := startStream(t, s, start)
+	rec, streamErr := startStream(t, s, resumeAt(start))
 	testenv.Exec(t, db, "BEGIN",
 		"INSERT INTO t VALUES (1, 1)",
 		"SAVEPOINT s1",
@@ -116,7 +116,7 @@ func TestXATransactionsEmitAtXACommit(t *testing.T) {
 	}
 	t.Cleanup(func() { other.Close() })
 	s := testSource(t, name, nil)
-	rec, streamErr := startStream(t, s, serverPosition(t, db))
+	rec, streamErr := startStream(t, s, resumeAt(serverPosition(t, db)))
 	testenv.Exec(t, db, "XA START 'x1'", "INSERT INTO t VALUES (10)", "XA END 'x1'", "XA PREPARE 'x1'")
 	beforeOther := serverPosition(t, other)
 	testenv.Exec(t, other, "INSERT INTO t VALUES (11)")

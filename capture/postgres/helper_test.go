@@ -145,7 +145,7 @@ func testSource(t *testing.T, db string, mod func(*Config)) *Source {
 // startStream runs s.Stream in the background and returns the recorder, a
 // function that reports Stream's error once it returned, and one that stops
 // the stream and waits for it.
-func startStream(t *testing.T, s *Source, from string, rec *recorder) (streamErr func() error, stop func()) {
+func startStream(t *testing.T, s *Source, from capture.Resume, rec *recorder) (streamErr func() error, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -194,3 +194,6 @@ func slotConfirmed(t *testing.T, admin *sql.DB, slot string) string {
 	}
 	return lsn.String
 }
+
+// resumeAt is the Resume of a position without snapshot work.
+func resumeAt(pos string) capture.Resume { return capture.Resume{Position: pos} }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 
+	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
@@ -27,6 +28,20 @@ func ParsePosition(s string) (pglogrepl.LSN, *snapshot.State, error) {
 	st, err := snapshot.Decode(snap)
 	if err != nil {
 		return 0, nil, fmt.Errorf("position %q: snapshot part: %w", s, err)
+	}
+	return lsn, st, nil
+}
+
+// ParseResume splits a Resume into its LSN and the snapshot work pending
+// there: from Snapshot, or, in a checkpoint written before positions and
+// snapshot work were kept apart, from the position's snapshot part.
+func ParseResume(r capture.Resume) (pglogrepl.LSN, *snapshot.State, error) {
+	lsn, st, err := ParsePosition(r.Position)
+	if err != nil || r.Snapshot == "" {
+		return lsn, st, err
+	}
+	if st, err = snapshot.Decode(r.Snapshot); err != nil {
+		return 0, nil, fmt.Errorf("snapshot work at %s: %w", lsn, err)
 	}
 	return lsn, st, nil
 }

@@ -38,7 +38,7 @@ func currentPosition(t *testing.T, s *Source) string {
 	if err != nil {
 		t.Fatalf("CurrentPosition: %v", err)
 	}
-	return pos
+	return pos.Position
 }
 
 func compareRow(t *testing.T, what string, cols []capture.Column, got, want []any) {
@@ -69,7 +69,7 @@ func TestTypesInsertUpdateDelete(t *testing.T) {
 	testenv.Exec(t, db, typesDDL, "CREATE PUBLICATION pub_"+name+" FOR TABLE types")
 	s := testSource(t, name, nil)
 	rec := &recorder{}
-	streamErr, _ := startStream(t, s, currentPosition(t, s), rec)
+	streamErr, _ := startStream(t, s, resumeAt(currentPosition(t, s)), rec)
 
 	testenv.Exec(t, db, `SET TimeZone = 'America/New_York'`,
 		`INSERT INTO types VALUES (1, -32768, -9223372036854775808, 9223372036854775807, 4294967295, 0.1, 'NaN', '-Infinity',
@@ -156,7 +156,7 @@ func TestUnchangedTOAST(t *testing.T) {
 		"CREATE PUBLICATION pub_"+name+" FOR TABLE toasty")
 	s := testSource(t, name, nil)
 	rec := &recorder{}
-	streamErr, _ := startStream(t, s, currentPosition(t, s), rec)
+	streamErr, _ := startStream(t, s, resumeAt(currentPosition(t, s)), rec)
 
 	testenv.Exec(t, db, `INSERT INTO toasty SELECT 1, 1, string_agg(md5(random()::text), '') FROM generate_series(1, 3200)`,
 		`UPDATE toasty SET n = 2 WHERE id = 1`,
@@ -195,7 +195,7 @@ func TestTransactionsAndResume(t *testing.T) {
 	s := testSource(t, name, nil)
 	start := currentPosition(t, s)
 	rec := &recorder{}
-	streamErr, stop := startStream(t, s, start, rec)
+	streamErr, stop := startStream(t, s, resumeAt(start), rec)
 
 	testenv.Exec(t, db, `BEGIN`, `INSERT INTO a VALUES (1, 'x')`, `INSERT INTO b VALUES (1)`, `UPDATE a SET v = 'y' WHERE id = 1`, `COMMIT`)
 	waitChanges(t, rec, streamErr, "a", 2)
@@ -251,7 +251,7 @@ func TestTransactionsAndResume(t *testing.T) {
 	// with the same event positions.
 	s2 := testSource(t, name, func(c *Config) { c.Slot = s.cfg.Slot })
 	rec2 := &recorder{}
-	streamErr2, _ := startStream(t, s2, txs[0].commit.Position, rec2)
+	streamErr2, _ := startStream(t, s2, resumeAt(txs[0].commit.Position), rec2)
 	waitChanges(t, rec2, streamErr2, "b", 1)
 	testenv.Eventually(t, waitFor, "second transaction's commit after resume", func() bool {
 		_, commits, _ := rec2.snapshot()
@@ -286,7 +286,7 @@ func TestConfirm(t *testing.T) {
 		t.Fatalf("CurrentPosition %s, slot confirmed_flush_lsn %s", start, initial)
 	}
 	rec := &recorder{}
-	streamErr, _ := startStream(t, s, start, rec)
+	streamErr, _ := startStream(t, s, resumeAt(start), rec)
 
 	// Without Confirm the slot never moves, however much is streamed.
 	for i := range 10 {
@@ -331,7 +331,7 @@ func TestPreflight(t *testing.T) {
 	run := func(s *Source, from string) error {
 		ctx, cancel := context.WithTimeout(ctx, waitFor)
 		defer cancel()
-		return s.Stream(ctx, from, &recorder{})
+		return s.Stream(ctx, resumeAt(from), &recorder{})
 	}
 	wantPermanent := func(what string, err error, sentinel error, parts ...string) {
 		t.Helper()
@@ -363,7 +363,7 @@ func TestPreflight(t *testing.T) {
 	})
 	pos := currentPosition(t, s)
 	ctx2, cancel := context.WithTimeout(ctx, 2*time.Second)
-	err := s.Stream(ctx2, pos, &recorder{})
+	err := s.Stream(ctx2, resumeAt(pos), &recorder{})
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Stream with nokey excluded: %v", err)
@@ -406,7 +406,7 @@ func TestTruncate(t *testing.T) {
 		"CREATE PUBLICATION pub_"+name+" FOR TABLE tr, tr2")
 	s := testSource(t, name, nil)
 	rec := &recorder{}
-	streamErr, _ := startStream(t, s, currentPosition(t, s), rec)
+	streamErr, _ := startStream(t, s, resumeAt(currentPosition(t, s)), rec)
 	testenv.Exec(t, db, `INSERT INTO tr VALUES (1)`, `TRUNCATE tr, tr2`)
 	changes := waitChanges(t, rec, streamErr, "tr", 2)
 	tr2 := waitChanges(t, rec, streamErr, "tr2", 1)
@@ -428,7 +428,7 @@ func TestIdleAdvance(t *testing.T) {
 	admin := openPG(t, "postgres")
 	s := testSource(t, name, nil)
 	rec := &recorder{onCommit: func(c capture.Commit) { s.Confirm(c.Position) }}
-	streamErr, _ := startStream(t, s, currentPosition(t, s), rec)
+	streamErr, _ := startStream(t, s, resumeAt(currentPosition(t, s)), rec)
 
 	var before string
 	if err := admin.QueryRow(`SELECT pg_current_wal_lsn()::text`).Scan(&before); err != nil {
@@ -459,7 +459,7 @@ func TestReplicaIdentityIndexKeysTheTable(t *testing.T) {
 		`ALTER TABLE ri REPLICA IDENTITY USING INDEX ri_email_key`, "CREATE PUBLICATION pub_"+name+" FOR TABLE ri")
 	s := testSource(t, name, nil)
 	rec := &recorder{}
-	streamErr, _ := startStream(t, s, currentPosition(t, s), rec)
+	streamErr, _ := startStream(t, s, resumeAt(currentPosition(t, s)), rec)
 	testenv.Exec(t, db, `INSERT INTO ri VALUES (1, 'a@example.com', 'x')`,
 		`UPDATE ri SET note = 'y' WHERE id = 1`,
 		`UPDATE ri SET email = 'b@example.com' WHERE id = 1`,

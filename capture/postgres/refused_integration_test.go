@@ -22,7 +22,7 @@ func TestWrongPasswordIsPermanent(t *testing.T) {
 	defer cancel()
 	_, err := s.CurrentPosition(ctx)
 	checkRefused(t, "CurrentPosition", err)
-	checkRefused(t, "Stream", s.Stream(ctx, "", &recorder{}))
+	checkRefused(t, "Stream", s.Stream(ctx, capture.Resume{}, &recorder{}))
 }
 
 func checkRefused(t *testing.T, what string, err error) {

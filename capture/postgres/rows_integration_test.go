@@ -155,7 +155,7 @@ func TestReadChunkEqualsStream(t *testing.T) {
 		c.KeyColumns = map[string][]string{"public.nokey": {"a"}}
 	})
 	rec := &recorder{}
-	streamErr, _ := startStream(t, s, currentPosition(t, s), rec)
+	streamErr, _ := startStream(t, s, resumeAt(currentPosition(t, s)), rec)
 
 	testenv.Exec(t, db, typesRows...)
 	testenv.Exec(t, db,

@@ -26,18 +26,18 @@ var ErrSnapshotRequest = snapshot.ErrRequest
 
 // startPosition decides where Stream starts and which snapshot work runs
 // alongside: the position's own (a resumed snapshot), a new one for a
-// first start (from == "") in snapshot mode initial or when_needed, or —
+// first start (from.Position == "") in snapshot mode initial or when_needed, or —
 // in mode when_needed — a new one at the slot's position when from is
 // behind the slot (PostgreSQL cannot go back there).
-func (s *Source) startPosition(ctx context.Context, from string, slot slotInfo) (pglogrepl.LSN, *snapshot.State, error) {
-	if from == "" {
+func (s *Source) startPosition(ctx context.Context, from capture.Resume, slot slotInfo) (pglogrepl.LSN, *snapshot.State, error) {
+	if from.Position == "" {
 		if !s.cfg.Snapshot.Active() {
 			return slot.confirmed, nil, nil
 		}
 		st, err := s.newSnapshot(ctx, slot.confirmed.String())
 		return slot.confirmed, st, err
 	}
-	p, st, err := ParsePosition(from)
+	p, st, err := ParseResume(from)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: %w", ErrPositionGone, err)
 	}

@@ -136,7 +136,7 @@ func snapshotDone(t *testing.T, rec *recorder, streamErr func() error) {
 		if len(commits) == 0 {
 			return false
 		}
-		_, st, err := ParsePosition(commits[len(commits)-1].Position)
+		_, st, err := ParseResume(commits[len(commits)-1].ResumeAt())
 		if err != nil {
 			t.Fatalf("commit position: %v", err)
 		}
@@ -167,7 +167,7 @@ func TestInitialSnapshotUnderWritesIsExact(t *testing.T) {
 	wg := writeWhile(t, openPG(t, name), n, stopW)
 	rec := &recorder{}
 	rec.onCommit = func(c capture.Commit) { s.Confirm(c.Position) }
-	streamErr, stop := startStream(t, s, "", rec)
+	streamErr, stop := startStream(t, s, capture.Resume{}, rec)
 	snapshotDone(t, rec, streamErr)
 	close(stopW)
 	wg.Wait()
@@ -207,8 +207,11 @@ func TestInitialSnapshotUnderWritesIsExact(t *testing.T) {
 	}
 	withState := 0
 	for _, c := range rec.commits {
-		if strings.Contains(c.Position, "|snapshot=") {
+		if c.Snapshot != "" {
 			withState++
+		}
+		if strings.Contains(c.Position, "|") {
+			t.Errorf("Commit position %q: want the LSN alone, the snapshot work apart", c.Position)
 		}
 	}
 	if withState == 0 {
@@ -225,17 +228,17 @@ func TestSnapshotResumesAtLastChunk(t *testing.T) {
 	}
 	s := testSource(t, name, mod)
 	rec := &recorder{}
-	streamErr, stop := startStream(t, s, "", rec)
-	var resumeAt string
+	streamErr, stop := startStream(t, s, capture.Resume{}, rec)
+	var from capture.Resume
 	testenv.Eventually(t, time.Minute, "five chunks", func() bool {
 		if err := streamErr(); err != nil {
 			t.Fatalf("stream: %v", err)
 		}
 		_, commits, _ := rec.snapshot()
 		for _, c := range commits {
-			_, st, _ := ParsePosition(c.Position)
+			_, st, _ := ParseResume(c.ResumeAt())
 			if cur, ok := st.Cursor("public.a"); ok && len(cur.After) == 1 && cur.After[0].(int64) >= 500 {
-				resumeAt = c.Position
+				from = c.ResumeAt()
 				return true
 			}
 		}
@@ -246,7 +249,7 @@ func TestSnapshotResumesAtLastChunk(t *testing.T) {
 
 	s2 := testSource(t, name, func(c *Config) { mod(c); c.Slot = s.cfg.Slot })
 	rec2 := &recorder{}
-	streamErr2, stop2 := startStream(t, s2, resumeAt, rec2)
+	streamErr2, stop2 := startStream(t, s2, from, rec2)
 	snapshotDone(t, rec2, streamErr2)
 	waitMarker(t, db, rec2, streamErr2)
 	stop2()
@@ -321,7 +324,7 @@ func TestSnapshotChunkByteBudget(t *testing.T) {
 		c.Snapshot = snapshot.Config{Mode: snapshot.Initial, ChunkSize: 1000, ChunkBytes: 250_000}
 	})
 	rec := &recorder{}
-	streamErr, stop := startStream(t, s, "", rec)
+	streamErr, stop := startStream(t, s, capture.Resume{}, rec)
 	snapshotDone(t, rec, streamErr)
 	stop()
 	_, _, events := rec.snapshot()

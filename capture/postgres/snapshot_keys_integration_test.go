@@ -36,7 +36,7 @@ func TestManyTableSnapshotEventPositionsAreLSNs(t *testing.T) {
 		"CREATE PUBLICATION pub_"+name+" FOR TABLE c, "+strings.Join(names, ", "))
 	s := testSource(t, name, func(c *Config) { c.Snapshot = snapshot.Config{Mode: snapshot.Initial} })
 	rec := &recorder{}
-	streamErr, stop := startStream(t, s, "", rec)
+	streamErr, stop := startStream(t, s, capture.Resume{}, rec)
 	testenv.Exec(t, db, "UPDATE t00 SET v = 'changed' WHERE id = 1", "UPDATE t29 SET v = 'changed' WHERE id = 2")
 	snapshotDone(t, rec, streamErr)
 	waitMarker(t, db, rec, streamErr)
@@ -57,13 +57,13 @@ func TestManyTableSnapshotEventPositionsAreLSNs(t *testing.T) {
 	}
 	longest := 0
 	for _, c := range commits {
-		if _, _, err := ParsePosition(c.Position); err != nil {
-			t.Fatalf("commit position %q: %v", c.Position, err)
+		if _, _, err := ParseResume(c.ResumeAt()); err != nil {
+			t.Fatalf("commit position %q, snapshot %q: %v", c.Position, c.Snapshot, err)
 		}
-		longest = max(longest, len(c.Position))
+		longest = max(longest, len(c.Snapshot))
 	}
 	if longest < 10*tables {
-		t.Errorf("the longest Commit position has %d characters: the snapshot state of %d tables is not in the checkpoints", longest, tables)
+		t.Errorf("the longest Commit snapshot work has %d characters: the snapshot state of %d tables is not in the checkpoints", longest, tables)
 	}
 }
 
@@ -81,7 +81,7 @@ func TestReplicaIdentityIndexSnapshotKey(t *testing.T) {
 		"CREATE PUBLICATION pub_"+name+" FOR TABLE ri, c")
 	s := testSource(t, name, func(c *Config) { c.Snapshot = snapshot.Config{Mode: snapshot.Initial} })
 	rec := &recorder{}
-	streamErr, stop := startStream(t, s, "", rec)
+	streamErr, stop := startStream(t, s, capture.Resume{}, rec)
 	snapshotDone(t, rec, streamErr)
 	testenv.Exec(t, db, `DELETE FROM ri WHERE id = 1`)
 	waitMarker(t, db, rec, streamErr)

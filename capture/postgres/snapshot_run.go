@@ -68,12 +68,12 @@ func newSnapRun(ctx context.Context, s *Source, state *snapshot.State, fail func
 	return run
 }
 
-// position is lsn with the pending snapshot work.
-func (run *snapRun) position(lsn pglogrepl.LSN) string {
-	if e, ok := run.eng.Encoded(); ok {
-		return lsn.String() + snapshotSep + e
-	}
-	return lsn.String()
+// commitAt is the Commit of a transaction ending at lsn, committed at t,
+// with the pending snapshot work.
+func (run *snapRun) commitAt(lsn pglogrepl.LSN, t time.Time) capture.Commit {
+	c := capture.Commit{Position: lsn.String(), CommitTime: t}
+	c.Snapshot, _ = run.eng.Encoded()
+	return c
 }
 
 // add queues tables (a new snapshot when none runs) and starts readers for

@@ -184,26 +184,30 @@ func (s *Source) withDB(ctx context.Context, f func(*pgx.Conn) error) error {
 // It is the first call a source without a checkpoint makes: a refused
 // login or privilege, a misconfiguration and a gone slot come back as
 // *capture.PermanentError here already.
-func (s *Source) CurrentPosition(ctx context.Context) (string, error) {
+func (s *Source) CurrentPosition(ctx context.Context) (capture.Resume, error) {
 	pos, err := s.currentPosition(ctx)
 	return pos, s.permanentIfRefused(permanentIfPreflight(err))
 }
 
-func (s *Source) currentPosition(ctx context.Context) (string, error) {
+func (s *Source) currentPosition(ctx context.Context) (capture.Resume, error) {
 	if err := s.checkServer(ctx); err != nil {
-		return "", err
+		return capture.Resume{}, err
 	}
 	slot, err := s.ensureSlot(ctx, "")
 	if err != nil {
-		return "", err
+		return capture.Resume{}, err
 	}
-	var snap *snapshot.State
+	r := capture.Resume{Position: slot.confirmed.String()}
 	if s.cfg.Snapshot.Active() {
-		if snap, err = s.newSnapshot(ctx, slot.confirmed.String()); err != nil {
-			return "", err
+		snap, err := s.newSnapshot(ctx, slot.confirmed.String())
+		if err != nil {
+			return capture.Resume{}, err
+		}
+		if snap != nil {
+			r.Snapshot = snap.Encode()
 		}
 	}
-	return FormatPosition(slot.confirmed, snap), nil
+	return r, nil
 }
 
 func permanentIfPreflight(err error) error {

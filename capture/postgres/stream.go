@@ -51,7 +51,7 @@ const heartbeatPrefix = "tributary-heartbeat"
 // (ErrSlotGone), a position behind the slot (ErrPositionGone) and one past
 // the server's WAL (ErrPositionAhead) come back
 // as *capture.PermanentError.
-func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) error {
+func (s *Source) Stream(ctx context.Context, from capture.Resume, h capture.Handler) error {
 	err := s.stream(ctx, from, h)
 	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrSlotGone) || errors.Is(err, ErrPositionGone) || errors.Is(err, ErrPositionAhead) {
 		return &capture.PermanentError{Err: err}
@@ -59,7 +59,7 @@ func (s *Source) Stream(ctx context.Context, from string, h capture.Handler) err
 	return s.permanentIfRefused(err)
 }
 
-func (s *Source) stream(ctx context.Context, from string, h capture.Handler) error {
+func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Handler) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.mu.Lock()
@@ -73,7 +73,7 @@ func (s *Source) stream(ctx context.Context, from string, h capture.Handler) err
 	if err := s.checkServer(ctx); err != nil {
 		return err
 	}
-	slotFrom := from
+	slotFrom := from.Position
 	if s.cfg.Snapshot.Mode == snapshot.WhenNeeded {
 		slotFrom = "" // a missing slot is created; startPosition re-snapshots
 	}
@@ -342,7 +342,7 @@ func (st *streamState) idleAdvance(ctx context.Context, lsn pglogrepl.LSN, at ti
 	}
 	st.lastCommit, st.emitted = lsn, true
 	st.run.lastLSN.Store(uint64(lsn))
-	return st.h.Commit(ctx, capture.Commit{Position: st.run.position(lsn), CommitTime: at})
+	return st.h.Commit(ctx, st.run.commitAt(lsn, at))
 }
 
 func (st *streamState) message(ctx context.Context, msg pglogrepl.Message, at pglogrepl.LSN) error {
@@ -364,7 +364,7 @@ func (st *streamState) message(ctx context.Context, msg pglogrepl.Message, at pg
 		st.inTx = false
 		st.lastCommit, st.emitted = max(st.lastCommit, m.TransactionEndLSN), true
 		st.run.lastLSN.Store(uint64(st.lastCommit))
-		err := st.h.Commit(ctx, capture.Commit{Position: st.run.position(m.TransactionEndLSN), CommitTime: m.CommitTime})
+		err := st.h.Commit(ctx, st.run.commitAt(m.TransactionEndLSN, m.CommitTime))
 		if err == nil {
 			st.release()
 		}

@@ -45,7 +45,7 @@ func TestSnapshotChunkWithCommitWaitingForSyncStandby(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	rec := &recorder{}
-	streamErr, stop := startStream(t, s, currentPosition(t, s), rec)
+	streamErr, stop := startStream(t, s, resumeAt(currentPosition(t, s)), rec)
 
 	standby := startSyncStandby(t, ps, db)
 	marker(t, db, rec, streamErr, "through the standby")

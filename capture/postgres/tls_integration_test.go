@@ -25,7 +25,7 @@ func TestStreamOverVerifiedTLS(t *testing.T) {
 		c.TLS = tlsconf.Client{Mode: tlsconf.VerifyFull, CAFile: testenv.TLSPath(testenv.TLSCACert)}
 	})
 	rec := &recorder{}
-	streamErr, _ := startStream(t, s, currentPosition(t, s), rec)
+	streamErr, _ := startStream(t, s, resumeAt(currentPosition(t, s)), rec)
 	testenv.Exec(t, db, "INSERT INTO t VALUES (1, 'over tls')")
 	waitChanges(t, rec, streamErr, "t", 1)
 }

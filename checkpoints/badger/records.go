@@ -22,8 +22,15 @@ const (
 	historyPrefix = "h/"
 )
 
-// recordVersion is the encoding version written in every value.
-const recordVersion = 1
+// recordVersion is the encoding version written in every value. Version 2
+// keeps a checkpoint's snapshot work in a field of its own; version 1
+// records (whose position may end in "|snapshot=<work>") are still read,
+// and an older daemon refuses version 2 instead of dropping the work.
+const recordVersion = 2
+
+// legacySnapshotSep introduced the snapshot work inside a version 1
+// record's position.
+const legacySnapshotSep = "|snapshot="
 
 // Kind says how a history entry was written.
 type Kind string
@@ -48,6 +55,7 @@ type record struct {
 	Version      int       `json:"version"`
 	Kind         Kind      `json:"kind,omitempty"`
 	Position     string    `json:"position"`
+	Snapshot     string    `json:"snapshot,omitempty"`
 	CommitTime   time.Time `json:"commit_time"`
 	SavedAt      time.Time `json:"saved_at"`
 	HistoryFirst uint64    `json:"history_first,omitempty"`
@@ -59,13 +67,14 @@ func newRecord(cp checkpoints.Checkpoint, kind Kind) record {
 		Version:    recordVersion,
 		Kind:       kind,
 		Position:   cp.Position,
+		Snapshot:   cp.Snapshot,
 		CommitTime: cp.CommitTime,
 		SavedAt:    cp.SavedAt,
 	}
 }
 
 func (r record) checkpoint() checkpoints.Checkpoint {
-	return checkpoints.Checkpoint{Position: r.Position, CommitTime: r.CommitTime, SavedAt: r.SavedAt}
+	return checkpoints.Checkpoint{Position: r.Position, Snapshot: r.Snapshot, CommitTime: r.CommitTime, SavedAt: r.SavedAt}
 }
 
 func decodeRecord(b []byte) (record, error) {
@@ -73,8 +82,13 @@ func decodeRecord(b []byte) (record, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return record{}, fmt.Errorf("decode checkpoint record: %w", err)
 	}
-	if r.Version != recordVersion {
-		return record{}, fmt.Errorf("decode checkpoint record: unsupported version %d", r.Version)
+	switch r.Version {
+	case 1:
+		r.Position, r.Snapshot, _ = strings.Cut(r.Position, legacySnapshotSep)
+		r.Version = recordVersion
+	case recordVersion:
+	default:
+		return record{}, fmt.Errorf("decode checkpoint record: unsupported version %d (written by a newer tributary?)", r.Version)
 	}
 	return r, nil
 }

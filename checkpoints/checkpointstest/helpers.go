@@ -161,7 +161,7 @@ func positions(cps []checkpoints.Checkpoint) []string {
 }
 
 func same(a, b checkpoints.Checkpoint) bool {
-	return a.Position == b.Position && a.CommitTime.Equal(b.CommitTime) && a.SavedAt.Equal(b.SavedAt)
+	return a.Position == b.Position && a.Snapshot == b.Snapshot && a.CommitTime.Equal(b.CommitTime) && a.SavedAt.Equal(b.SavedAt)
 }
 
 // short abbreviates a position for messages: some are a mebibyte long.

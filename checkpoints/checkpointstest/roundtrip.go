@@ -15,8 +15,10 @@ func testRoundTrip(t *testing.T, h Harness) {
 	tests := []struct {
 		name       string
 		position   string
+		snapshot   string
 		commitTime time.Time
 	}{
+		{name: "with snapshot work", position: "mysql-bin.000042:1337", snapshot: "eyJpZCI6InMxIn0", commitTime: hourAgo},
 		{name: "binlog file and offset", position: "mysql-bin.000042:1337", commitTime: hourAgo},
 		{name: "gtid set", position: "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5,4F22FA47-71CA-11E1-9E33-C80AA9429562:1-9", commitTime: hourAgo},
 		{name: "empty position", position: "", commitTime: hourAgo},
@@ -35,7 +37,7 @@ func testRoundTrip(t *testing.T, h Harness) {
 			t.Parallel()
 			e := newEnv(t, h)
 			s := e.open(5)
-			want := checkpoints.Checkpoint{Position: tt.position, CommitTime: tt.commitTime, SavedAt: callerSavedAt}
+			want := checkpoints.Checkpoint{Position: tt.position, Snapshot: tt.snapshot, CommitTime: tt.commitTime, SavedAt: callerSavedAt}
 			before := e.clock.calls()
 			if err := s.Commit(t.Context(), "src", want); err != nil {
 				t.Fatalf("Commit: %v", err)
@@ -45,6 +47,9 @@ func testRoundTrip(t *testing.T, h Harness) {
 			if got.Position != want.Position {
 				t.Errorf("Load() position = %q (%d bytes), want %q (%d bytes)",
 					short(got.Position), len(got.Position), short(want.Position), len(want.Position))
+			}
+			if got.Snapshot != want.Snapshot {
+				t.Errorf("Load() snapshot = %q, want %q", got.Snapshot, want.Snapshot)
 			}
 			if !got.CommitTime.Equal(want.CommitTime) {
 				t.Errorf("Load() commit time = %s, want %s", got.CommitTime, want.CommitTime)

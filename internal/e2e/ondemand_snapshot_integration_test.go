@@ -18,7 +18,7 @@ import (
 func onDemandProgress(t *testing.T, logs string) (started, finished bool) {
 	t.Helper()
 	for _, m := range checkpointPosition.FindAllStringSubmatch(logs, -1) {
-		p, err := mysqlsource.ParsePosition(unquote(m[1]))
+		p, err := mysqlsource.ParsePosition(joinLogged(m))
 		if err != nil {
 			t.Fatalf("checkpoint position %q: %v", m[1], err)
 		}

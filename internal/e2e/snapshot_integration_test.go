@@ -15,8 +15,19 @@ import (
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
 
-// slog's text handler quotes a value holding '=' (as snapshot positions do).
-var checkpointPosition = regexp.MustCompile(`msg=checkpoint source=\S+ position=("(?:[^"\\]|\\.)*"|\S+)`)
+// checkpointPosition matches the pipeline's checkpoint log line: the
+// position and the snapshot work kept beside it (joinLogged joins them).
+var checkpointPosition = regexp.MustCompile(`msg=checkpoint source=\S+ position=("(?:[^"\\]|\\.)*"|\S+) snapshot=("(?:[^"\\]|\\.)*"|\S*)`)
+
+// joinLogged is a logged position and snapshot work in the form the
+// sources' ParsePosition reads (a position with a snapshot part).
+func joinLogged(m []string) string {
+	pos, snap := unquote(m[1]), unquote(m[2])
+	if snap == "" {
+		return pos
+	}
+	return pos + "|snapshot=" + snap
+}
 
 func unquote(v string) string {
 	if u, err := strconv.Unquote(v); err == nil {
@@ -31,7 +42,7 @@ func unquote(v string) string {
 func snapshotProgress(t *testing.T, logs string) (lastKey int64, finished bool) {
 	t.Helper()
 	for _, m := range checkpointPosition.FindAllStringSubmatch(logs, -1) {
-		p, err := mysqlsource.ParsePosition(unquote(m[1]))
+		p, err := mysqlsource.ParsePosition(joinLogged(m))
 		if err != nil {
 			t.Fatalf("checkpoint position %q: %v", m[1], err)
 		}
@@ -111,8 +122,8 @@ func TestInitialSnapshotUnderWritesSurvivesSIGKILL(t *testing.T) {
 	}
 	d = startDaemon(t, "run", "-c", cfg)
 	d.waitStreaming(t)
-	m := regexp.MustCompile(`msg=streaming source=\S+ from=("(?:[^"\\]|\\.)*"|\S+)`).FindStringSubmatch(d.logs.String())
-	from, err := mysqlsource.ParsePosition(unquote(m[1]))
+	m := regexp.MustCompile(`msg=streaming source=\S+ from=("(?:[^"\\]|\\.)*"|\S+) snapshot=("(?:[^"\\]|\\.)*"|\S*)`).FindStringSubmatch(d.logs.String())
+	from, err := mysqlsource.ParsePosition(joinLogged(m))
 	if err != nil || from.Snapshot == nil || len(from.Snapshot.Active) != 1 || len(from.Snapshot.Active[0].After) != 1 {
 		t.Fatalf("restart resumed from %q (%v), want a position inside the snapshot", m[1], err)
 	}

@@ -168,7 +168,7 @@ func pgSnapshotStates(t *testing.T, logs string) []*snapshot.State {
 	t.Helper()
 	var out []*snapshot.State
 	for _, m := range checkpointPosition.FindAllStringSubmatch(completeLines(logs), -1) {
-		_, st, err := pgsource.ParsePosition(unquote(m[1]))
+		_, st, err := pgsource.ParsePosition(joinLogged(m))
 		if err != nil {
 			t.Fatalf("checkpoint position %q: %v", m[1], err)
 		}

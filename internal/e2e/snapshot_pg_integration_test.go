@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	streamingFrom = regexp.MustCompile(`msg=streaming source=\S+ from=("(?:[^"\\]|\\.)*"|\S+)`)
+	streamingFrom = regexp.MustCompile(`msg=streaming source=\S+ from=("(?:[^"\\]|\\.)*"|\S+) snapshot=("(?:[^"\\]|\\.)*"|\S*)`)
 	resumeLogged  = regexp.MustCompile(`msg="snapshot of table started".* table=public\.big .*resume_after_chunk=true`)
 )
 
@@ -69,7 +69,7 @@ func TestPostgresInitialSnapshotUnderWritesSurvivesSIGKILL(t *testing.T) {
 		m = streamingFrom.FindStringSubmatch(completeLines(d.logs.String()))
 		return m != nil
 	})
-	_, from, err := pgsource.ParsePosition(unquote(m[1]))
+	_, from, err := pgsource.ParsePosition(joinLogged(m))
 	if err != nil || !from.Has("public.big") {
 		t.Fatalf("restart resumed from %q (%v), want a position inside the snapshot of public.big", m[1], err)
 	}

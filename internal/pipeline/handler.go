@@ -94,7 +94,7 @@ func (h *handler) Commit(ctx context.Context, c capture.Commit) error {
 	if err := h.txEnd(c.CommitTime); err != nil {
 		return err
 	}
-	h.tracker.Boundary(checkpoints.Checkpoint{Position: c.Position, CommitTime: c.CommitTime})
+	h.tracker.Boundary(checkpoints.Checkpoint{Position: c.Position, Snapshot: c.Snapshot, CommitTime: c.CommitTime})
 	h.stats.Transactions.Add(1)
 	h.stats.lastReadCommit.Store(c.CommitTime.UnixMilli())
 	return h.flush(ctx)

@@ -105,7 +105,8 @@ type fakeSource struct {
 	closes    atomic.Int32
 }
 
-func (s *fakeSource) Stream(ctx context.Context, from string, h capture.Handler) error {
+func (s *fakeSource) Stream(ctx context.Context, r capture.Resume, h capture.Handler) error {
+	from := r.Position
 	s.mu.Lock()
 	s.from, s.started = from, true
 	s.mu.Unlock()
@@ -173,9 +174,12 @@ type positionerSource struct {
 	calls   atomic.Int32
 }
 
-func (s *positionerSource) CurrentPosition(ctx context.Context) (string, error) {
+var _ capture.Positioner = (*positionerSource)(nil)
+
+func (s *positionerSource) CurrentPosition(ctx context.Context) (capture.Resume, error) {
 	s.calls.Add(1)
-	return s.current(ctx)
+	pos, err := s.current(ctx)
+	return capture.Resume{Position: pos}, err
 }
 
 // sources is the pipeline's source factory; build makes the source of each

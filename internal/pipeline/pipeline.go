@@ -259,7 +259,7 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 		}),
 		txTopic: p.cfg.TransactionTopic, schemaTopic: p.cfg.SchemaChangeTopic,
 	}
-	p.logger.Info("streaming", "from", from)
+	p.logger.Info("streaming", "from", from.Position, "snapshot", from.Snapshot)
 	m.SetState(metrics.StateStreaming, nil)
 
 	p.setSource(src)
@@ -274,13 +274,13 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 	confirm := func(string) {}
 	if c, ok := src.(capture.Confirmer); ok {
 		confirm = c.Confirm
-		if from != "" {
-			confirm(from) // already durable: it is the checkpoint we resume from
+		if from.Position != "" {
+			confirm(from.Position) // already durable: it is the checkpoint we resume from
 		}
 	}
 	g.Go(func() error { return p.checkpointLoop(gctx, tracker, confirm) })
 	if lr, ok := src.(capture.LagReporter); ok && p.cfg.Metrics != nil {
-		g.Go(func() error { p.lagLoop(gctx, lr, from); return nil })
+		g.Go(func() error { p.lagLoop(gctx, lr, from.Position); return nil })
 	}
 	if sr, ok := src.(capture.SnapshotReporter); ok && p.cfg.Metrics != nil {
 		g.Go(func() error { p.snapshotProgressLoop(gctx, sr); return nil })
@@ -311,29 +311,30 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 
 // resumePosition is the committed checkpoint, or, on a first start, the
 // server's current position, committed before streaming begins.
-func (p *Pipeline) resumePosition(ctx context.Context, src capture.Source) (string, error) {
+func (p *Pipeline) resumePosition(ctx context.Context, src capture.Source) (capture.Resume, error) {
 	cp, err := p.store.Load(ctx, p.cfg.Source)
 	if err == nil {
 		p.cfg.Metrics.Checkpoint(cp.Position, cp.CommitTime, cp.SavedAt)
-		return cp.Position, nil
+		return capture.Resume{Position: cp.Position, Snapshot: cp.Snapshot}, nil
 	}
 	if !errors.Is(err, checkpoints.ErrNotFound) {
-		return "", withKind(metrics.KindCheckpoint, fmt.Errorf("load checkpoint: %w", err))
+		return capture.Resume{}, withKind(metrics.KindCheckpoint, fmt.Errorf("load checkpoint: %w", err))
 	}
 	pos, ok := src.(capture.Positioner)
 	if !ok {
-		return "", nil
+		return capture.Resume{}, nil
 	}
 	current, err := pos.CurrentPosition(ctx)
 	if err != nil {
-		return "", fmt.Errorf("read current source position: %w", err)
+		return capture.Resume{}, fmt.Errorf("read current source position: %w", err)
 	}
 	now := time.Now()
-	if err := p.store.Commit(ctx, p.cfg.Source, checkpoints.Checkpoint{Position: current, SavedAt: now}); err != nil {
-		return "", withKind(metrics.KindCheckpoint, fmt.Errorf("commit initial checkpoint: %w", err))
+	initial := checkpoints.Checkpoint{Position: current.Position, Snapshot: current.Snapshot, SavedAt: now}
+	if err := p.store.Commit(ctx, p.cfg.Source, initial); err != nil {
+		return capture.Resume{}, withKind(metrics.KindCheckpoint, fmt.Errorf("commit initial checkpoint: %w", err))
 	}
-	p.cfg.Metrics.Checkpoint(current, time.Time{}, now)
-	p.logger.Info("no checkpoint: starting at the server's current position", "position", current)
+	p.cfg.Metrics.Checkpoint(current.Position, time.Time{}, now)
+	p.logger.Info("no checkpoint: starting at the server's current position", "position", current.Position, "snapshot", current.Snapshot)
 	return current, nil
 }
 
@@ -421,7 +422,7 @@ func (p *Pipeline) commit(ctx context.Context, tracker *checkpoints.Tracker, con
 	}
 	p.Stats.lastCheckpoint.Store(cp)
 	p.cfg.Metrics.Checkpoint(cp.Position, cp.CommitTime, cp.SavedAt)
-	p.logger.Debug("checkpoint", "position", cp.Position, "in_flight", tracker.InFlight())
+	p.logger.Debug("checkpoint", "position", cp.Position, "snapshot", cp.Snapshot, "in_flight", tracker.InFlight())
 	confirm(cp.Position) // only after it is durable
 	return nil
 }

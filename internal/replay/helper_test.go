@@ -57,7 +57,8 @@ type fakeSource struct {
 	from  string // what Stream was called with
 }
 
-func (f *fakeSource) Stream(ctx context.Context, from string, h capture.Handler) error {
+func (f *fakeSource) Stream(ctx context.Context, r capture.Resume, h capture.Handler) error {
+	from := r.Position
 	f.from = from
 	started := false
 	prev := ""

@@ -222,7 +222,7 @@ func checkReachable(ctx context.Context, src capture.Positioner, to mysqlsource.
 	if err != nil {
 		return err
 	}
-	p, err := mysqlsource.ParsePosition(cur)
+	p, err := mysqlsource.ParsePosition(cur.Position)
 	if err != nil {
 		return err
 	}

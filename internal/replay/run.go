@@ -55,7 +55,7 @@ func replay(ctx context.Context, src capture.Source, newSink func(sink.AckFunc) 
 
 	p.logger.Info("replaying", "from", p.from.String(), "to", p.to.String(), "topic", p.topic, "server_id", p.serverID)
 	stopProgress := h.reportProgress(p.progress, p.progressEvery)
-	err = src.Stream(streamCtx, p.from.String(), h)
+	err = src.Stream(streamCtx, capture.Resume{Position: p.from.Resume().Position}, h) // history only: no snapshot work
 	stopProgress()
 	switch {
 	case errors.Is(err, errReachedEnd):
