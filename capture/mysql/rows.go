@@ -41,7 +41,7 @@ type Reader struct {
 	db     *sql.DB
 
 	mu     sync.Mutex
-	tables map[string]*rowTable
+	tables map[capture.TableID]*rowTable
 }
 
 // rowTable is a table as the Reader reads it.
@@ -81,7 +81,7 @@ func NewReader(name string, cfg Config) (*Reader, error) {
 	return &Reader{
 		name: name, cfg: cfg, db: db,
 		filter: filter{include: cfg.Include, exclude: cfg.Exclude},
-		tables: make(map[string]*rowTable),
+		tables: make(map[capture.TableID]*rowTable),
 	}, nil
 }
 
@@ -254,7 +254,7 @@ func (r *Reader) queryBounded(ctx context.Context, rt *rowTable, maxBytes int, q
 }
 
 func (r *Reader) rowTable(ctx context.Context, db, table string) (*rowTable, error) {
-	id := db + "." + table
+	id := capture.TableID{Schema: db, Name: table}
 	r.mu.Lock()
 	rt := r.tables[id]
 	r.mu.Unlock()

@@ -44,7 +44,7 @@ type Reader struct {
 	types   typeResolver
 
 	mu     sync.Mutex
-	tables map[string]*rowTable
+	tables map[capture.TableID]*rowTable
 }
 
 // rowTable is a table as the Reader reads it.
@@ -72,7 +72,7 @@ func NewReader(name string, cfg Config) (*Reader, error) {
 func (s *Source) NewReader() (*Reader, error) { return NewReader(s.name, s.cfg) }
 
 func newReader(s *Source) *Reader {
-	r := &Reader{s: s, tables: make(map[string]*rowTable)}
+	r := &Reader{s: s, tables: make(map[capture.TableID]*rowTable)}
 	r.types = typeResolver{lookup: s.lookupType}
 	return r
 }
@@ -265,7 +265,7 @@ func queryOn(ctx context.Context, db *pgx.Conn, rt *rowTable, query string, args
 }
 
 func (r *Reader) rowTable(ctx context.Context, schema, table string) (*rowTable, error) {
-	id := schema + "." + table
+	id := capture.TableID{Schema: schema, Name: table}
 	r.mu.Lock()
 	rt := r.tables[id]
 	r.mu.Unlock()
@@ -336,7 +336,7 @@ func (r *Reader) describe(ctx context.Context, schema, table string) (*rowTable,
 	if err != nil {
 		return nil, err
 	}
-	qualified := schema + "." + table
+	qualified := capture.TableID{Schema: schema, Name: table}.String()
 	if len(keyNames) == 0 {
 		keyNames = r.s.cfg.KeyColumns[qualified]
 	}
