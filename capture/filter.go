@@ -15,7 +15,7 @@ type TableFilter struct {
 
 // Match reports whether namespace.table is captured.
 func (f TableFilter) Match(namespace, table string) bool {
-	name := namespace + "." + table
+	name := TableID{Schema: namespace, Name: table}.String()
 	for _, p := range f.Exclude {
 		if ok, _ := path.Match(p, name); ok {
 			return false

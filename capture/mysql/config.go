@@ -3,7 +3,6 @@ package mysql
 import (
 	"errors"
 	"fmt"
-	"net"
 	"path"
 	"strings"
 	"time"
@@ -75,21 +74,8 @@ func (c *Config) Defaults() {
 // Validate checks c; prefix names the section in messages, e.g.
 // "sources[crm]" gives "sources[crm].server_id is required".
 func (c Config) Validate(prefix string) error {
-	key := func(k string) string {
-		if prefix == "" {
-			return k
-		}
-		return prefix + "." + k
-	}
-	var errs []error
-	if c.Addr == "" {
-		errs = append(errs, fmt.Errorf("%s is required (host:port)", key("addr")))
-	} else if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("%s %q: want host:port: %v", key("addr"), c.Addr, err))
-	}
-	if c.User == "" {
-		errs = append(errs, fmt.Errorf("%s is required", key("user")))
-	}
+	key := capture.SettingsKey(prefix)
+	errs := capture.ValidateServer(key, c.Addr, c.User)
 	if c.ServerID == 0 {
 		errs = append(errs, fmt.Errorf("%s is required: a replica id unique among the server's replicas (not the server's own server_id)", key("server_id")))
 	}
@@ -98,24 +84,7 @@ func (c Config) Validate(prefix string) error {
 	default:
 		errs = append(errs, fmt.Errorf("%s %q: want mariadb or mysql", key("flavor"), c.Flavor))
 	}
-	for i, p := range c.Include {
-		if err := checkPattern(p); err != nil {
-			errs = append(errs, fmt.Errorf("%s[%d]: %w", key("include"), i, err))
-		}
-	}
-	for i, p := range c.Exclude {
-		if err := checkPattern(p); err != nil {
-			errs = append(errs, fmt.Errorf("%s[%d]: %w", key("exclude"), i, err))
-		}
-	}
-	for t, cols := range c.KeyColumns {
-		if db, tbl, ok := strings.Cut(t, "."); !ok || db == "" || tbl == "" {
-			errs = append(errs, fmt.Errorf("%s: %q is not db.table", key("key_columns"), t))
-		}
-		if len(cols) == 0 {
-			errs = append(errs, fmt.Errorf("%s[%s]: list at least one column", key("key_columns"), t))
-		}
-	}
+	errs = append(errs, capture.ValidateTables(key, tableNaming, c.Include, c.Exclude, c.KeyColumns)...)
 	if c.Heartbeat < 0 {
 		errs = append(errs, fmt.Errorf("%s must be positive", key("heartbeat")))
 	}
@@ -131,7 +100,8 @@ func (c Config) Validate(prefix string) error {
 
 func (c Config) filter() filter { return filter{include: c.Include, exclude: c.Exclude} }
 
-func checkPattern(p string) error { return capture.CheckPattern(p, "db", "shop.*") }
+// tableNaming is how messages name MySQL tables: a database, then the table.
+var tableNaming = capture.TableNaming{Namespace: "db", Example: "shop.*"}
 
 // filter decides which tables are captured.
 type filter struct{ include, exclude []string }

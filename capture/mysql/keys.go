@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/tributary-cdc/tributary/capture"
 )
 
 // Two plain queries, compared in Go: MariaDB evaluates a correlated
@@ -52,7 +54,7 @@ func (s *Source) checkKeys(ctx context.Context, db *sql.DB) error {
 	}
 	var keyless []string
 	for _, n := range tables {
-		name := n[0] + "." + n[1]
+		name := capture.TableID{Schema: n[0], Name: n[1]}.String()
 		if _, ok := s.cfg.KeyColumns[name]; ok || hasPK[n] || !s.filter.match(n[0], n[1]) {
 			continue
 		}

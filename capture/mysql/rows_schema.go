@@ -118,7 +118,7 @@ func (r *Reader) keyColumns(ctx context.Context, db, table string, cols []sqlCol
 	}
 	configured := false
 	if len(names) == 0 {
-		names, configured = r.cfg.KeyColumns[db+"."+table], true
+		names, configured = r.cfg.KeyColumns[capture.TableID{Schema: db, Name: table}.String()], true
 	}
 	if len(names) == 0 {
 		return nil, fmt.Errorf("table %s.%s has no primary key; configure key columns in sources[%s].key_columns", db, table, r.name)

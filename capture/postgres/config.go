@@ -3,7 +3,6 @@ package postgres
 import (
 	"errors"
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
 	"time"
@@ -120,21 +119,8 @@ var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 // Validate checks c; prefix names the section in messages, e.g.
 // "sources[orders]" gives "sources[orders].slot …".
 func (c Config) Validate(prefix string) error {
-	key := func(k string) string {
-		if prefix == "" {
-			return k
-		}
-		return prefix + "." + k
-	}
-	var errs []error
-	if c.Addr == "" {
-		errs = append(errs, fmt.Errorf("%s is required (host:port)", key("addr")))
-	} else if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("%s %q: want host:port: %v", key("addr"), c.Addr, err))
-	}
-	if c.User == "" {
-		errs = append(errs, fmt.Errorf("%s is required", key("user")))
-	}
+	key := capture.SettingsKey(prefix)
+	errs := capture.ValidateServer(key, c.Addr, c.User)
 	if c.Database == "" {
 		errs = append(errs, fmt.Errorf("%s is required: a slot decodes one database", key("database")))
 	}
@@ -155,24 +141,7 @@ func (c Config) Validate(prefix string) error {
 	if !slotName.MatchString(c.Publication) {
 		errs = append(errs, fmt.Errorf("%s %q: want 1-63 lowercase letters, digits and underscores", key("publication"), c.Publication))
 	}
-	for i, p := range c.Include {
-		if err := checkPattern(p); err != nil {
-			errs = append(errs, fmt.Errorf("%s[%d]: %w", key("include"), i, err))
-		}
-	}
-	for i, p := range c.Exclude {
-		if err := checkPattern(p); err != nil {
-			errs = append(errs, fmt.Errorf("%s[%d]: %w", key("exclude"), i, err))
-		}
-	}
-	for t, cols := range c.KeyColumns {
-		if s, tbl, ok := strings.Cut(t, "."); !ok || s == "" || tbl == "" {
-			errs = append(errs, fmt.Errorf("%s: %q is not schema.table", key("key_columns"), t))
-		}
-		if len(cols) == 0 {
-			errs = append(errs, fmt.Errorf("%s[%s]: list at least one column", key("key_columns"), t))
-		}
-	}
+	errs = append(errs, capture.ValidateTables(key, tableNaming, c.Include, c.Exclude, c.KeyColumns)...)
 	if c.StatusInterval <= 0 || c.StatusInterval >= 60*time.Second {
 		errs = append(errs, fmt.Errorf("%s %s: want more than 0 and less than a minute (the server's wal_sender_timeout, default 60s, drops a silent client)", key("status_interval"), c.StatusInterval))
 	}
@@ -187,7 +156,9 @@ func (c Config) Validate(prefix string) error {
 	return errors.Join(errs...)
 }
 
-func checkPattern(p string) error { return capture.CheckPattern(p, "schema", "public.*") }
+// tableNaming is how messages name PostgreSQL tables: a schema, then the
+// table.
+var tableNaming = capture.TableNaming{Namespace: "schema", Example: "public.*"}
 
 // filter decides which tables are captured.
 type filter struct{ include, exclude []string }

@@ -49,7 +49,7 @@ func (st *streamState) newRelation(ctx context.Context, m *pglogrepl.RelationMes
 	if err != nil {
 		return nil, err
 	}
-	qualified := m.Namespace + "." + m.RelationName
+	qualified := capture.TableID{Schema: m.Namespace, Name: m.RelationName}.String()
 	if len(keyNames) == 0 {
 		keyNames = st.s.cfg.KeyColumns[qualified]
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tributary-cdc/tributary/capture"
 )
 
 // ErrPreflight marks a server, role, slot or publication that cannot feed
@@ -53,7 +55,9 @@ type tableIdentity struct {
 	HasPK        bool
 }
 
-func (t tableIdentity) qualified() string { return t.Schema + "." + t.Name }
+func (t tableIdentity) qualified() string {
+	return capture.TableID{Schema: t.Schema, Name: t.Name}.String()
+}
 
 // checkIdentity refuses tables whose updates and deletes cannot be
 // published with a key. Such a table must never be added to a publication

@@ -317,7 +317,7 @@ func (r *Reader) describe(ctx context.Context, schema, table string) (*rowTable,
 	if err != nil {
 		return nil, err
 	}
-	qualified := schema + "." + table
+	qualified := capture.TableID{Schema: schema, Name: table}.String()
 	if len(keyNames) == 0 {
 		keyNames = r.s.cfg.KeyColumns[qualified]
 	}

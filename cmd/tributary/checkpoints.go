@@ -9,9 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pglogrepl"
-
-	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
+	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/checkpoints"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
 	"github.com/tributary-cdc/tributary/internal/config"
@@ -86,7 +84,7 @@ func requireSource(fs *flag.FlagSet, cfg *config.Config, name string) error {
 // rewindTarget resolves --to: an RFC 3339 time picks the newest recorded
 // checkpoint whose transactions committed at or before it; anything else is
 // taken as a source position.
-func rewindTarget(ctx context.Context, store *badgerstore.Store, kind, source, to string) (checkpoints.Checkpoint, error) {
+func rewindTarget(ctx context.Context, store *badgerstore.Store, kind capture.Kind, source, to string) (checkpoints.Checkpoint, error) {
 	if t, err := time.Parse(time.RFC3339, to); err == nil {
 		hist, err := store.History(ctx, source)
 		if err != nil {
@@ -99,21 +97,19 @@ func rewindTarget(ctx context.Context, store *badgerstore.Store, kind, source, t
 		}
 		return checkpoints.Checkpoint{}, fmt.Errorf("no recorded checkpoint of %s committed at or before %s (see `checkpoints show`); rewind to a position instead", source, t.Format(time.RFC3339))
 	}
-	if kind == "postgres" {
-		// The server cannot go back past the slot's confirmed_flush_lsn; the
-		// next run checks that and stops with both LSNs if it is too old.
-		if _, err := pglogrepl.ParseLSN(to); err != nil {
-			return checkpoints.Checkpoint{}, fmt.Errorf("--to %q is neither an RFC 3339 time nor an LSN like 0/16B3748: %w", to, err)
-		}
-		return checkpoints.Checkpoint{Position: to}, nil
+	reg, ok := capture.Lookup(kind)
+	if !ok {
+		return checkpoints.Checkpoint{}, fmt.Errorf("source %s is of unknown kind %q", source, kind)
 	}
-	if _, err := mysqlsource.ParsePosition(to); err != nil {
-		return checkpoints.Checkpoint{}, fmt.Errorf("--to %q is neither an RFC 3339 time nor a binlog position: %w", to, err)
+	// Whether the server still has the changes after the position is for
+	// the next run to check: it stops saying so when they are gone.
+	if _, err := reg.ParsePosition(to); err != nil {
+		return checkpoints.Checkpoint{}, fmt.Errorf("--to %q is neither an RFC 3339 time nor %s: %w", to, reg.PositionHelp, err)
 	}
 	return checkpoints.Checkpoint{Position: to}, nil
 }
 
-func sourceKind(cfg *config.Config, name string) string {
+func sourceKind(cfg *config.Config, name string) capture.Kind {
 	for _, s := range cfg.Sources {
 		if s.Name == name {
 			return s.Kind

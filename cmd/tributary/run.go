@@ -12,8 +12,6 @@ import (
 	"syscall"
 
 	"github.com/tributary-cdc/tributary/capture"
-	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
-	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
 	"github.com/tributary-cdc/tributary/internal/admin"
 	"github.com/tributary-cdc/tributary/internal/config"
@@ -21,7 +19,6 @@ import (
 	"github.com/tributary-cdc/tributary/internal/pipeline"
 	"github.com/tributary-cdc/tributary/sink"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
-	"github.com/tributary-cdc/tributary/transform"
 	"github.com/tributary-cdc/tributary/transform/mapping"
 )
 
@@ -161,25 +158,17 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 	if err != nil {
 		return nil, err
 	}
-	var newSource func() (capture.Source, error)
-	connector := transform.ConnectorMySQL
-	switch sc.Kind {
-	case "postgres":
-		pc := sc.Postgres()
-		pc.Password = password
-		connector = transform.ConnectorPostgres
-		newSource = func() (capture.Source, error) { return pgsource.New(sc.Name, pc, logger) }
-	default:
-		mc := sc.MySQL()
-		mc.Password = password
-		newSource = func() (capture.Source, error) { return mysqlsource.New(sc.Name, mc, logger) }
+	reg, ok := sc.Registration()
+	if !ok {
+		return nil, fmt.Errorf("sources[%s]: unknown kind %q", sc.Name, sc.Kind)
 	}
+	newSource := func() (capture.Source, error) { return reg.NewSource(sc.Name, sc.Settings, password, logger) }
 	newSink := func(ack sink.AckFunc) (sink.Sink, error) {
 		return kafkasink.New(cfg.Kafka, ack, logger.With("source", sc.Name), kafkasink.WithMetrics(m))
 	}
 	pc := pipeline.Config{
 		Source:             sc.Name,
-		Connector:          connector,
+		Connector:          string(sc.Kind), // the events' source.connector names the kind
 		TopicPrefix:        cfg.Topics.Prefix,
 		Tombstones:         *cfg.Topics.Tombstones,
 		MaxInFlight:        cfg.Pipeline.MaxInFlight,
@@ -203,13 +192,10 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 // logSourceSummary says at startup what a source will capture from where
 // (never its password).
 func logSourceSummary(logger *slog.Logger, cfg *config.Config, sc config.Source) {
-	attrs := []any{"source", sc.Name, "kind", sc.Kind, "addr", sc.Addr, "user", sc.User,
-		"include", sc.Include, "exclude", sc.Exclude, "topics", cfg.Topics.Prefix + "." + sc.Name + ".*"}
-	if sc.Kind == "postgres" {
-		pc := sc.Postgres()
-		attrs = append(attrs, "database", pc.Database, "slot", pc.Slot, "publication", pc.Publication)
-	} else {
-		attrs = append(attrs, "server_id", sc.ServerID)
+	attrs := []any{"source", sc.Name, "kind", sc.Kind}
+	if reg, ok := sc.Registration(); ok {
+		attrs = append(attrs, reg.LogAttrs(sc.Settings)...)
 	}
+	attrs = append(attrs, "topics", cfg.Topics.Prefix+"."+sc.Name+".*")
 	logger.Info("source configured", attrs...)
 }

@@ -13,9 +13,7 @@ import (
 	"strings"
 	"time"
 
-	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
-	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
-	"github.com/tributary-cdc/tributary/capture/snapshot"
+	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/checkpoints"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
 	"github.com/tributary-cdc/tributary/internal/admin"
@@ -65,7 +63,7 @@ func cmdSnapshot(args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: snapshot needs --table db.table", errUsage)
 	}
 	for _, t := range tables {
-		if db, tbl, ok := strings.Cut(t, "."); !ok || db == "" || tbl == "" {
+		if _, err := capture.ParseTableID(t); err != nil {
 			return fmt.Errorf("%w: snapshot: --table %q: want db.table", errUsage, t)
 		}
 	}
@@ -158,10 +156,10 @@ func noListener(err error) bool {
 func queueSnapshotOffline(ctx context.Context, cfg *config.Config, source string, tables []string, stdout io.Writer) error {
 	sc := sourceConfig(cfg, source)
 	if err := checkSnapshotTables(ctx, sc, tables); err != nil {
-		if errors.Is(err, mysqlsource.ErrSnapshotRequest) || errors.Is(err, pgsource.ErrSnapshotRequest) {
+		if capture.IsSnapshotRequestError(err) {
 			return err
 		}
-		fmt.Fprintf(stdout, "warning: could not check the tables on %s (%v); queued anyway, the next run checks them\n", sc.Addr, err)
+		fmt.Fprintf(stdout, "warning: could not check the tables on the server of source %s (%v); queued anyway, the next run checks them\n", sc.Name, err)
 	}
 
 	store, err := badgerstore.Open(cfg.Checkpoints.Dir, badgerstore.WithHistoryLimit(cfg.Checkpoints.History))
@@ -200,23 +198,23 @@ func queueSnapshotOffline(ctx context.Context, cfg *config.Config, source string
 
 // addSnapshotTables returns position with tables added to its snapshot part
 // (a new snapshot when it has none) and the tables actually added.
-func addSnapshotTables(kind, position string, tables []string, now time.Time) (string, []string, error) {
-	if kind == "postgres" {
-		lsn, st, err := pgsource.ParsePosition(position)
-		if err != nil {
-			return "", nil, fmt.Errorf("checkpoint: %w", err)
-		}
-		var added []string
-		st, added = snapshot.AddTables(st, snapshot.NewID(lsn.String(), now), tables)
-		return pgsource.FormatPosition(lsn, st), added, nil
+func addSnapshotTables(kind capture.Kind, position string, tables []string, now time.Time) (string, []string, error) {
+	reg, ok := capture.Lookup(kind)
+	if !ok {
+		return "", nil, fmt.Errorf("checkpoint: unknown source kind %q", kind)
 	}
-	pos, err := mysqlsource.ParsePosition(position)
+	pos, err := reg.ParsePosition(position)
 	if err != nil {
 		return "", nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	var added []string
-	pos.Snapshot, added = mysqlsource.AddTables(pos.Snapshot, mysqlsource.NewSnapshotID(pos, now), tables)
-	return mysqlsource.FormatPosition(pos), added, nil
+	pos, added := pos.AddSnapshotTables(tables, now)
+	return pos.String(), added, nil
+}
+
+// snapshotChecker is a source that can check a snapshot request without
+// running it.
+type snapshotChecker interface {
+	CheckSnapshotTables(ctx context.Context, tables []string) error
 }
 
 // checkSnapshotTables asks the source's server whether it can snapshot
@@ -226,25 +224,20 @@ func checkSnapshotTables(ctx context.Context, sc config.Source, tables []string)
 	if err != nil {
 		return err
 	}
-	quiet := slog.New(slog.DiscardHandler)
-	if sc.Kind == "postgres" {
-		pc := sc.Postgres()
-		pc.Password = password
-		src, err := pgsource.New(sc.Name, pc, quiet)
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-		return src.CheckSnapshotTables(ctx, tables)
+	reg, ok := sc.Registration()
+	if !ok {
+		return fmt.Errorf("sources[%s]: unknown kind %q", sc.Name, sc.Kind)
 	}
-	mc := sc.MySQL()
-	mc.Password = password
-	src, err := mysqlsource.New(sc.Name, mc, quiet)
+	src, err := reg.NewSource(sc.Name, sc.Settings, password, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	return src.CheckSnapshotTables(ctx, tables)
+	checker, ok := src.(snapshotChecker)
+	if !ok {
+		return fmt.Errorf("%s sources cannot check snapshot requests", reg.Title)
+	}
+	return checker.CheckSnapshotTables(ctx, tables)
 }
 
 func sourceConfig(cfg *config.Config, name string) config.Source {
@@ -270,7 +263,7 @@ func snapshotRequests(names []string, pipes []*pipeline.Pipeline) admin.Snapshot
 				return nil
 			case errors.Is(err, pipeline.ErrNotRunning):
 				return tagged{admin.ErrUnavailable, err}
-			case errors.Is(err, pipeline.ErrUnsupported), errors.Is(err, mysqlsource.ErrSnapshotRequest), errors.Is(err, pgsource.ErrSnapshotRequest):
+			case errors.Is(err, pipeline.ErrUnsupported), capture.IsSnapshotRequestError(err):
 				return tagged{admin.ErrInvalid, err}
 			}
 			return err

@@ -8,42 +8,23 @@ import (
 	"strings"
 	"syscall"
 
-	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
-	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
+	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/internal/config"
 	"github.com/tributary-cdc/tributary/internal/verify"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 )
 
-// tableReader is what verify needs of a source's Reader.
-type tableReader interface {
-	verify.Source
-	Captured(db, table string) bool
-	Close() error
-}
-
-var (
-	_ tableReader = (*mysqlsource.Reader)(nil)
-	_ tableReader = (*pgsource.Reader)(nil)
-)
-
-// newTableReader builds the Reader of a mysql or postgres source.
-func newTableReader(src config.Source) (tableReader, error) {
+// newTableReader builds the table reader of the source's kind.
+func newTableReader(src config.Source) (capture.TableReader, error) {
 	password, err := src.Password()
 	if err != nil {
 		return nil, err
 	}
-	switch src.Kind {
-	case "mysql":
-		mc := src.MySQL()
-		mc.Password = password
-		return mysqlsource.NewReader(src.Name, mc)
-	case "postgres":
-		pc := src.Postgres()
-		pc.Password = password
-		return pgsource.NewReader(src.Name, pc)
+	reg, ok := src.Registration()
+	if !ok {
+		return nil, fmt.Errorf("verify: sources[%s] is of unknown kind %q", src.Name, src.Kind)
 	}
-	return nil, fmt.Errorf("verify: sources[%s] is kind %s; verify reads mysql and postgres sources", src.Name, src.Kind)
+	return reg.NewTableReader(src.Name, src.Settings, password)
 }
 
 // cmdVerify compares a source's captured tables with their Kafka topics and
@@ -100,14 +81,14 @@ func cmdVerify(args []string, stdout io.Writer) error {
 		opts.Progress = nil
 	}
 	if *table != "" {
-		db, name, ok := strings.Cut(*table, ".")
-		if !ok || db == "" || name == "" {
+		id, err := capture.ParseTableID(*table)
+		if err != nil {
 			return fmt.Errorf("%w: verify: --table %q: want db.table", errUsage, *table)
 		}
-		if !reader.Captured(db, name) {
+		if !reader.Captured(id.Schema, id.Name) {
 			return fmt.Errorf("verify: table %s is not captured by sources[%s] (include/exclude)", *table, src.Name)
 		}
-		opts.Tables = [][2]string{{db, name}}
+		opts.Tables = [][2]string{{id.Schema, id.Name}}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -13,10 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
-	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
-	"github.com/tributary-cdc/tributary/capture/snapshot"
-	"github.com/tributary-cdc/tributary/internal/tlsconf"
+	_ "github.com/tributary-cdc/tributary/internal/sources" // the kinds sources[].kind can name
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform/debezium"
 	"github.com/tributary-cdc/tributary/transform/mapping"
@@ -109,141 +106,6 @@ type Log struct {
 	Format string `yaml:"format"` // text or json
 }
 
-// Source is one database to capture. Common keys come first; the rest
-// apply to one kind only and are refused for the other.
-type Source struct {
-	// Name identifies the source in topics, event ids and checkpoints; it
-	// must not change once events were produced.
-	Name string `yaml:"name"`
-	// Kind is the source type: mysql (MySQL or MariaDB, the default) or
-	// postgres.
-	Kind string `yaml:"kind"`
-	Addr string `yaml:"addr"`
-	User string `yaml:"user"`
-	// PasswordEnv and PasswordFile say where the password comes from;
-	// Password inline is accepted for local demos only.
-	PasswordEnv    string `yaml:"password_env"`
-	PasswordFile   string `yaml:"password_file"`
-	InlinePassword string `yaml:"password"`
-	// Include and Exclude are db.table (MySQL) or schema.table (PostgreSQL)
-	// globs; KeyColumns names the key of tables without a primary key.
-	Include    []string            `yaml:"include"`
-	Exclude    []string            `yaml:"exclude"`
-	KeyColumns map[string][]string `yaml:"key_columns"`
-	Heartbeat  time.Duration       `yaml:"heartbeat"`
-	// ReadTimeout drops a connection that stays silent this long (a
-	// half-open connection is noticed, then resumed from the checkpoint).
-	ReadTimeout time.Duration `yaml:"read_timeout"`
-
-	// Format is native (Tributary's canonical event, the default) or
-	// debezium (Debezium's JsonConverter envelope; see docs/debezium.md).
-	Format   string   `yaml:"format"`
-	Debezium Debezium `yaml:"debezium"`
-
-	// Snapshot reads existing rows (mode never|initial|when_needed).
-	Snapshot snapshot.Config `yaml:"snapshot"`
-
-	// TLS encrypts every connection to the database: mode disable,
-	// prefer (the default), require, verify-ca or verify-full.
-	TLS tlsconf.Client `yaml:"tls"`
-
-	// MySQL / MariaDB only.
-	Flavor   mysqlsource.Flavor `yaml:"flavor"`
-	ServerID uint32             `yaml:"server_id"`
-
-	// PostgreSQL only.
-	Database          string        `yaml:"database"`
-	SSLMode           string        `yaml:"sslmode"`
-	Slot              string        `yaml:"slot"`
-	Publication       string        `yaml:"publication"`
-	CreateSlot        *bool         `yaml:"create_slot"`
-	CreatePublication *bool         `yaml:"create_publication"`
-	StatusInterval    time.Duration `yaml:"status_interval"`
-}
-
-// Postgres returns the source's settings for capture/postgres.
-func (s Source) Postgres() pgsource.Config {
-	c := pgsource.Config{
-		Addr: s.Addr, User: s.User, Password: s.InlinePassword, Database: s.Database, SSLMode: s.SSLMode, TLS: s.TLS,
-		Slot: s.Slot, Publication: s.Publication, CreateSlot: s.CreateSlot, CreatePublication: s.CreatePublication,
-		Include: s.Include, Exclude: s.Exclude, KeyColumns: s.KeyColumns,
-		StatusInterval: s.StatusInterval, Heartbeat: s.Heartbeat, ReadTimeout: s.ReadTimeout,
-		Snapshot: s.Snapshot,
-	}
-	c.Defaults(s.Name)
-	return c
-}
-
-// foreignKeys lists the keys set on s that belong to the other kind.
-func (s Source) foreignKeys() []string {
-	var keys []string
-	set := func(ok bool, key string) {
-		if ok {
-			keys = append(keys, key)
-		}
-	}
-	switch s.Kind {
-	case "mysql":
-		set(s.Database != "", "database")
-		set(s.SSLMode != "", "sslmode")
-		set(s.Slot != "", "slot")
-		set(s.Publication != "", "publication")
-		set(s.CreateSlot != nil, "create_slot")
-		set(s.CreatePublication != nil, "create_publication")
-		set(s.StatusInterval != 0, "status_interval")
-	case "postgres":
-		set(s.Flavor != "", "flavor")
-		set(s.ServerID != 0, "server_id")
-	}
-	return keys
-}
-
-// Debezium tunes the debezium output format of a source.
-type Debezium struct {
-	Schemas        bool   `yaml:"schemas"`         // JsonConverter schemas.enable
-	Connector      string `yaml:"connector"`       // mysql | mariadb | postgresql; default from the source
-	TopicPrefix    string `yaml:"topic_prefix"`    // Debezium topic.prefix; default the source name
-	BigintUnsigned string `yaml:"bigint_unsigned"` // long (default) | precise
-}
-
-// DebeziumOptions returns the encoder options for a debezium-format source.
-func (s Source) DebeziumOptions() debezium.Options {
-	o := debezium.Options{
-		Schemas: s.Debezium.Schemas, ConnectorName: s.Debezium.Connector, TopicPrefix: s.Debezium.TopicPrefix,
-		BigintUnsigned: debezium.BigintUnsignedMode(s.Debezium.BigintUnsigned),
-	}
-	switch {
-	case o.ConnectorName != "":
-	case s.Kind == "postgres":
-		o.ConnectorName = debezium.ConnectorPostgreSQL
-	case s.Flavor == mysqlsource.FlavorMySQL:
-		o.ConnectorName = debezium.ConnectorMySQL
-	default:
-		o.ConnectorName = debezium.ConnectorMariaDB
-	}
-	if o.TopicPrefix == "" {
-		o.TopicPrefix = s.Name
-	}
-	if o.BigintUnsigned == "" {
-		o.BigintUnsigned = debezium.BigintUnsignedLong
-	}
-	if s.Kind == "postgres" {
-		o.Database = s.Database
-	}
-	return o
-}
-
-// MySQL returns the source's settings for capture/mysql, password included.
-func (s Source) MySQL() mysqlsource.Config {
-	c := mysqlsource.Config{
-		Addr: s.Addr, User: s.User, Password: s.InlinePassword, ServerID: s.ServerID, Flavor: s.Flavor,
-		Include: s.Include, Exclude: s.Exclude, KeyColumns: s.KeyColumns,
-		Heartbeat: s.Heartbeat, ReadTimeout: s.ReadTimeout, Snapshot: s.Snapshot, TLS: s.TLS,
-	}
-	c.Defaults()
-	return c
-}
-
 var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 // Load reads, defaults and validates the file at path. Unknown keys are
@@ -299,9 +161,7 @@ func (c *Config) defaults() {
 		c.Log.Format = "text"
 	}
 	for i := range c.Sources {
-		if c.Sources[i].Kind == "" {
-			c.Sources[i].Kind = "mysql"
-		}
+		c.Sources[i].defaults()
 	}
 }
 
@@ -350,7 +210,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("sources: configure at least one source"))
 	}
 	seen := map[string]bool{}
-	ids := map[uint32]string{}
+	ids := map[uint32]string{} // binlog server_id → source name
 	for i, s := range c.Sources {
 		key := fmt.Sprintf("sources[%d]", i)
 		if s.Name != "" {
@@ -366,22 +226,7 @@ func (c *Config) Validate() error {
 		if s.PasswordEnv != "" && s.PasswordFile != "" {
 			errs = append(errs, fmt.Errorf("%s: set password_env or password_file, not both", key))
 		}
-		switch s.Kind {
-		case "mysql":
-			if err := s.MySQL().Validate(key); err != nil {
-				errs = append(errs, err)
-			}
-			if other, ok := ids[s.ServerID]; ok && s.ServerID != 0 {
-				errs = append(errs, fmt.Errorf("%s.server_id %d is also used by source %s: each binlog reader needs its own", key, s.ServerID, other))
-			}
-			ids[s.ServerID] = s.Name
-		case "postgres":
-			if err := s.Postgres().Validate(key); err != nil {
-				errs = append(errs, err)
-			}
-		default:
-			errs = append(errs, fmt.Errorf("%s.kind %q: want mysql or postgres", key, s.Kind))
-		}
+		errs = append(errs, s.validateKind(key, ids)...)
 		switch s.Format {
 		case "", "native", "debezium":
 		default:
@@ -396,9 +241,6 @@ func (c *Config) Validate() error {
 		case "", debezium.ConnectorMySQL, debezium.ConnectorMariaDB, debezium.ConnectorPostgreSQL:
 		default:
 			errs = append(errs, fmt.Errorf("%s.debezium.connector %q: want mysql, mariadb or postgresql", key, s.Debezium.Connector))
-		}
-		for _, k := range s.foreignKeys() {
-			errs = append(errs, fmt.Errorf("%s.%s does not apply to kind %s", key, k, s.Kind))
 		}
 	}
 	if err := c.compileMappings(func(string) (string, bool) { return "x", true },
@@ -434,25 +276,4 @@ func (c *Config) compileMappings(env func(string) (string, bool), readFile func(
 	_, err := mapping.Compile(c.Mappings, env, mapping.WithTopicPrefix(c.Topics.Prefix),
 		mapping.WithSources(names...), mapping.WithReadFile(readFile))
 	return err
-}
-
-// Password resolves the source's password from its env var or file. A
-// password written inline in the config is accepted for local demos.
-func (s Source) Password() (string, error) {
-	switch {
-	case s.PasswordEnv != "":
-		v, ok := os.LookupEnv(s.PasswordEnv)
-		if !ok {
-			return "", fmt.Errorf("sources[%s].password_env: environment variable %s is not set", s.Name, s.PasswordEnv)
-		}
-		return v, nil
-	case s.PasswordFile != "":
-		b, err := os.ReadFile(s.PasswordFile)
-		if err != nil {
-			return "", fmt.Errorf("sources[%s].password_file: %w", s.Name, err)
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
-	default:
-		return s.InlinePassword, nil
-	}
 }

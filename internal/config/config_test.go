@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
+	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 )
 
 // Every example in configs/ must load: CI keeps the documentation honest.
@@ -40,7 +43,7 @@ func TestParseDefaults(t *testing.T) {
 	if cfg.Kafka.RequiredAcks != "all" || cfg.Kafka.Partitions != 3 {
 		t.Fatalf("kafka defaults not applied: %+v", cfg.Kafka)
 	}
-	if cfg.Sources[0].Kind != "mysql" || cfg.Sources[0].MySQL().Heartbeat == 0 {
+	if cfg.Sources[0].Kind != "mysql" || cfg.Sources[0].Settings.(*mysqlsource.Config).Heartbeat == 0 {
 		t.Fatalf("source defaults not applied: %+v", cfg.Sources[0])
 	}
 }
@@ -119,7 +122,7 @@ sources:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := cfg.Sources[0].Postgres(); c.Slot == "" || c.Publication == "" || c.Database != "orders" {
+	if c := cfg.Sources[0].Settings.(*pgsource.Config); c.Slot == "" || c.Publication == "" || c.Database != "orders" {
 		t.Fatalf("postgres defaults not applied: %+v", c)
 	}
 	cases := []struct{ name, yaml, want string }{
@@ -160,5 +163,41 @@ func TestUnknownKeysNamedByPath(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "not found in type") {
 			t.Errorf("%s: error names a Go type: %v", tt.name, err)
 		}
+	}
+}
+
+// A source's keys are its kind's: a typo is named with the kind's key
+// meant, another kind's key does not apply, an unknown kind knows them all.
+func TestSourceKeysByKind(t *testing.T) {
+	t.Parallel()
+	entry := minimal + `  - {name: orders, addr: "127.0.0.1:15432", user: u, database: orders, %s}` + "\n"
+	tests := []struct {
+		name, extra string
+		want        []string
+		notWant     string
+	}{
+		{"typo", "kind: postgres, slott: s", []string{"sources[orders].slott (line 6) is not a known key; did you mean sources[orders].slot?"}, ""},
+		{"nested typo", "kind: postgres, snapshot: {modee: initial}", []string{"sources[orders].snapshot.modee (line 6) is not a known key; did you mean sources[orders].snapshot.mode?"}, ""},
+		{"bad value", "kind: postgres, heartbeat: soon", []string{"line 6", "soon"}, ""},
+		{"other kind's keys among other problems", "kind: postgres, server_id: 3, flavor: mysql, heartbeat: -1s",
+			[]string{"sources[orders].server_id does not apply to kind postgres", "sources[orders].flavor does not apply to kind postgres", "sources[orders].heartbeat must be positive"}, ""},
+		{"unknown kind", "kind: oracle, server_id: 3", []string{`sources[orders].kind "oracle": want mysql or postgres`}, "not a known key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse([]byte(strings.Replace(entry, "%s", tc.extra, 1)))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %v, want it to contain %q", err, w)
+				}
+			}
+			if tc.notWant != "" && strings.Contains(err.Error(), tc.notWant) {
+				t.Errorf("error %v contains %q", err, tc.notWant)
+			}
+		})
 	}
 }

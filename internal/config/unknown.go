@@ -32,6 +32,10 @@ func walkUnknown(n *yaml.Node, t reflect.Type, path string, out *[]string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t == sourceType {
+		walkSource(n, path, out)
+		return
+	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
 		return // decodes itself (and names its own errors)
 	}

@@ -44,12 +44,12 @@ type Encoder struct {
 	cfg    Config
 	dbz    *debezium.Encoder
 	outs   []mapping.Output
-	topics map[[2]string]string
+	topics map[capture.TableID]string
 }
 
 // New returns an Encoder for cfg.
 func New(cfg Config) *Encoder {
-	e := &Encoder{cfg: cfg, topics: map[[2]string]string{}}
+	e := &Encoder{cfg: cfg, topics: map[capture.TableID]string{}}
 	if cfg.Debezium != nil {
 		e.dbz = debezium.NewEncoder(*cfg.Debezium)
 	}
@@ -122,7 +122,7 @@ func (e *Encoder) event(ev *transform.Event, topic string, key, value []byte, ou
 
 // Topic is the event topic of a captured table.
 func (e *Encoder) Topic(database, table string) string {
-	k := [2]string{database, table}
+	k := capture.TableID{Schema: database, Name: table}
 	t, ok := e.topics[k]
 	if !ok {
 		t = transform.TopicName(e.cfg.TopicPrefix, e.cfg.Source, database, table)

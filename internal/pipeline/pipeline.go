@@ -25,7 +25,6 @@ import (
 	"github.com/tributary-cdc/tributary/internal/encode"
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/sink"
-	"github.com/tributary-cdc/tributary/transform"
 	"github.com/tributary-cdc/tributary/transform/debezium"
 	"github.com/tributary-cdc/tributary/transform/mapping"
 )
@@ -33,7 +32,7 @@ import (
 // Config is what one pipeline needs besides its parts.
 type Config struct {
 	Source             string // configured source name
-	Connector          string // transform.ConnectorMySQL, …
+	Connector          string // the source's kind: transform.ConnectorMySQL, …
 	TopicPrefix        string
 	Tombstones         bool
 	MaxInFlight        int
@@ -94,9 +93,6 @@ func (p *Pipeline) RequestSnapshot(tables []string) error {
 	}
 	sn, ok := src.(capture.Snapshotter)
 	if !ok {
-		if p.cfg.Connector == transform.ConnectorPostgres {
-			return fmt.Errorf("source %s: %w: snapshots of PostgreSQL sources are not supported yet", p.cfg.Source, ErrUnsupported)
-		}
 		return fmt.Errorf("source %s: %w: on-demand snapshots", p.cfg.Source, ErrUnsupported)
 	}
 	return sn.RequestSnapshot(tables)

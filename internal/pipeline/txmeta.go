@@ -20,8 +20,8 @@ type txMeta struct {
 	open    bool
 	id      string
 	events  int
-	counts  []dataCollection  // in order of first event
-	byTable map[[2]string]int // (database, table) → index into counts
+	counts  []dataCollection        // in order of first event
+	byTable map[capture.TableID]int // → index into counts
 }
 
 // dataCollection is one table's share of a transaction's events.
@@ -83,15 +83,15 @@ func (h *handler) txEvent(c *capture.Change) error {
 			return err
 		}
 	}
-	k := [2]string{c.Table.Database, c.Table.Name}
+	k := c.Table.ID()
 	i, ok := t.byTable[k]
 	if !ok {
 		if t.byTable == nil {
-			t.byTable = map[[2]string]int{}
+			t.byTable = map[capture.TableID]int{}
 		}
 		i = len(t.counts)
 		t.byTable[k] = i
-		t.counts = append(t.counts, dataCollection{Name: c.Table.Database + "." + c.Table.Name})
+		t.counts = append(t.counts, dataCollection{Name: k.String()})
 	}
 	t.counts[i].Events++
 	t.events++

@@ -42,8 +42,9 @@ const ServerIDOffset = 1000
 // Options.ProgressEvery is zero.
 const DefaultProgressEvery = 5 * time.Second
 
-// ErrNoHistory is returned for a PostgreSQL source: the server keeps no WAL
-// behind the slot's confirmed_flush_lsn, so there is no history to re-read.
+// ErrNoHistory is returned for a source whose kind keeps no history to
+// re-read (capture.Registration.NoHistory says why: PostgreSQL keeps no WAL
+// behind the slot's confirmed_flush_lsn).
 var ErrNoHistory = errors.New("replay needs binlog history")
 
 // Options says what to replay where.
@@ -81,7 +82,11 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		logger = slog.Default()
 	}
 	logger = logger.With("component", "replay", "source", sc.Name)
-	mc := sc.MySQL()
+	binlog, ok := sc.Settings.(*mysqlsource.Config)
+	if !ok {
+		return p.summary(), fmt.Errorf("sources[%s] is kind %s: replay reads binlogs", sc.Name, sc.Kind)
+	}
+	mc := *binlog
 	mc.Snapshot = mysqlsource.SnapshotConfig{} // a purged --from must fail, never turn into a snapshot
 	if mc.Password, err = sc.Password(); err != nil {
 		return p.summary(), err
@@ -143,10 +148,14 @@ func prepare(opts Options) (config.Source, params, error) {
 	if err != nil {
 		return sc, params{}, err
 	}
-	if sc.Kind == "postgres" {
-		return sc, params{}, fmt.Errorf("%w: sources[%s] is a PostgreSQL source, and PostgreSQL keeps no WAL behind its slot's confirmed_flush_lsn, so changes Tributary already confirmed cannot be read again; re-send a PostgreSQL table with a snapshot instead", ErrNoHistory, sc.Name)
+	reg, ok := sc.Registration()
+	if !ok {
+		return sc, params{}, fmt.Errorf("sources[%s] is of unknown kind %q", sc.Name, sc.Kind)
 	}
-	p := params{source: sc.Name, topic: opts.Topic, connector: transform.ConnectorMySQL}
+	if !reg.CanReplay() {
+		return sc, params{}, fmt.Errorf("%w: sources[%s] is a %s source, and %s", ErrNoHistory, sc.Name, reg.Title, reg.NoHistory)
+	}
+	p := params{source: sc.Name, topic: opts.Topic, connector: string(sc.Kind)}
 	if p.from, err = mysqlsource.ParsePosition(opts.From); err != nil {
 		return sc, p, fmt.Errorf("--from: %w", err)
 	}
@@ -159,7 +168,7 @@ func prepare(opts Options) (config.Source, params, error) {
 	if err := checkTopic(cfg, opts.Topic); err != nil {
 		return sc, p, err
 	}
-	p.serverID, err = serverID(cfg, sc, opts.ServerID)
+	p.serverID, err = serverID(cfg, sc, reg, opts.ServerID)
 	return sc, p, err
 }
 
@@ -176,16 +185,20 @@ func findSource(cfg *config.Config, name string) (config.Source, error) {
 
 // serverID resolves the replica id and refuses one a configured source
 // reads with: the server allows one connection per server_id.
-func serverID(cfg *config.Config, sc config.Source, requested uint32) (uint32, error) {
+func serverID(cfg *config.Config, sc config.Source, reg capture.Registration, requested uint32) (uint32, error) {
+	if !reg.UsesServerID() {
+		return 0, fmt.Errorf("sources[%s] is kind %s, which reads no binlog as a replica", sc.Name, sc.Kind)
+	}
 	id := requested
 	if id == 0 {
-		if uint64(sc.ServerID)+ServerIDOffset > math.MaxUint32 {
-			return 0, fmt.Errorf("sources[%s].server_id %d + %d overflows; pass --server-id", sc.Name, sc.ServerID, ServerIDOffset)
+		own := reg.ServerID(sc.Settings)
+		if uint64(own)+ServerIDOffset > math.MaxUint32 {
+			return 0, fmt.Errorf("sources[%s].server_id %d + %d overflows; pass --server-id", sc.Name, own, ServerIDOffset)
 		}
-		id = sc.ServerID + ServerIDOffset
+		id = own + ServerIDOffset
 	}
 	for _, s := range cfg.Sources {
-		if s.Kind == "mysql" && s.ServerID == id {
+		if r, ok := s.Registration(); ok && r.UsesServerID() && r.ServerID(s.Settings) == id {
 			return 0, fmt.Errorf("server_id %d is sources[%s].server_id, which the running daemon reads the binlog with; the server would drop one of two replicas sharing it — pass another --server-id", id, s.Name)
 		}
 	}

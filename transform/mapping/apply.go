@@ -124,7 +124,7 @@ func (m *Mapper) newPlan(id tableID) (*plan, error) {
 	if p, ok := m.plans[id]; ok {
 		return p, nil
 	}
-	name := id.database + "." + id.table
+	name := capture.TableID{Schema: id.database, Name: id.table}.String()
 	var p *plan
 	for _, r := range m.rules {
 		if r.source != "" && r.source != id.source {

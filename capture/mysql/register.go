@@ -1,0 +1,73 @@
+package mysql
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/tributary-cdc/tributary/capture"
+)
+
+// Kind is the sources[].kind of MySQL and MariaDB sources.
+const Kind capture.Kind = "mysql"
+
+// Registration describes the kind to the capture registry: a source's
+// settings are a *Config.
+var Registration = capture.Registration{
+	Title:       "MySQL/MariaDB",
+	NewSettings: func() capture.Settings { return &Config{} },
+	// Defaults do not depend on the name: the binlog needs no named
+	// objects on the server.
+	Defaults: func(s capture.Settings, _ string) { s.(*Config).Defaults() },
+	NewSource: func(name string, s capture.Settings, password string, logger *slog.Logger) (capture.Source, error) {
+		return New(name, withPassword(s, password), logger)
+	},
+	NewTableReader: func(name string, s capture.Settings, password string) (capture.TableReader, error) {
+		return NewReader(name, withPassword(s, password))
+	},
+	ParsePosition: func(s string) (capture.Position, error) {
+		p, err := ParsePosition(s)
+		if err != nil {
+			return nil, err
+		}
+		return registeredPosition{p}, nil
+	},
+	PositionHelp:       "a binlog position",
+	ErrSnapshotRequest: ErrSnapshotRequest,
+	ServerID:           func(s capture.Settings) uint32 { return s.(*Config).ServerID },
+	Debezium: func(s capture.Settings) (string, string) {
+		if s.(*Config).Flavor == FlavorMySQL {
+			return "mysql", ""
+		}
+		return "mariadb", ""
+	},
+	LogAttrs: func(s capture.Settings) []any {
+		c := s.(*Config)
+		return []any{"addr", c.Addr, "user", c.User, "include", c.Include, "exclude", c.Exclude, "server_id", c.ServerID}
+	},
+}
+
+var (
+	_ capture.TableReader = (*Reader)(nil)
+	_ capture.Settings    = (*Config)(nil)
+)
+
+// withPassword is a copy of the settings with the resolved password.
+func withPassword(s capture.Settings, password string) Config {
+	c := *s.(*Config)
+	c.Password = password
+	return c
+}
+
+// registeredPosition is a Position as the registry hands it out.
+type registeredPosition struct{ p Position }
+
+func (r registeredPosition) String() string { return r.p.String() }
+
+// AddSnapshotTables queues tables in the position's snapshot part; a new
+// snapshot is named after the position and now (NewSnapshotID).
+func (r registeredPosition) AddSnapshotTables(tables []string, now time.Time) (capture.Position, []string) {
+	p := r.p
+	var added []string
+	p.Snapshot, added = AddTables(p.Snapshot, NewSnapshotID(p, now), tables)
+	return registeredPosition{p}, added
+}

@@ -1,0 +1,73 @@
+package postgres
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+
+	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
+)
+
+// Kind is the sources[].kind of PostgreSQL sources.
+const Kind capture.Kind = "postgres"
+
+// Registration describes the kind to the capture registry: a source's
+// settings are a *Config.
+var Registration = capture.Registration{
+	Title:       "PostgreSQL",
+	NewSettings: func() capture.Settings { return &Config{} },
+	Defaults:    func(s capture.Settings, name string) { s.(*Config).Defaults(name) },
+	NewSource: func(name string, s capture.Settings, password string, logger *slog.Logger) (capture.Source, error) {
+		return New(name, withPassword(s, password), logger)
+	},
+	NewTableReader: func(name string, s capture.Settings, password string) (capture.TableReader, error) {
+		return NewReader(name, withPassword(s, password))
+	},
+	ParsePosition: func(s string) (capture.Position, error) {
+		lsn, st, err := ParsePosition(s)
+		if err != nil {
+			return nil, err
+		}
+		return registeredPosition{lsn, st}, nil
+	},
+	PositionHelp:       "an LSN like 0/16B3748",
+	ErrSnapshotRequest: ErrSnapshotRequest,
+	NoHistory:          "PostgreSQL keeps no WAL behind its slot's confirmed_flush_lsn, so changes Tributary already confirmed cannot be read again; re-send a PostgreSQL table with a snapshot instead",
+	Debezium: func(s capture.Settings) (string, string) {
+		return "postgresql", s.(*Config).Database
+	},
+	LogAttrs: func(s capture.Settings) []any {
+		c := s.(*Config)
+		return []any{"addr", c.Addr, "user", c.User, "include", c.Include, "exclude", c.Exclude,
+			"database", c.Database, "slot", c.Slot, "publication", c.Publication}
+	},
+}
+
+var (
+	_ capture.TableReader = (*Reader)(nil)
+	_ capture.Settings    = (*Config)(nil)
+)
+
+// withPassword is a copy of the settings with the resolved password.
+func withPassword(s capture.Settings, password string) Config {
+	c := *s.(*Config)
+	c.Password = password
+	return c
+}
+
+// registeredPosition is a position as the registry hands it out.
+type registeredPosition struct {
+	lsn pglogrepl.LSN
+	st  *snapshot.State
+}
+
+func (r registeredPosition) String() string { return FormatPosition(r.lsn, r.st) }
+
+// AddSnapshotTables queues tables in the position's snapshot part; a new
+// snapshot is named after the LSN and now.
+func (r registeredPosition) AddSnapshotTables(tables []string, now time.Time) (capture.Position, []string) {
+	st, added := snapshot.AddTables(r.st, snapshot.NewID(r.lsn.String(), now), tables)
+	return registeredPosition{r.lsn, st}, added
+}
