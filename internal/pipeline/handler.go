@@ -12,19 +12,18 @@ import (
 	"github.com/tributary-cdc/tributary/internal/encode"
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/sink"
-	"github.com/tributary-cdc/tributary/transform"
 )
 
 // flushAt is how many encoded messages the handler gathers before handing
 // them to the sink inside one large transaction; commits flush earlier.
 const flushAt = 512
 
-// handler is the capture → transform → sink leg of one pipeline attempt. It
-// runs on the source's goroutine, so Add and Boundary on the tracker happen
-// in source order, as the tracker requires.
+// handler is the capture → transform → sink leg of one pipeline attempt:
+// the encoder (internal/encode, shared with replay) turns changes into
+// messages, the handler numbers them with the tracker and hands them to the
+// sink. It runs on the source's goroutine, so Add and Boundary on the
+// tracker happen in source order, as the tracker requires.
 type handler struct {
-	source      string
-	connector   string
 	maxInFlight int
 	tracker     *checkpoints.Tracker
 	sink        sink.Sink
@@ -33,14 +32,13 @@ type handler struct {
 	metrics     *metrics.Source
 	enc         *encode.Encoder
 
-	txTopic     string // "": no transaction metadata records
-	tx          txMeta
-	schemaTopic string // "": schema changes are only logged
-
 	pending []sink.Message
 }
 
-var _ capture.Handler = (*handler)(nil)
+var (
+	_ capture.Handler = (*handler)(nil)
+	_ encode.Output   = (*handler)(nil)
+)
 
 func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 	if h.tracker.InFlight() >= h.maxInFlight {
@@ -52,15 +50,10 @@ func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 			return err
 		}
 	}
-	events, err := transform.Build(h.source, h.connector, c, time.Now())
+	n, err := h.enc.Change(c, time.Now(), h)
+	h.stats.EventsBuilt.Add(uint64(n))
 	if err != nil {
-		return &capture.PermanentError{Err: fmt.Errorf("transform change at %s: %w", c.EventPosition, err)}
-	}
-	for i := range events {
-		if err := h.emit(&events[i], c); err != nil {
-			return err
-		}
-		h.stats.EventsBuilt.Add(1)
+		return err
 	}
 	if len(h.pending) >= flushAt {
 		return h.flush(ctx)
@@ -68,30 +61,21 @@ func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 	return nil
 }
 
-// emit encodes one event of c (internal/encode, shared with replay) and
-// queues its messages: an event message after its transaction's BEGIN
-// record when it is the first, a dead letter with a warning.
-func (h *handler) emit(ev *transform.Event, c *capture.Change) error {
-	return h.enc.Encode(ev, c.Table, func(o encode.Out) error {
-		switch {
-		case o.DeadLetter != nil:
-			// The checkpoint waits for the dead letter like for an event.
-			h.metrics.Error("dead_letter")
-			h.logger.Warn("row sent to the dead-letter topic", "table", o.DeadLetter.Table, "rule", o.DeadLetter.Rule,
-				"reason", o.DeadLetter.Reason, "id", ev.ID, "topic", o.Topic)
-		case !o.Tombstone:
-			if err := h.txEvent(c); err != nil {
-				return err
-			}
-		}
-		h.add(o.Message)
-		return nil
-	})
+// Emit queues one message of the encoder, a dead letter with a warning.
+func (h *handler) Emit(o encode.Out) error {
+	if o.Kind == encode.KindDeadLetter {
+		// The checkpoint waits for the dead letter like for an event.
+		h.metrics.Error("dead_letter")
+		h.logger.Warn("row sent to the dead-letter topic", "table", o.DeadLetter.Table, "rule", o.DeadLetter.Rule,
+			"reason", o.DeadLetter.Reason, "id", o.Event.ID, "topic", o.Topic)
+	}
+	h.add(o.Message)
+	return nil
 }
 
 func (h *handler) Commit(ctx context.Context, c capture.Commit) error {
 	// END is added before the boundary, so the checkpoint waits for it too.
-	if err := h.txEnd(c.CommitTime); err != nil {
+	if err := h.enc.Commit(c.CommitTime, h); err != nil {
 		return err
 	}
 	h.tracker.Boundary(checkpoints.Checkpoint{Position: c.Position, Snapshot: c.Snapshot, CommitTime: c.CommitTime})
@@ -106,7 +90,7 @@ func (h *handler) Schema(ctx context.Context, s capture.SchemaChange) error {
 	// A Commit follows (MySQL DDL is its own transaction; a PostgreSQL
 	// relation change arrives inside the transaction that first uses it), so
 	// the checkpoint covers the record.
-	return h.schemaChange(s)
+	return h.enc.Schema(s, h)
 }
 
 func (h *handler) add(m sink.Message) {

@@ -215,25 +215,10 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 	tracker := checkpoints.NewTracker()
 	streamCtx, stopStream := context.WithCancelCause(ctx)
 	defer stopStream(nil)
-	// The sink may report a failure from any goroutine, also while this
-	// attempt is already ending for another reason, so its first error is
-	// only read and written under sinkErrMu.
-	var (
-		sinkErrMu sync.Mutex
-		sinkErr   error
-	)
-	sinkFailure := func() error {
-		sinkErrMu.Lock()
-		defer sinkErrMu.Unlock()
-		return sinkErr
-	}
+	var sinkErr sink.FirstError // the sink's first failure ends the attempt
 	ack := func(seqs []uint64, err error) {
 		if err != nil {
-			sinkErrMu.Lock()
-			if sinkErr == nil {
-				sinkErr = err
-			}
-			sinkErrMu.Unlock()
+			sinkErr.Record(err)
 			stopStream(fmt.Errorf("kafka write failed: %w", err))
 			return
 		}
@@ -247,13 +232,12 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 	defer snk.Close()
 
 	h := &handler{
-		source: p.cfg.Source, connector: p.cfg.Connector, maxInFlight: p.cfg.MaxInFlight,
-		tracker: tracker, sink: snk, stats: &p.Stats, logger: p.logger, metrics: m,
+		maxInFlight: p.cfg.MaxInFlight, tracker: tracker, sink: snk, stats: &p.Stats, logger: p.logger, metrics: m,
 		enc: encode.New(encode.Config{
-			Source: p.cfg.Source, TopicPrefix: p.cfg.TopicPrefix, Tombstones: p.cfg.Tombstones,
+			Source: p.cfg.Source, Connector: p.cfg.Connector, TopicPrefix: p.cfg.TopicPrefix, Tombstones: p.cfg.Tombstones,
 			Mapper: p.cfg.Mapper, DeadLetterTopic: p.cfg.DeadLetterTopic, Debezium: p.cfg.Debezium,
+			TransactionTopic: p.cfg.TransactionTopic, SchemaChangeTopic: p.cfg.SchemaChangeTopic,
 		}),
-		txTopic: p.cfg.TransactionTopic, schemaTopic: p.cfg.SchemaChangeTopic,
 	}
 	p.logger.Info("streaming", "from", from.Position, "snapshot", from.Snapshot)
 	m.SetState(metrics.StateStreaming, nil)
@@ -283,7 +267,7 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 	}
 	err = g.Wait()
 
-	if ctx.Err() != nil && sinkFailure() == nil {
+	if ctx.Err() != nil && sinkErr.Err() == nil {
 		// Graceful stop: wait for what Kafka still has in flight, then
 		// record how far it got.
 		flushCtx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout)
@@ -299,7 +283,7 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	if serr := sinkFailure(); serr != nil {
+	if serr := sinkErr.Err(); serr != nil {
 		err = withKind(metrics.KindKafka, fmt.Errorf("kafka write failed: %w", serr))
 	}
 	return err

@@ -12,7 +12,6 @@ import (
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
 	"github.com/tributary-cdc/tributary/internal/encode"
 	"github.com/tributary-cdc/tributary/sink"
-	"github.com/tributary-cdc/tributary/transform"
 )
 
 // errReachedEnd stops the source once the commit at or past --to is handled.
@@ -22,18 +21,19 @@ var errReachedEnd = errors.New("replay reached --to")
 // inside a large transaction; every commit flushes too.
 const flushAt = 512
 
-// handler encodes events with the pipeline's own encoder (internal/encode:
-// mapping, masking, format), but sends every message to one topic and
-// tracks no checkpoint. Rows the mapping dead-letters are not replayed (the
+// handler encodes changes with the pipeline's own encoder (internal/encode:
+// build, mapping, masking, format, tombstones), but sends every message to
+// one topic and tracks no checkpoint; it asks for no transaction or schema
+// records. Rows the mapping dead-letters are not replayed (the
 // live stream already wrote their record); each is logged. It runs on the
 // source's goroutine; the counters are read by the progress reporter
 // concurrently.
 type handler struct {
-	source, connector, topic string
-	to                       mysqlsource.Position
-	sink                     sink.Sink
-	enc                      *encode.Encoder
-	logger                   *slog.Logger
+	topic  string
+	to     mysqlsource.Position
+	sink   sink.Sink
+	enc    *encode.Encoder
+	logger *slog.Logger
 
 	pending  []sink.Message
 	txEvents int // events of the open transaction
@@ -45,50 +45,55 @@ type handler struct {
 	firstEvent, lastEvent string // source.position of the first and last event
 }
 
-var _ capture.Handler = (*handler)(nil)
+var (
+	_ capture.Handler = (*handler)(nil)
+	_ encode.Output   = (*handler)(nil)
+)
 
 func newHandler(p params) *handler {
 	logger := p.logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &handler{source: p.source, connector: p.connector, topic: p.topic, to: p.to, enc: encode.New(p.encoding), logger: logger}
+	enc := p.encoding
+	enc.Connector = p.connector
+	return &handler{topic: p.topic, to: p.to, enc: encode.New(enc), logger: logger}
 }
 
 func (h *handler) Change(ctx context.Context, c *capture.Change) error {
-	events, err := transform.Build(h.source, h.connector, c, time.Now())
-	if err != nil {
-		return &capture.PermanentError{Err: fmt.Errorf("transform change at %s: %w", c.EventPosition, err)}
-	}
-	for i := range events {
-		ev := &events[i]
-		err := h.enc.Encode(ev, c.Table, func(o encode.Out) error {
-			switch {
-			case o.DeadLetter != nil:
-				h.deadLetters.Add(1)
-				h.logger.Warn("row the mapping sends to the dead-letter topic: not replayed", "table", o.DeadLetter.Table,
-					"rule", o.DeadLetter.Rule, "id", ev.ID)
-				return nil
-			case o.Tombstone:
-				h.tombstonesSent.Add(1)
-			default:
-				h.events.Add(1)
-				h.txEvents++
-			}
-			h.add(o.Message)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	n, err := h.enc.Change(c, time.Now(), h)
+	if n > 0 {
+		// Every event of a change carries the change's position.
 		if h.firstEvent == "" {
-			h.firstEvent = ev.Source.Position
+			h.firstEvent = c.Position
 		}
-		h.lastEvent = ev.Source.Position
+		h.lastEvent = c.Position
+	}
+	if err != nil {
+		return err
 	}
 	if len(h.pending) >= flushAt {
 		return h.flush(ctx)
 	}
+	return nil
+}
+
+// Emit counts and queues one message of the encoder; a dead letter is only
+// counted and logged.
+func (h *handler) Emit(o encode.Out) error {
+	switch o.Kind {
+	case encode.KindDeadLetter:
+		h.deadLetters.Add(1)
+		h.logger.Warn("row the mapping sends to the dead-letter topic: not replayed", "table", o.DeadLetter.Table,
+			"rule", o.DeadLetter.Rule, "id", o.Event.ID)
+		return nil
+	case encode.KindTombstone:
+		h.tombstonesSent.Add(1)
+	case encode.KindEvent:
+		h.events.Add(1)
+		h.txEvents++
+	}
+	h.add(o.Message)
 	return nil
 }
 

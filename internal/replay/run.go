@@ -20,25 +20,13 @@ func replay(ctx context.Context, src capture.Source, newSink func(sink.AckFunc) 
 	h := newHandler(p)
 
 	// The sink reports acks and failures from its own goroutines.
-	var (
-		sinkErrMu sync.Mutex
-		sinkErr   error
-	)
-	sinkFailure := func() error {
-		sinkErrMu.Lock()
-		defer sinkErrMu.Unlock()
-		return sinkErr
-	}
+	var sinkErr sink.FirstError
 	ack := func(seqs []uint64, err error) {
 		if err == nil {
 			h.acked.Add(uint64(len(seqs)))
 			return
 		}
-		sinkErrMu.Lock()
-		if sinkErr == nil {
-			sinkErr = err
-		}
-		sinkErrMu.Unlock()
+		sinkErr.Record(err)
 		stopStream(fmt.Errorf("kafka write failed: %w", err))
 	}
 	snk, err := newSink(ack)
@@ -76,7 +64,7 @@ func replay(ctx context.Context, src capture.Source, newSink func(sink.AckFunc) 
 	closed = true
 	cerr := snk.Close()
 	sum := h.summary(p)
-	if serr := sinkFailure(); serr != nil {
+	if serr := sinkErr.Err(); serr != nil {
 		return sum, fmt.Errorf("kafka write failed; %d of %d messages acked: %w", sum.Acked, sum.Written, serr)
 	}
 	if err != nil {

@@ -88,7 +88,7 @@ type claim struct {
 // the new one, with id suffixes ".0" and ".1"). They are appended to dst.
 //
 // A row the rules cannot map (a value a cast refuses, a failing filter
-// expression) is a *RowError: send DeadLetter(ev, err) to a dead-letter
+// expression) is a *RowError: send DeadLetterRecord(ev, err) to a dead-letter
 // topic and go on. Any other error means the configuration cannot work for
 // this table (keys that collide on a shared topic); it is permanent.
 //

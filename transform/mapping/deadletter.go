@@ -35,14 +35,15 @@ func (p *plan) rowErr(rule, reason string, cause error) *RowError {
 	return &RowError{Table: p.table, Rule: rule, Reason: reason, rules: p.r, err: cause}
 }
 
-// DeadLetter returns the dead-letter record (transform.DeadLetter, kind
-// "mapping") of an event Apply refused with err. Its key and event are the
-// event as captured (source column names, values not cast), except that
-// every column with a mask rule is masked and every dropped column is left
-// out, in the key too: the dead-letter topic never shows what the mapped
-// topic hides. A value its mask refuses is redacted ("***"). "event" is
-// null if the event does not encode.
-func DeadLetter(ev *transform.Event, err *RowError) []byte {
+// DeadLetterRecord returns the Kafka key and value of the dead-letter
+// record (transform.DeadLetter, kind "mapping") of an event Apply refused
+// with err. Its key and event are the event as captured (source column
+// names, values not cast), except that every column with a mask rule is
+// masked and every dropped column is left out, in the key too: the
+// dead-letter topic never shows what the mapped topic hides. A value its
+// mask refuses is redacted ("***"). The key is the masked key, e.g.
+// {"id":42}; it and "event" are null if they do not encode.
+func DeadLetterRecord(ev *transform.Event, err *RowError) (key, value []byte) {
 	masked := deadLetterEvent(ev, err.rules)
 	key, kerr := masked.Key.AppendJSON(nil)
 	if kerr != nil {
@@ -52,20 +53,21 @@ func DeadLetter(ev *transform.Event, err *RowError) []byte {
 	if eerr != nil {
 		body = nil
 	}
-	return transform.DeadLetter{
+	return key, transform.DeadLetter{
 		Kind: transform.DeadLetterMapping, Reason: err.Reason, Rule: err.Rule, Table: err.Table, ID: ev.ID,
 		Key: key, Event: body,
 	}.Encode()
 }
 
-// DeadLetterKey is the Kafka key for DeadLetter's record: the masked key
-// of the event as captured, e.g. {"id":42}.
+// DeadLetter returns the value of DeadLetterRecord's record.
+func DeadLetter(ev *transform.Event, err *RowError) []byte {
+	_, value := DeadLetterRecord(ev, err)
+	return value
+}
+
+// DeadLetterKey returns the key of DeadLetterRecord's record.
 func DeadLetterKey(ev *transform.Event, err *RowError) []byte {
-	masked := deadLetterEvent(ev, err.rules)
-	key, kerr := masked.Key.AppendJSON(nil)
-	if kerr != nil {
-		return nil
-	}
+	key, _ := DeadLetterRecord(ev, err)
 	return key
 }
 

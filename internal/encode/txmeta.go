@@ -1,4 +1,4 @@
-package pipeline
+package encode
 
 import (
 	"bytes"
@@ -13,9 +13,10 @@ import (
 // txMeta follows the source transaction whose events are being emitted, for
 // the transaction metadata topic. A transaction opens with its first
 // emitted event (so one whose rows were all filtered out leaves no trace)
-// and closes at the source's Commit. It lives as long as one handler: a
-// restart re-reads an unfinished transaction and opens it again, so
-// consumers see BEGIN (and events) twice, never an END without a BEGIN.
+// and closes at the source's Commit. It lives as long as one Encoder (one
+// pipeline attempt): a restart re-reads an unfinished transaction and opens
+// it again, so consumers see BEGIN (and events) twice, never an END without
+// a BEGIN.
 type txMeta struct {
 	open    bool
 	id      string
@@ -61,25 +62,25 @@ func txID(c *capture.Change) string {
 }
 
 // txEvent counts one event message of c's transaction, writing BEGIN first
-// when it is the transaction's first. Call it before the event is added, so
-// that BEGIN precedes the events in the handler's sequence.
-func (h *handler) txEvent(c *capture.Change) error {
-	if h.txTopic == "" {
+// when it is the transaction's first. Call it before the event is emitted,
+// so that BEGIN precedes the events in the output's sequence.
+func (e *Encoder) txEvent(c *capture.Change, out Output) error {
+	if e.cfg.TransactionTopic == "" {
 		return nil
 	}
-	t := &h.tx
+	t := &e.tx
 	id := txID(c)
 	if t.open && t.id != id {
 		// Every source ends a transaction with a Commit; should one not,
 		// close the old transaction rather than merge two into one.
-		if err := h.txEnd(c.CommitTime); err != nil {
+		if err := e.Commit(c.CommitTime, out); err != nil {
 			return err
 		}
 	}
 	if !t.open {
 		t.open, t.id, t.events, t.counts = true, id, 0, t.counts[:0]
 		clear(t.byTable)
-		if err := h.addTxRecord(txRecord{Status: "BEGIN", ID: id, Source: h.source, TsMs: unixMs(c.CommitTime)}); err != nil {
+		if err := e.txRecord(txRecord{Status: "BEGIN", ID: id, Source: e.cfg.Source, TsMs: unixMs(c.CommitTime)}, out); err != nil {
 			return err
 		}
 	}
@@ -98,18 +99,20 @@ func (h *handler) txEvent(c *capture.Change) error {
 	return nil
 }
 
-// txEnd writes END for the open transaction, if any, and closes it.
-func (h *handler) txEnd(commitTime time.Time) error {
-	t := &h.tx
-	if h.txTopic == "" || !t.open {
+// Commit passes the END record of the open transaction, if any, to out
+// and closes it. Call it at the source's Commit, before the boundary is
+// recorded, so that the checkpoint waits for END too.
+func (e *Encoder) Commit(commitTime time.Time, out Output) error {
+	t := &e.tx
+	if e.cfg.TransactionTopic == "" || !t.open {
 		return nil
 	}
 	t.open = false
-	return h.addTxRecord(txRecord{Status: "END", ID: t.id, Source: h.source, TsMs: unixMs(commitTime),
-		EventCount: t.events, DataCollections: t.counts})
+	return e.txRecord(txRecord{Status: "END", ID: t.id, Source: e.cfg.Source, TsMs: unixMs(commitTime),
+		EventCount: t.events, DataCollections: t.counts}, out)
 }
 
-func (h *handler) addTxRecord(r txRecord) error {
+func (e *Encoder) txRecord(r txRecord, out Output) error {
 	value, err := marshalRecord(r)
 	if err != nil {
 		return &capture.PermanentError{Err: fmt.Errorf("encode transaction %s record %s: %w", r.Status, r.ID, err)}
@@ -120,16 +123,17 @@ func (h *handler) addTxRecord(r txRecord) error {
 	if err != nil {
 		return &capture.PermanentError{Err: fmt.Errorf("encode transaction key %s: %w", r.ID, err)}
 	}
-	h.add(sink.Message{Topic: h.txTopic, Key: key, Value: value, Describe: "transaction " + r.ID + " " + r.Status})
-	return nil
+	return out.Emit(Out{Kind: KindTransaction, Message: sink.Message{Topic: e.cfg.TransactionTopic, Key: key, Value: value,
+		Describe: "transaction " + r.ID + " " + r.Status}})
 }
 
-// schemaChange writes s to the schema-change topic, when there is one.
-func (h *handler) schemaChange(s capture.SchemaChange) error {
-	if h.schemaTopic == "" {
+// Schema passes the record of s to out, when there is a schema-change
+// topic.
+func (e *Encoder) Schema(s capture.SchemaChange, out Output) error {
+	if e.cfg.SchemaChangeTopic == "" {
 		return nil
 	}
-	value, err := marshalRecord(schemaRecord{Source: h.source, Database: s.Database, DDL: s.Statement,
+	value, err := marshalRecord(schemaRecord{Source: e.cfg.Source, Database: s.Database, DDL: s.Statement,
 		Position: s.Position, TsMs: unixMs(s.CommitTime)})
 	if err != nil {
 		return &capture.PermanentError{Err: fmt.Errorf("encode schema change at %s: %w", s.Position, err)}
@@ -140,8 +144,8 @@ func (h *handler) schemaChange(s capture.SchemaChange) error {
 	if err != nil {
 		return &capture.PermanentError{Err: fmt.Errorf("encode schema change key at %s: %w", s.Position, err)}
 	}
-	h.add(sink.Message{Topic: h.schemaTopic, Key: key, Value: value, Describe: "schema change in " + s.Database + " at " + s.Position})
-	return nil
+	return out.Emit(Out{Kind: KindSchema, Message: sink.Message{Topic: e.cfg.SchemaChangeTopic, Key: key, Value: value,
+		Describe: "schema change in " + s.Database + " at " + s.Position}})
 }
 
 // marshalRecord is compact JSON without HTML escaping, like the events:
