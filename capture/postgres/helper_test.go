@@ -75,11 +75,23 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// pgServer is the server this package's integration tests run against:
+// PostgreSQL 15 or, with TRIBUTARY_PG_VERSION=18, 18 (make test runs both).
+func pgServer(t testing.TB) testenv.PGServer {
+	t.Helper()
+	return testenv.PGUnderTest(t)
+}
+
 func openPG(t *testing.T, db string) *sql.DB {
 	t.Helper()
-	conn, err := sql.Open("pgx", testenv.PGURL(db))
+	return openPGOn(t, pgServer(t), db)
+}
+
+func openPGOn(t *testing.T, srv testenv.PGServer, db string) *sql.DB {
+	t.Helper()
+	conn, err := sql.Open("pgx", srv.URL(db))
 	if err != nil {
-		t.Fatalf("open PostgreSQL: %v", err)
+		t.Fatalf("open %s: %v", srv.Name(), err)
 	}
 	conn.SetMaxOpenConns(1) // session settings (TimeZone) must stick
 	t.Cleanup(func() { conn.Close() })
@@ -91,19 +103,25 @@ func openPG(t *testing.T, db string) *sql.DB {
 // the database, which cannot be dropped while a slot decodes it.
 func testDB(t *testing.T) (*sql.DB, string) {
 	t.Helper()
-	testenv.RequireTCP(t, "PostgreSQL", testenv.PGAddr())
+	return testDBOn(t, pgServer(t))
+}
+
+// testDBOn is testDB on server srv.
+func testDBOn(t *testing.T, srv testenv.PGServer) (*sql.DB, string) {
+	t.Helper()
+	testenv.RequireTCP(t, srv.Name(), srv.Addr)
 	name := testenv.UniqueName(t, "cap")
-	admin := openPG(t, "postgres")
+	admin := openPGOn(t, srv, "postgres")
 	testenv.Exec(t, admin, "CREATE DATABASE "+name, "GRANT CONNECT ON DATABASE "+name+" TO "+testenv.PGCDCUser)
 	t.Cleanup(func() { admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	return openPG(t, name), name
+	return openPGOn(t, srv, name), name
 }
 
 // dropSlot drops slot when the test ends (after the stream stopped): a
 // leftover slot retains WAL forever.
-func dropSlot(t *testing.T, slot string) {
+func dropSlot(t *testing.T, srv testenv.PGServer, slot string) {
 	t.Helper()
-	admin := openPG(t, "postgres")
+	admin := openPGOn(t, srv, "postgres")
 	t.Cleanup(func() {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -125,15 +143,21 @@ func dropSlot(t *testing.T, slot string) {
 // slot (dropped at the end) and publication names and short intervals.
 func testSource(t *testing.T, db string, mod func(*Config)) *Source {
 	t.Helper()
+	return testSourceOn(t, pgServer(t), db, mod)
+}
+
+// testSourceOn is testSource on server srv.
+func testSourceOn(t *testing.T, srv testenv.PGServer, db string, mod func(*Config)) *Source {
+	t.Helper()
 	cfg := Config{
-		Addr: testenv.PGAddr(), User: testenv.PGCDCUser, Password: testenv.PGCDCPassword, Database: db,
+		Addr: srv.Addr, User: testenv.PGCDCUser, Password: testenv.PGCDCPassword, Database: db,
 		SSLMode: "disable", Slot: testenv.UniqueName(t, "slot"), Publication: "pub_" + db,
 		Include: []string{"public.*"}, StatusInterval: 200 * time.Millisecond, Heartbeat: 500 * time.Millisecond,
 	}
 	if mod != nil {
 		mod(&cfg)
 	}
-	dropSlot(t, cfg.Slot)
+	dropSlot(t, srv, cfg.Slot)
 	s, err := New("test", cfg, testLogger())
 	if err != nil {
 		t.Fatalf("New: %v", err)

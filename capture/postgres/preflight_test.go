@@ -71,6 +71,9 @@ func TestSlotWarning(t *testing.T) {
 		{SlotStatus{WALStatus: "reserved", SafeWALSize: i(gb / 10), MaxSlotWALKeepSize: gb}, "less than 20%"},
 		{SlotStatus{WALStatus: "unreserved"}, "wal_status=unreserved"},
 		{SlotStatus{WALStatus: "lost"}, "wal_status=lost"},
+		{SlotStatus{WALStatus: "lost", InvalidationReason: "wal_removed"}, "wal_status=lost"},
+		{SlotStatus{WALStatus: "lost", InvalidationReason: "idle_timeout"}, "invalidation_reason=idle_timeout): it was inactive longer than idle_replication_slot_timeout"},
+		{SlotStatus{WALStatus: "lost", InvalidationReason: "rows_removed"}, "hot_standby_feedback"},
 	}
 	for _, tt := range tests {
 		got := slotWarning("s", tt.st)

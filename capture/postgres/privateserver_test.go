@@ -27,11 +27,18 @@ type privateServer struct {
 	asPostgres     bool
 }
 
-// pgBinDir is the newest /usr/lib/postgresql/*/bin with initdb (or
-// $TRIBUTARY_PG_BIN), as scripts/services picks it.
+// pgBinDir is $TRIBUTARY_PG_BIN, else the binaries of the server under
+// test: PostgreSQL 18's from scripts/services, or the newest
+// /usr/lib/postgresql/*/bin with initdb, as scripts/services picks it.
 func pgBinDir(t *testing.T) string {
 	t.Helper()
 	if d := os.Getenv("TRIBUTARY_PG_BIN"); d != "" {
+		return d
+	}
+	if d := pgServer(t).BinDir; d != "" {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
+			t.Fatalf("%s binaries: %v: scripts/services up postgres18 installs them", pgServer(t).Name(), err)
+		}
 		return d
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")

@@ -23,18 +23,28 @@ type slotInfo struct {
 	slotType  string
 	database  string
 	walStatus string
-	confirmed pglogrepl.LSN
+	// invalidationReason is why the server invalidated the slot, ""
+	// while it is valid and always on PostgreSQL before 17.
+	invalidationReason string
+	confirmed          pglogrepl.LSN
 	// current is the server's WAL write position when the slot was read.
 	current pglogrepl.LSN
 }
 
+// newSlotColumn reads a pg_replication_slots column that older servers do
+// not have (invalidation_reason came with PostgreSQL 17) as text, NULL
+// where it is missing, so that one query serves every version.
+func newSlotColumn(name string) string { return "to_jsonb(s)->>'" + name + "'" }
+
 func (s *Source) readSlot(ctx context.Context) (slotInfo, error) {
 	var si slotInfo
-	var plugin, database, walStatus, confirmed *string
+	var plugin, database, walStatus, reason, confirmed *string
 	var current string
 	err := s.withDB(ctx, func(db *pgx.Conn) error {
-		return db.QueryRow(ctx, `SELECT plugin, slot_type, database, wal_status, confirmed_flush_lsn::text, pg_current_wal_lsn()::text
-			FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).Scan(&plugin, &si.slotType, &database, &walStatus, &confirmed, &current)
+		return db.QueryRow(ctx, `SELECT plugin, slot_type, database, wal_status, `+newSlotColumn("invalidation_reason")+`,
+				confirmed_flush_lsn::text, pg_current_wal_lsn()::text
+			FROM pg_replication_slots s WHERE slot_name = $1`, s.cfg.Slot).
+			Scan(&plugin, &si.slotType, &database, &walStatus, &reason, &confirmed, &current)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return si, nil
@@ -43,7 +53,7 @@ func (s *Source) readSlot(ctx context.Context) (slotInfo, error) {
 		return si, fmt.Errorf("read replication slot %s: %w", s.cfg.Slot, err)
 	}
 	si.exists = true
-	si.plugin, si.database, si.walStatus = deref(plugin), deref(database), deref(walStatus)
+	si.plugin, si.database, si.walStatus, si.invalidationReason = deref(plugin), deref(database), deref(walStatus), deref(reason)
 	if si.current, err = pglogrepl.ParseLSN(current); err != nil {
 		return si, fmt.Errorf("read the server's WAL position: %w", err)
 	}
@@ -94,10 +104,32 @@ func (s *Source) ensureSlot(ctx context.Context, from string) (slotInfo, error) 
 		return si, fmt.Errorf("%w: replication slot %s is a %s slot with plugin %q; Tributary needs a logical slot using pgoutput — use another slot name", ErrPreflight, s.cfg.Slot, si.slotType, si.plugin)
 	case si.database != s.cfg.Database:
 		return si, fmt.Errorf("%w: replication slot %s decodes database %s, not %s — use another slot name", ErrPreflight, s.cfg.Slot, si.database, s.cfg.Database)
-	case si.walStatus == "lost":
-		return si, fmt.Errorf("%w: replication slot %s has wal_status=lost: the server removed WAL it still needed (max_slot_wal_keep_size); events after the last checkpoint may have been lost on the server side — re-snapshot the tables, drop and recreate the slot and delete the checkpoint", ErrSlotGone, s.cfg.Slot)
+	case si.walStatus == "lost" || si.invalidationReason != "":
+		return si, fmt.Errorf("%w: replication slot %s has wal_status=lost%s; events after the last checkpoint may have been lost on the server side — re-snapshot the tables, drop and recreate the slot and delete the checkpoint", ErrSlotGone, s.cfg.Slot, invalidationCause(si.invalidationReason))
 	}
 	return si, nil
+}
+
+// invalidationCause explains an invalidation_reason, naming the setting
+// behind it. Before PostgreSQL 17 there is no reason, and the only cause of
+// wal_status=lost is removed WAL.
+func invalidationCause(reason string) string {
+	switch reason {
+	case "", "wal_removed":
+		cause := ": the server removed WAL it still needed (max_slot_wal_keep_size)"
+		if reason != "" {
+			cause = " (invalidation_reason=wal_removed)" + cause
+		}
+		return cause
+	case "rows_removed":
+		return " (invalidation_reason=rows_removed): the primary removed catalog rows the slot still needed (on a standby: hot_standby_feedback off, or no primary_slot_name)"
+	case "wal_level_insufficient":
+		return " (invalidation_reason=wal_level_insufficient): the primary's wal_level is below logical"
+	case "idle_timeout":
+		return " (invalidation_reason=idle_timeout): it was inactive longer than idle_replication_slot_timeout"
+	default:
+		return " (invalidation_reason=" + reason + ")"
+	}
 }
 
 // createSlot runs CREATE_REPLICATION_SLOT … LOGICAL pgoutput on a
@@ -134,6 +166,10 @@ type SlotStatus struct {
 	SafeWALSize *int64
 	// WALStatus is reserved, extended, unreserved or lost.
 	WALStatus string
+	// InvalidationReason is why the server invalidated the slot
+	// (PostgreSQL 17+: wal_removed, rows_removed, wal_level_insufficient,
+	// and on 18 idle_timeout); "" for a valid slot and before 17.
+	InvalidationReason string
 	// MaxSlotWALKeepSize is the max_slot_wal_keep_size setting in bytes,
 	// or -1 for unlimited.
 	MaxSlotWALKeepSize int64
@@ -143,15 +179,15 @@ type SlotStatus struct {
 // Stream.
 func (s *Source) SlotStatus(ctx context.Context) (SlotStatus, error) {
 	var st SlotStatus
-	var confirmed, walStatus *string
+	var confirmed, walStatus, reason *string
 	var retained *int64
 	err := s.withDB(ctx, func(db *pgx.Conn) error {
 		return db.QueryRow(ctx, `SELECT confirmed_flush_lsn::text,
-				pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, safe_wal_size, wal_status,
+				pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, safe_wal_size, wal_status, `+newSlotColumn("invalidation_reason")+`,
 				(SELECT CASE WHEN setting::bigint < 0 THEN -1 ELSE setting::bigint * 1024 * 1024 END
 					FROM pg_settings WHERE name = 'max_slot_wal_keep_size')
-			FROM pg_replication_slots WHERE slot_name = $1`, s.cfg.Slot).
-			Scan(&confirmed, &retained, &st.SafeWALSize, &walStatus, &st.MaxSlotWALKeepSize)
+			FROM pg_replication_slots s WHERE slot_name = $1`, s.cfg.Slot).
+			Scan(&confirmed, &retained, &st.SafeWALSize, &walStatus, &reason, &st.MaxSlotWALKeepSize)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, fmt.Errorf("%w: slot %s does not exist", ErrSlotGone, s.cfg.Slot)
@@ -159,7 +195,7 @@ func (s *Source) SlotStatus(ctx context.Context) (SlotStatus, error) {
 	if err != nil {
 		return st, fmt.Errorf("read status of replication slot %s: %w", s.cfg.Slot, err)
 	}
-	st.ConfirmedFlushLSN, st.WALStatus = deref(confirmed), deref(walStatus)
+	st.ConfirmedFlushLSN, st.WALStatus, st.InvalidationReason = deref(confirmed), deref(walStatus), deref(reason)
 	if retained != nil {
 		st.RetainedBytes = *retained
 	}
@@ -170,6 +206,8 @@ func (s *Source) SlotStatus(ctx context.Context) (SlotStatus, error) {
 // invalidated, or "" when it is healthy.
 func slotWarning(slot string, st SlotStatus) string {
 	switch {
+	case st.InvalidationReason != "" && st.InvalidationReason != "wal_removed":
+		return fmt.Sprintf("replication slot %s has wal_status=%s%s; events can be lost", slot, st.WALStatus, invalidationCause(st.InvalidationReason))
 	case st.WALStatus == "unreserved" || st.WALStatus == "lost":
 		return fmt.Sprintf("replication slot %s has wal_status=%s: it retains %d bytes of WAL and the server is about to remove (or removed) WAL the slot needs; events can be lost — check why checkpoints do not advance", slot, st.WALStatus, st.RetainedBytes)
 	case st.SafeWALSize != nil && st.MaxSlotWALKeepSize > 0 && *st.SafeWALSize < st.MaxSlotWALKeepSize/5:

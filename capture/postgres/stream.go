@@ -181,7 +181,11 @@ func (s *Source) serverError(what string, err error) error {
 		return fmt.Errorf("%s: %w: slot %s no longer exists (%s); events after the last checkpoint may have been lost on the server side — re-snapshot the tables, then delete the checkpoint", what, ErrSlotGone, s.cfg.Slot, pgErr.Message)
 	}
 	if errors.As(err, &pgErr) && pgErr.Code == "55000" { // object_not_in_prerequisite_state: invalidated slot
-		return fmt.Errorf("%s: %w: slot %s cannot be used (%s); events after the last checkpoint may have been lost on the server side — re-snapshot the tables, drop the slot and delete the checkpoint", what, ErrSlotGone, s.cfg.Slot, pgErr.Message)
+		why := pgErr.Message
+		if pgErr.Detail != "" { // the cause of the invalidation
+			why += ": " + pgErr.Detail
+		}
+		return fmt.Errorf("%s: %w: slot %s cannot be used (%s); events after the last checkpoint may have been lost on the server side — re-snapshot the tables, drop the slot and delete the checkpoint", what, ErrSlotGone, s.cfg.Slot, why)
 	}
 	return fmt.Errorf("%s from %s: %w", what, s.cfg.Addr, err)
 }

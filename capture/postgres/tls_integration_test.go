@@ -17,6 +17,7 @@ import (
 // tls block.
 func TestStreamOverVerifiedTLS(t *testing.T) {
 	t.Parallel()
+	pgServer(t).RequireTLS(t)
 	db, name := testDB(t)
 	testenv.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v text)", "CREATE PUBLICATION pub_"+name+" FOR TABLE t",
 		"GRANT CONNECT ON DATABASE "+name+" TO "+testenv.PGSSLUser, "GRANT SELECT ON t TO "+testenv.PGSSLUser)
@@ -34,6 +35,7 @@ func TestStreamOverVerifiedTLS(t *testing.T) {
 // names the key and the cause; none falls back to plaintext.
 func TestTLSRefusalsNameTheKey(t *testing.T) {
 	t.Parallel()
+	pgServer(t).RequireTLS(t)
 	_, name := testDB(t)
 	ca, otherCA := testenv.TLSPath(testenv.TLSCACert), testenv.TLSPath(testenv.TLSOtherCACert)
 	tests := []struct {
@@ -78,6 +80,7 @@ func TestTLSRefusalsNameTheKey(t *testing.T) {
 // accepted for a clientcert=verify-full role.
 func TestClientCertificateAccepted(t *testing.T) {
 	t.Parallel()
+	pgServer(t).RequireTLS(t)
 	db, name := testDB(t)
 	testenv.Exec(t, db, "GRANT CONNECT ON DATABASE "+name+" TO "+testenv.PGCertUser)
 	s := testSource(t, name, func(c *Config) {

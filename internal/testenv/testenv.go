@@ -47,10 +47,9 @@ func MySQLDSN(db string) string {
 		MySQLAdminUser, MySQLAdminPassword, MySQLAddr(), db)
 }
 
-// PGURL is a libpq URL for the admin user on database db.
-func PGURL(db string) string {
-	return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", PGAdminUser, PGAdminPassword, PGAddr(), db)
-}
+// PGURL is a libpq URL for the admin user on database db of the server at
+// PGAddr.
+func PGURL(db string) string { return pgURL(PGAddr(), db) }
 
 var counter atomic.Uint32
 
