@@ -59,7 +59,7 @@ func TestInvalidatedSlotNamesTheCause(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
-		err = s.Stream(ctx, pos, &recorder{})
+		err = s.Stream(ctx, resumeAt(pos), &recorder{})
 		var pe *capture.PermanentError
 		if !errors.As(err, &pe) || !errors.Is(err, ErrSlotGone) {
 			t.Fatalf("%s: Stream error %v, want a PermanentError wrapping ErrSlotGone", slot, err)

@@ -43,7 +43,7 @@ func encodedTypes(t *testing.T, srv testenv.PGServer) []string {
 	testenv.Exec(t, db, typesDDL, "CREATE PUBLICATION pub_"+name+" FOR TABLE types")
 	s := testSourceOn(t, srv, name, nil)
 	rec := &recorder{}
-	streamErr, stop := startStream(t, s, currentPosition(t, s), rec)
+	streamErr, stop := startStream(t, s, resumeAt(currentPosition(t, s)), rec)
 	testenv.Exec(t, db, typesRows...)
 	changes := waitChanges(t, rec, streamErr, "types", 25) // 23 inserts, 1 update, 1 delete
 	stop()
