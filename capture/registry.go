@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"time"
 )
 
 // Kind is a type of source database, as sources[].kind names it. It is also
@@ -27,15 +26,18 @@ type Settings interface {
 	Validate(prefix string) error
 }
 
-// Position is a parsed checkpoint position of one kind.
+// Position is a parsed checkpoint position of one kind (a binlog file,
+// offset and GTID set; an LSN): what the CLI, replay and verify print and
+// compare instead of splitting strings. The snapshot work pending at a
+// position is not part of it; checkpoints keep it apart
+// (checkpoints.Checkpoint.Snapshot).
 type Position interface {
 	// String is the position as checkpoints store it.
 	String() string
-	// AddSnapshotTables returns the position with tables ("db.table")
-	// added to the snapshot work it carries (a new snapshot when it has
-	// none, named after the position and now), and the tables actually
-	// added: a table already pending or being read is not added twice.
-	AddSnapshotTables(tables []string, now time.Time) (Position, []string)
+	// Compare orders the position against q, one of the same kind: -1,
+	// 0 or +1. It fails for a position of another kind, or one that cannot
+	// be ordered against this one.
+	Compare(q Position) (int, error)
 }
 
 // TableReader reads a source's captured tables as they are now, decoded

@@ -1,8 +1,8 @@
 package mysql
 
 import (
+	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
 )
@@ -29,6 +29,7 @@ var Registration = capture.Registration{
 		if err != nil {
 			return nil, err
 		}
+		p.Snapshot = nil
 		return registeredPosition{p}, nil
 	},
 	PositionHelp:       "a binlog position",
@@ -58,16 +59,17 @@ func withPassword(s capture.Settings, password string) Config {
 	return c
 }
 
-// registeredPosition is a Position as the registry hands it out.
+// registeredPosition is a Position as the registry hands it out; its
+// snapshot work (a checkpoint written before it was kept apart) is dropped.
 type registeredPosition struct{ p Position }
 
 func (r registeredPosition) String() string { return r.p.String() }
 
-// AddSnapshotTables queues tables in the position's snapshot part; a new
-// snapshot is named after the position and now (NewSnapshotID).
-func (r registeredPosition) AddSnapshotTables(tables []string, now time.Time) (capture.Position, []string) {
-	p := r.p
-	var added []string
-	p.Snapshot, added = AddTables(p.Snapshot, NewSnapshotID(p, now), tables)
-	return registeredPosition{p}, added
+// Compare orders binlog positions by file and offset (Position.Compare).
+func (r registeredPosition) Compare(q capture.Position) (int, error) {
+	o, ok := q.(registeredPosition)
+	if !ok {
+		return 0, fmt.Errorf("compare binlog position %s with %s: not a binlog position", r, q)
+	}
+	return r.p.Compare(o.p), nil
 }

@@ -1,13 +1,13 @@
 package postgres
 
 import (
+	"cmp"
+	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/jackc/pglogrepl"
 
 	"github.com/tributary-cdc/tributary/capture"
-	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
 
 // Kind is the sources[].kind of PostgreSQL sources.
@@ -26,11 +26,11 @@ var Registration = capture.Registration{
 		return NewReader(name, withPassword(s, password))
 	},
 	ParsePosition: func(s string) (capture.Position, error) {
-		lsn, st, err := ParsePosition(s)
+		lsn, _, err := ParsePosition(s)
 		if err != nil {
 			return nil, err
 		}
-		return registeredPosition{lsn, st}, nil
+		return registeredPosition{lsn}, nil
 	},
 	PositionHelp:       "an LSN like 0/16B3748",
 	ErrSnapshotRequest: ErrSnapshotRequest,
@@ -57,17 +57,17 @@ func withPassword(s capture.Settings, password string) Config {
 	return c
 }
 
-// registeredPosition is a position as the registry hands it out.
-type registeredPosition struct {
-	lsn pglogrepl.LSN
-	st  *snapshot.State
-}
+// registeredPosition is an LSN as the registry hands it out; its
+// snapshot work (a checkpoint written before it was kept apart) is dropped.
+type registeredPosition struct{ lsn pglogrepl.LSN }
 
-func (r registeredPosition) String() string { return FormatPosition(r.lsn, r.st) }
+func (r registeredPosition) String() string { return r.lsn.String() }
 
-// AddSnapshotTables queues tables in the position's snapshot part; a new
-// snapshot is named after the LSN and now.
-func (r registeredPosition) AddSnapshotTables(tables []string, now time.Time) (capture.Position, []string) {
-	st, added := snapshot.AddTables(r.st, snapshot.NewID(r.lsn.String(), now), tables)
-	return registeredPosition{r.lsn, st}, added
+// Compare orders LSNs.
+func (r registeredPosition) Compare(q capture.Position) (int, error) {
+	o, ok := q.(registeredPosition)
+	if !ok {
+		return 0, fmt.Errorf("compare LSN %s with %s: not an LSN", r, q)
+	}
+	return cmp.Compare(r.lsn, o.lsn), nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 	"github.com/tributary-cdc/tributary/checkpoints"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
 	"github.com/tributary-cdc/tributary/internal/config"
@@ -124,13 +125,13 @@ func listCheckpoints(ctx context.Context, store *badgerstore.Store, w io.Writer)
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tPOSITION\tCOMMITTED AT SOURCE\tSAVED")
+	fmt.Fprintln(tw, "SOURCE\tPOSITION\tCOMMITTED AT SOURCE\tSAVED\tSNAPSHOT PENDING")
 	for _, s := range sources {
 		cp, err := store.Load(ctx, s)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s, cp.Position, formatTime(cp.CommitTime), formatTime(cp.SavedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s, cp.Position, formatTime(cp.CommitTime), formatTime(cp.SavedAt), describeSnapshot(cp.Snapshot))
 	}
 	return tw.Flush()
 }
@@ -141,11 +142,24 @@ func showCheckpoints(ctx context.Context, store *badgerstore.Store, source strin
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "POSITION\tCOMMITTED AT SOURCE\tSAVED")
+	fmt.Fprintln(tw, "POSITION\tCOMMITTED AT SOURCE\tSAVED\tSNAPSHOT PENDING")
 	for _, cp := range hist {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", cp.Position, formatTime(cp.CommitTime), formatTime(cp.SavedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cp.Position, formatTime(cp.CommitTime), formatTime(cp.SavedAt), describeSnapshot(cp.Snapshot))
 	}
 	return tw.Flush()
+}
+
+// describeSnapshot says which tables a checkpoint's snapshot work still
+// reads ("-": none).
+func describeSnapshot(enc string) string {
+	if enc == "" {
+		return "-"
+	}
+	st, err := snapshot.Decode(enc)
+	if err != nil {
+		return "unreadable: " + err.Error()
+	}
+	return st.String()
 }
 
 func formatTime(t time.Time) string {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 	"github.com/tributary-cdc/tributary/checkpoints"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
 	"github.com/tributary-cdc/tributary/internal/admin"
@@ -99,7 +100,7 @@ func cmdSnapshot(args []string, stdout io.Writer) error {
 }
 
 func printFollow(w io.Writer, path string, c *adminClient) {
-	fmt.Fprintf(w, "Follow it with `tributary status -c %s --addr %s` (the checkpoint keeps a |snapshot=… part until the snapshot is done;\n", path, c.addr)
+	fmt.Fprintf(w, "Follow it with `tributary status -c %s --addr %s` (the checkpoint lists the snapshot work until it is done;\n", path, c.addr)
 	fmt.Fprintf(w, "%s/status lists rows done per table, as do the tributary_snapshot_rows_* metrics) and in the daemon log (msg=\"snapshot progress\", msg=\"snapshot finished\").\n", c.base)
 }
 
@@ -177,7 +178,7 @@ func queueSnapshotOffline(ctx context.Context, cfg *config.Config, source string
 	if err != nil {
 		return err
 	}
-	next, added, err := addSnapshotTables(sc.Kind, cp.Position, tables, time.Now())
+	next, added, err := addSnapshotTables(sc.Kind, cp, tables, time.Now())
 	if err != nil {
 		return err
 	}
@@ -185,30 +186,40 @@ func queueSnapshotOffline(ctx context.Context, cfg *config.Config, source string
 		fmt.Fprintf(stdout, "source %s: %s already queued in its checkpoint; nothing changed\n", source, strings.Join(tables, ", "))
 		return nil
 	}
-	cp.Position = next
+	cp.Snapshot = next
 	cp.SavedAt = time.Now()
 	if err := store.Rewind(ctx, source, cp); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "source %s: snapshot of %s queued in its checkpoint (now %s);\nthe next `tributary run` re-sends them while it streams, resuming at the last finished chunk after a crash.\n",
+	fmt.Fprintf(stdout, "source %s: snapshot of %s queued in its checkpoint at %s;\nthe next `tributary run` re-sends them while it streams, resuming at the last finished chunk after a crash.\n",
 		source, strings.Join(added, ", "), cp.Position)
-	fmt.Fprintf(stdout, "Follow it with `tributary status` (the checkpoint keeps a |snapshot=… part until done), `tributary checkpoints show --source %s`, and the daemon log (msg=\"snapshot progress\").\n", source)
+	fmt.Fprintf(stdout, "Follow it with `tributary status` (the checkpoint lists the snapshot work until it is done), `tributary checkpoints show --source %s`, and the daemon log (msg=\"snapshot progress\").\n", source)
 	return nil
 }
 
-// addSnapshotTables returns position with tables added to its snapshot part
-// (a new snapshot when it has none) and the tables actually added.
-func addSnapshotTables(kind capture.Kind, position string, tables []string, now time.Time) (string, []string, error) {
+// addSnapshotTables returns the snapshot work of cp with tables added (a
+// new snapshot, named after the checkpoint's position and now, when none
+// is pending) and the tables actually added.
+func addSnapshotTables(kind capture.Kind, cp checkpoints.Checkpoint, tables []string, now time.Time) (string, []string, error) {
 	reg, ok := capture.Lookup(kind)
 	if !ok {
 		return "", nil, fmt.Errorf("checkpoint: unknown source kind %q", kind)
 	}
-	pos, err := reg.ParsePosition(position)
+	pos, err := reg.ParsePosition(cp.Position)
 	if err != nil {
 		return "", nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	pos, added := pos.AddSnapshotTables(tables, now)
-	return pos.String(), added, nil
+	var st *snapshot.State
+	if cp.Snapshot != "" {
+		if st, err = snapshot.Decode(cp.Snapshot); err != nil {
+			return "", nil, fmt.Errorf("checkpoint at %s: snapshot work: %w", cp.Position, err)
+		}
+	}
+	st, added := snapshot.AddTables(st, snapshot.NewID(pos.String(), now), tables)
+	if st == nil {
+		return "", added, nil
+	}
+	return st.Encode(), added, nil
 }
 
 // snapshotChecker is a source that can check a snapshot request without

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tributary-cdc/tributary/capture"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -115,12 +116,12 @@ func TestSnapshotOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := mysqlsource.ParsePosition(cp.Position)
+	p, err := mysqlsource.ParseResume(capture.Resume{Position: cp.Position, Snapshot: cp.Snapshot})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.File != "mariadb-bin.000002" || p.Pos != 4711 || p.GTIDSet != "0-1-9" || p.Snapshot == nil {
-		t.Fatalf("checkpoint %+v", p)
+	if p.File != "mariadb-bin.000002" || p.Pos != 4711 || p.GTIDSet != "0-1-9" || p.Snapshot == nil || strings.Contains(cp.Position, "|") {
+		t.Fatalf("checkpoint %+v (position %q)", p, cp.Position)
 	}
 	s := p.Snapshot
 	if len(s.Active) != 0 || strings.Join(s.Pending, " ") != "shop.a shop.b shop.c" || !strings.HasPrefix(s.ID, start+"~") {
@@ -130,23 +131,28 @@ func TestSnapshotOffline(t *testing.T) {
 
 func TestAddSnapshotTablesKeepsRunningSnapshot(t *testing.T) {
 	t.Parallel()
-	running := mysqlsource.Position{File: "b.000001", Pos: 4, Snapshot: &snapshot.State{
-		ID: "b.000001:4", Active: []snapshot.Cursor{{Table: "shop.a", After: []any{int64(42)}}}, Pending: []string{"shop.b"}}}
-	got, added, err := addSnapshotTables("mysql", running.String(), []string{"shop.a", "shop.c"}, time.Now())
+	running := &snapshot.State{ID: "b.000001:4", Active: []snapshot.Cursor{{Table: "shop.a", After: []any{int64(42)}}}, Pending: []string{"shop.b"}}
+	cp := checkpoints.Checkpoint{Position: "b.000001:4", Snapshot: running.Encode()}
+	got, added, err := addSnapshotTables("mysql", cp, []string{"shop.a", "shop.c"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := mysqlsource.ParsePosition(got)
-	s := p.Snapshot
+	s, err := snapshot.Decode(got)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if cur, _ := s.Cursor("shop.a"); strings.Join(added, " ") != "shop.c" || s.ID != "b.000001:4" || len(s.Active) != 1 || cur.After[0] != int64(42) || strings.Join(s.Pending, " ") != "shop.b shop.c" {
 		t.Errorf("added %v, state %+v", added, s)
 	}
-	if _, _, err := addSnapshotTables("mysql", "0/16B3748", []string{"shop.a"}, time.Now()); err == nil {
+	if _, _, err := addSnapshotTables("mysql", checkpoints.Checkpoint{Position: "0/16B3748"}, []string{"shop.a"}, time.Now()); err == nil {
 		t.Error("a PostgreSQL LSN was accepted")
 	}
-	pg, added, err := addSnapshotTables("postgres", "0/16B3748", []string{"public.a", "public.b"}, time.Now())
-	if err != nil || strings.Join(added, " ") != "public.a public.b" || !strings.HasPrefix(pg, "0/16B3748|snapshot=") {
-		t.Errorf("postgres: %q, %v, %v", pg, added, err)
+	pg, added, err := addSnapshotTables("postgres", checkpoints.Checkpoint{Position: "0/16B3748"}, []string{"public.a", "public.b"}, time.Now())
+	if err != nil || strings.Join(added, " ") != "public.a public.b" {
+		t.Fatalf("postgres: %q, %v, %v", pg, added, err)
+	}
+	if s, err := snapshot.Decode(pg); err != nil || !strings.HasPrefix(s.ID, "0/16B3748~") {
+		t.Errorf("postgres snapshot work %+v, %v: want a new snapshot named after the LSN", s, err)
 	}
 }
 
