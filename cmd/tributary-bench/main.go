@@ -155,15 +155,11 @@ func run(ctx context.Context, o *options, out io.Writer) (*Report, error) {
 	}
 	k := newBenchKafka(o.kafkaAddr, o.partitions)
 	for _, name := range o.sources {
-		var src benchSource
-		switch name {
-		case "mariadb":
-			src = newMariaDB(o.mysqlAddr, run)
-		case "postgres":
-			src = newPostgres(o.pgAddr, run)
-		default:
+		newSource, ok := workloads[name]
+		if !ok {
 			return rep, fmt.Errorf("-sources: unknown source %q (mariadb, postgres)", name)
 		}
+		src := newSource(o, run)
 		sr := &SourceReport{Source: src.Name(), Label: src.Label()}
 		rep.Sources = append(rep.Sources, sr)
 		b := &sourceBench{o: o, k: k, src: src, rep: sr, run: run, dir: filepath.Join(work, name), bin: bin, dbzBroken: dbzBroken}
@@ -224,4 +220,10 @@ func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 1)) }
 func runNumber(run string) uint32 {
 	n, _ := strconv.ParseUint(run, 10, 32)
 	return uint32(n)
+}
+
+// workloads builds each benchmark workload the -sources flag names.
+var workloads = map[string]func(o *options, run string) benchSource{
+	"mariadb":  func(o *options, run string) benchSource { return newMariaDB(o.mysqlAddr, run) },
+	"postgres": func(o *options, run string) benchSource { return newPostgres(o.pgAddr, run) },
 }

@@ -28,6 +28,7 @@ func newMariaDB(addr, run string) *mariadbSource {
 }
 
 func (s *mariadbSource) Name() string        { return "mariadb" }
+func (s *mariadbSource) SourceName() string  { return "crm" }
 func (s *mariadbSource) Label() string       { return "MariaDB binlog" }
 func (s *mariadbSource) Tables() []tableSpec { return crmTables }
 func (s *mariadbSource) TopicDB() string     { return s.database }

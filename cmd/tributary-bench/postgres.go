@@ -21,6 +21,7 @@ func newPostgres(addr, run string) *postgresSource {
 }
 
 func (s *postgresSource) Name() string        { return "postgres" }
+func (s *postgresSource) SourceName() string  { return "orders" }
 func (s *postgresSource) Label() string       { return "PostgreSQL WAL" }
 func (s *postgresSource) Tables() []tableSpec { return orderTables }
 func (s *postgresSource) TopicDB() string     { return "public" }

@@ -15,6 +15,8 @@ import (
 // benchSource is one database kind with its workload schema.
 type benchSource interface {
 	Name() string
+	// SourceName is the daemon's sources[].name for this workload.
+	SourceName() string
 	Label() string
 	Tables() []tableSpec
 	TopicDB() string // the database (MariaDB) or schema (PostgreSQL) in topic names
@@ -52,12 +54,7 @@ type sourceBench struct {
 	probeRows  int64 // latency rows written so far
 }
 
-func (b *sourceBench) sourceName() string {
-	if b.src.Name() == "postgres" {
-		return "orders"
-	}
-	return "crm"
-}
+func (b *sourceBench) sourceName() string { return b.src.SourceName() }
 
 func (b *sourceBench) tables() []string {
 	var ts []string
