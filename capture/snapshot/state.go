@@ -12,9 +12,11 @@ import (
 
 // State is the snapshot work pending at a position: the tables being read,
 // each with the key of the last row of its last emitted chunk, and the
-// tables still to start, in order. Sources carry it in checkpoint
-// positions ("<position>|snapshot=<Encode()>"), so a restart resumes every
-// table at its last finished chunk instead of from zero.
+// tables still to start, in order. Sources hand it over beside a Commit's
+// position (capture.Commit.Snapshot, Encode()), the checkpoint keeps it, and
+// a restart resumes every table at its last finished chunk instead of from
+// zero. Checkpoints of earlier versions kept it in the position
+// ("<position>|snapshot=<Encode()>"); the sources still read that form.
 //
 // State values are never changed in place once handed out: the methods
 // that move the work on return a new State.
