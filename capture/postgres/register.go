@@ -16,9 +16,15 @@ const Kind capture.Kind = "postgres"
 // Registration describes the kind to the capture registry: a source's
 // settings are a *Config.
 var Registration = capture.Registration{
-	Title:       "PostgreSQL",
-	NewSettings: func() capture.Settings { return &Config{} },
-	Defaults:    func(s capture.Settings, name string) { s.(*Config).Defaults(name) },
+	Title: "PostgreSQL",
+	// Positions are LSNs; WAL behind the slot is gone once confirmed, so
+	// there is no replay.
+	PositionHelp:       "an LSN like 0/16B3748",
+	ErrSnapshotRequest: ErrSnapshotRequest,
+	NoHistory:          "PostgreSQL keeps no WAL behind its slot's confirmed_flush_lsn, so changes Tributary already confirmed cannot be read again; re-send a PostgreSQL table with a snapshot instead",
+	NewSettings:        func() capture.Settings { return &Config{} },
+	// Defaults name the slot and publication after the source.
+	Defaults: func(s capture.Settings, name string) { s.(*Config).Defaults(name) },
 	NewSource: func(name string, s capture.Settings, password string, logger *slog.Logger) (capture.Source, error) {
 		return New(name, withPassword(s, password), logger)
 	},
@@ -32,9 +38,6 @@ var Registration = capture.Registration{
 		}
 		return registeredPosition{lsn}, nil
 	},
-	PositionHelp:       "an LSN like 0/16B3748",
-	ErrSnapshotRequest: ErrSnapshotRequest,
-	NoHistory:          "PostgreSQL keeps no WAL behind its slot's confirmed_flush_lsn, so changes Tributary already confirmed cannot be read again; re-send a PostgreSQL table with a snapshot instead",
 	Debezium: func(s capture.Settings) (string, string) {
 		return "postgresql", s.(*Config).Database
 	},
