@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/go-mysql-org/go-mysql/replication"
+	"time"
+
 	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/capture/snapshot"
 )
@@ -218,5 +221,30 @@ func TestChunkOlderThanAnEmittedChangeIsReadAgain(t *testing.T) {
 	}
 	if !coversEmitted(p("b.000001:4"), Position{}) {
 		t.Error("a table with no emitted rows events: every snapshot covers it")
+	}
+}
+
+// A heartbeat between transactions is a Commit at the resume position with
+// the current time (an idle source's lag stays fresh); inside a
+// transaction it is nothing.
+func TestHeartbeatCommitsWhenIdle(t *testing.T) {
+	t.Parallel()
+	pos := positionOf(t, "b.000001:400")
+	rec := &recorder{}
+	st := newStreamState(&Source{log: testLogger()}, nil, rec, pos, nil)
+	hb := &replication.BinlogEvent{Header: &replication.EventHeader{EventType: replication.HEARTBEAT_EVENT}}
+	before := time.Now()
+	if err := st.handle(context.Background(), hb); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.commits) != 1 || rec.commits[0].Position != pos.String() || rec.commits[0].CommitTime.Before(before) {
+		t.Fatalf("commits after an idle heartbeat %+v, want one at %s, now", rec.commits, pos)
+	}
+	st.txOpen = true
+	if err := st.handle(context.Background(), hb); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.commits) != 1 {
+		t.Errorf("a heartbeat inside a transaction committed: %+v", rec.commits)
 	}
 }
