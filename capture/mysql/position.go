@@ -26,7 +26,7 @@ type Position struct {
 }
 
 // snapshotSep introduces the snapshot part of a position string.
-const snapshotSep = "|snapshot="
+const snapshotSep = snapshot.LegacySeparator
 
 // ParsePosition parses "file:pos" or "file:pos@gtidset", e.g.
 // "mariadb-bin.000003:1234@0-1-55", optionally followed by

@@ -61,7 +61,7 @@ func (st *streamState) emitReady(ctx context.Context, ready func(high Position) 
 }
 
 // emitChunk hands c's surviving rows to the handler as "r" changes, then a
-// Commit at the current resume position whose snapshot part has moved past
+// Commit at the current resume position whose snapshot work has moved past
 // the chunk, and lets c's reader go on.
 func (st *streamState) emitChunk(ctx context.Context, c *chunk) error {
 	n, err := st.snap.Emit(ctx, st.h, c, st.boundary.String())

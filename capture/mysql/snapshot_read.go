@@ -116,7 +116,7 @@ func (c *chunkReader) ReadChunk(ctx context.Context, q snapshot.ChunkRequest) (s
 	}
 }
 
-// maxChunkReads bounds watchAndRead's attempts at one chunk (about 10 s of
+// maxChunkReads bounds ReadChunk's attempts at one chunk (about 10 s of
 // backoff in all).
 const maxChunkReads = 60
 

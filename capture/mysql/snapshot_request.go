@@ -26,7 +26,7 @@ var ErrSnapshotRequest = snapshot.ErrRequest
 // while plain streaming: it switches to snapshot mode without losing an
 // event): it starts a new snapshot with a fresh id, or appends the tables to
 // the one running (a table already queued or being read is not added
-// again), and commits a position whose snapshot part lists them, so they are
+// again), and hands over a Commit whose snapshot work lists them, so they are
 // durable at the next checkpoint. Requests made while Stream is not running
 // are taken when it starts.
 func (s *Source) RequestSnapshot(tables []string) error {

@@ -26,7 +26,7 @@ import (
 //  3. the loop keeps streaming; once it has emitted every transaction
 //     before high and is between transactions, it emits the chunk without
 //     the rows whose key an emitted event at or after low touched (window),
-//     and a Commit whose position carries the snapshot's progress.
+//     and a Commit that carries the snapshot's progress.
 //
 // Chunks of different tables wait side by side and are emitted in the
 // order the stream passes their high watermarks.

@@ -233,7 +233,7 @@ func (s *Source) dropSyncer(syncer *replication.BinlogSyncer) {
 // A dropped connection ends Stream with an error; the caller resumes from the
 // last Commit position it made durable.
 //
-// A position with a snapshot part (see snapshot.State) also runs that
+// A Resume with snapshot work (see snapshot.State) also runs that
 // snapshot alongside the stream (streamWithSnapshot), up to
 // snapshot.parallel tables at once; the Commits carry its progress until it
 // is finished.
@@ -253,7 +253,7 @@ func (s *Source) Stream(ctx context.Context, from capture.Resume, h capture.Hand
 
 // CurrentPosition is the server's current binlog position, where a source
 // without a checkpoint starts. With snapshot mode initial or when_needed it
-// carries a snapshot part naming every table to read, so that the pipeline
+// carries snapshot work naming every table to read, so that the pipeline
 // durably records "snapshot pending" before anything is streamed.
 func (s *Source) CurrentPosition(ctx context.Context) (capture.Resume, error) {
 	p, err := s.currentPositionWithGTID(ctx)

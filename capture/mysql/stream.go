@@ -75,10 +75,6 @@ func (st *streamState) readPos() Position { return Position{File: st.file, Pos: 
 
 func (st *streamState) handle(ctx context.Context, ev *replication.BinlogEvent) error {
 	hdr := ev.Header
-	switch hdr.EventType {
-	case replication.HEARTBEAT_EVENT, replication.HEARTBEAT_LOG_EVENT_V2:
-		return st.heartbeat(ctx)
-	}
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
 		// The server sends a fake rotate (timestamp 0) first, naming the file
@@ -92,7 +88,11 @@ func (st *streamState) handle(ctx context.Context, ev *replication.BinlogEvent) 
 		return nil
 	}
 	if hdr.LogPos > 0 && st.payload == nil {
-		st.lastPos = hdr.LogPos
+		st.lastPos = hdr.LogPos // a heartbeat too: it names the server's position
+	}
+	switch hdr.EventType {
+	case replication.HEARTBEAT_EVENT, replication.HEARTBEAT_LOG_EVENT_V2:
+		return st.heartbeat(ctx)
 	}
 	if isXAPrepare(hdr) {
 		st.xaPrepared(hdr)

@@ -12,7 +12,7 @@ import (
 
 // snapshotSep separates the LSN of a position from the snapshot work
 // pending there: "0/16B3748|snapshot=<snapshot.State.Encode()>".
-const snapshotSep = "|snapshot="
+const snapshotSep = snapshot.LegacySeparator
 
 // ParsePosition splits a position into its LSN and the snapshot work
 // pending there (nil: none).

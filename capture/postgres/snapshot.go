@@ -96,7 +96,7 @@ func (s *Source) setRun(run *snapRun) {
 // RequestSnapshot implements capture.Snapshotter: it checks that every
 // table is "schema.table", captured, present and keyed, then queues it. A
 // running Stream starts reading it at once (a new snapshot, or appended to
-// the one running); the state is in every position the stream hands over
+// the one running); the state is in every Commit the stream hands over
 // from the table's first chunk on. Requests made while no Stream runs are
 // taken when one starts.
 func (s *Source) RequestSnapshot(tables []string) error {

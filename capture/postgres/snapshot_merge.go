@@ -59,8 +59,8 @@ func (st *streamState) emitChunk(ctx context.Context, token string) error {
 		eng.Retry(c)
 		return nil
 	}
-	// Events carry the LSN only; the snapshot's state travels in the
-	// Commit's position (the checkpoint), not in every message.
+	// Events carry the LSN only; the snapshot's state travels with the
+	// Commit (into the checkpoint), not in every message.
 	if _, err := eng.Emit(ctx, st.h, c, st.lastCommit.String()); err != nil {
 		return err
 	}

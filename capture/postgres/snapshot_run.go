@@ -12,7 +12,7 @@ import (
 )
 
 // snapRun is the snapshot of one Stream call: the shared engine
-// (snapshot.Engine: the pending work, carried in every position the stream
+// (snapshot.Engine: the pending work, carried by every Commit the stream
 // hands over, and up to snapshot.parallel readers) and the stream counters
 // this source's windows and snapshot ids need.
 //

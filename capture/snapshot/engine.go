@@ -214,9 +214,8 @@ func (e *Engine[M]) worker() {
 			e.mu.Unlock()
 			return
 		}
-		e.mu.Lock()
-		delete(e.owned, cur.Table)
-		e.mu.Unlock()
+		// Emit gave the table up when it finished it, so a request that
+		// queues it again meanwhile gets one reader, not two.
 	}
 }
 
@@ -310,8 +309,10 @@ func (e *Engine[M]) Emit(ctx context.Context, h capture.Handler, c *Chunk[M], po
 	st := e.state.Load()
 	if c.Done {
 		// The next pending table becomes active at once, so the Commit
-		// records it; the reader of c takes it (take).
+		// records it; the reader of c takes it (take). The table is no
+		// longer owned from here: queued again, a reader reads it anew.
 		st, _ = st.Finish(c.Name).Start(max(e.cfg.Parallel, 1))
+		delete(e.owned, c.Name)
 	} else {
 		st = st.Advance(c.Name, capture.KeyOf(c.Rows[len(c.Rows)-1], c.Table.Key))
 	}

@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// LegacySeparator introduced the encoded State inside a checkpoint position
+// before checkpoints kept the two apart: "<position>|snapshot=<Encode()>".
+const LegacySeparator = "|snapshot="
+
 // State is the snapshot work pending at a position: the tables being read,
 // each with the key of the last row of its last emitted chunk, and the
 // tables still to start, in order. Sources hand it over beside a Commit's

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -104,10 +105,14 @@ func rewindTarget(ctx context.Context, store *badgerstore.Store, kind capture.Ki
 	}
 	// Whether the server still has the changes after the position is for
 	// the next run to check: it stops saying so when they are gone.
-	if _, err := reg.ParsePosition(to); err != nil {
+	pos, err := reg.ParsePosition(to)
+	if err != nil {
 		return checkpoints.Checkpoint{}, fmt.Errorf("--to %q is neither an RFC 3339 time nor %s: %w", to, reg.PositionHelp, err)
 	}
-	return checkpoints.Checkpoint{Position: to}, nil
+	// A position copied from an earlier version's checkpoint may carry its
+	// snapshot work; it is kept, apart, as checkpoints now hold it.
+	_, work, _ := strings.Cut(to, snapshot.LegacySeparator)
+	return checkpoints.Checkpoint{Position: pos.String(), Snapshot: work}, nil
 }
 
 func sourceKind(cfg *config.Config, name string) capture.Kind {

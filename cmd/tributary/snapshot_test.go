@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tributary-cdc/tributary/capture"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-cdc/tributary/capture"
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
 	"github.com/tributary-cdc/tributary/capture/snapshot"
 	"github.com/tributary-cdc/tributary/checkpoints"
