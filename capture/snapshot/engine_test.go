@@ -248,3 +248,32 @@ func (r *recorder) Change(_ context.Context, c *capture.Change) error {
 }
 func (r *recorder) Commit(context.Context, capture.Commit) error       { return nil }
 func (r *recorder) Schema(context.Context, capture.SchemaChange) error { return nil }
+
+// A table finished and requested again before its reader asks for more
+// work is read by exactly one reader: Emit gives it up.
+func TestEngineTableRequestedAgainHasOneReader(t *testing.T) {
+	t.Parallel()
+	e := testEngine(t, New("s1", []string{"d.a"}), 2, nil)
+	e.workers = 2 // this test's two take calls stand in for the readers
+	if _, cur, ok := e.take(); !ok || cur.Table != "d.a" {
+		t.Fatalf("take = %+v, %v", cur, ok)
+	}
+	c := &Chunk[int]{ID: "s1", Name: "d.a", Done: true}
+	e.Queue(c)
+	if _, err := e.Emit(context.Background(), &recorder{}, c, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if e.owned["d.a"] {
+		t.Fatal("d.a is still owned after its last chunk was emitted")
+	}
+	e.Add("s2", []string{"d.a"}) // before d.a's reader is released
+	var took []string
+	for range 2 {
+		if _, cur, ok := e.take(); ok {
+			took = append(took, cur.Table)
+		}
+	}
+	if !reflect.DeepEqual(took, []string{"d.a"}) {
+		t.Errorf("readers took %v, want d.a once", took)
+	}
+}
