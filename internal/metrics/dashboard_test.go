@@ -28,23 +28,7 @@ func TestDashboardUsesRegisteredMetrics(t *testing.T) {
 		t.Fatalf("dashboard is not valid JSON: %v", err)
 	}
 
-	r := NewRegistry()
-	s := r.Source("crm")
-	s.Checkpoint("p", time.Now(), time.Now())
-	s.SetLagBytes(1)
-	s.ObserveProduce(time.Millisecond)
-	mfs, err := r.Prometheus().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	known := map[string]bool{}
-	for _, mf := range mfs {
-		n := mf.GetName()
-		known[n] = true
-		if mf.GetType().String() == "HISTOGRAM" {
-			known[n+"_bucket"], known[n+"_sum"], known[n+"_count"] = true, true, true
-		}
-	}
+	known := registeredNames(t)
 
 	name := regexp.MustCompile(`tributary_[a-z_]+`)
 	used := 0
@@ -64,4 +48,28 @@ func TestDashboardUsesRegisteredMetrics(t *testing.T) {
 	if used == 0 {
 		t.Error("dashboard queries no tributary_* metric")
 	}
+}
+
+// registeredNames is every series name the registry exposes, histogram
+// parts included.
+func registeredNames(t *testing.T) map[string]bool {
+	t.Helper()
+	r := NewRegistry()
+	s := r.Source("crm")
+	s.Checkpoint("p", time.Now(), time.Now())
+	s.SetLagBytes(1)
+	s.ObserveProduce(time.Millisecond)
+	mfs, err := r.Prometheus().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, mf := range mfs {
+		n := mf.GetName()
+		known[n] = true
+		if mf.GetType().String() == "HISTOGRAM" {
+			known[n+"_bucket"], known[n+"_sum"], known[n+"_count"] = true, true, true
+		}
+	}
+	return known
 }
