@@ -176,6 +176,7 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		RestartBackoffMin:  cfg.Pipeline.RestartBackoffMin,
 		RestartBackoffMax:  cfg.Pipeline.RestartBackoffMax,
 		ShutdownTimeout:    cfg.Pipeline.ShutdownTimeout,
+		StallAfter:         cfg.Pipeline.StallAfter,
 		Metrics:            m,
 		Mapper:             mapper,
 		DeadLetterTopic:    cfg.Kafka.DeadLetterTopic,

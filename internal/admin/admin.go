@@ -226,14 +226,18 @@ type Readiness struct {
 	Sources map[string]string `json:"sources"` // name → state
 }
 
-// readyz is 200 only when every source streams. With no source registered
-// the daemon is not ready either: it has nothing to do yet.
+// readyz is 200 only when every source streams and none is stalled. With no
+// source registered the daemon is not ready either: it has nothing to do
+// yet.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	sts := s.reg.Statuses()
 	body := Readiness{Ready: len(sts) > 0, Sources: make(map[string]string, len(sts))}
 	for _, st := range sts {
 		body.Sources[st.Name] = st.State
-		if st.State != metrics.StateStreaming {
+		if st.Stalled {
+			body.Sources[st.Name] = "stalled"
+		}
+		if st.State != metrics.StateStreaming || st.Stalled {
 			body.Ready = false
 		}
 	}

@@ -79,6 +79,11 @@ func TestReadyz(t *testing.T) {
 	check("all streaming", http.StatusOK, true, map[string]string{"crm": "streaming", "billing": "streaming"})
 	billing.SetState(metrics.StateBackoff, errors.New("connection lost"))
 	check("one in backoff", http.StatusServiceUnavailable, false, map[string]string{"crm": "streaming", "billing": "backoff"})
+	billing.SetState(metrics.StateStreaming, nil)
+	crm.SetStalled(true)
+	check("one stalled", http.StatusServiceUnavailable, false, map[string]string{"crm": "stalled", "billing": "streaming"})
+	crm.SetStalled(false)
+	check("recovered", http.StatusOK, true, map[string]string{"crm": "streaming", "billing": "streaming"})
 }
 
 func TestStatus(t *testing.T) {

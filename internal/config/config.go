@@ -98,6 +98,10 @@ type Pipeline struct {
 	RestartBackoffMax time.Duration `yaml:"restart_backoff_max"`
 	// ShutdownTimeout bounds the final flush on SIGINT/SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// StallAfter is how long the server may have written past a source's
+	// checkpoint without the checkpoint moving before the source counts as
+	// stalled (/readyz 503, tributary_source_stalled 1, a WARN).
+	StallAfter time.Duration `yaml:"stall_after"`
 }
 
 // Log configures the structured log on stderr.
@@ -153,6 +157,7 @@ func (c *Config) defaults() {
 	setDefault(&p.RestartBackoffMin, time.Second)
 	setDefault(&p.RestartBackoffMax, time.Minute)
 	setDefault(&p.ShutdownTimeout, 30*time.Second)
+	setDefault(&p.StallAfter, 2*time.Minute)
 	c.Admin.defaults()
 	if c.Log.Level == "" {
 		c.Log.Level = "info"

@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// TestAlertRules checks configs/prometheus-alerts.yaml with Prometheus' own
+// TestAlertRules checks configs/prometheus/alerts.yaml with Prometheus' own
 // promtool (`check rules`, then the unit tests in
-// configs/prometheus-alerts.test.yaml) and that every tributary_* series
+// configs/prometheus/alerts.test.yaml) and that every tributary_* series
 // the rules query is registered.
 func TestAlertRules(t *testing.T) {
 	t.Parallel()
@@ -18,17 +18,17 @@ func TestAlertRules(t *testing.T) {
 		t.Fatal("promtool not found: scripts/services up installs it (Debian package prometheus)")
 	}
 	for _, args := range [][]string{
-		{"check", "rules", "prometheus-alerts.yaml"},
-		{"test", "rules", "prometheus-alerts.test.yaml"},
+		{"check", "rules", "alerts.yaml"},
+		{"test", "rules", "alerts.test.yaml"},
 	} {
 		cmd := exec.CommandContext(t.Context(), promtool, args...)
-		cmd.Dir = "../../configs"
+		cmd.Dir = "../../configs/prometheus"
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("promtool %v: %v\n%s", args, err, out)
 		}
 	}
 
-	rules, err := os.ReadFile("../../configs/prometheus-alerts.yaml")
+	rules, err := os.ReadFile("../../configs/prometheus/alerts.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,12 @@ var (
 	lagBytesDesc = prometheus.NewDesc("tributary_lag_bytes",
 		"Bytes of binlog/WAL between the source's read position and the server's current position.",
 		[]string{"source"}, nil)
+	lastEventDesc = prometheus.NewDesc("tributary_source_last_event_timestamp_seconds",
+		"When the daemon last read a row change from the source, Unix seconds: old with a lag near zero is an idle source, old with a growing lag a stuck one.",
+		[]string{"source"}, nil)
+	stalledDesc = prometheus.NewDesc("tributary_source_stalled",
+		"1 while the server has written past the checkpoint and the checkpoint has not moved for stall_after; /readyz is 503 then.",
+		[]string{"source"}, nil)
 )
 
 // scrapeCollector reports the values that depend on the time of the scrape,
@@ -26,7 +32,7 @@ var (
 type scrapeCollector struct{ r *Registry }
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{lagDesc, ageDesc, commitTSDesc, savedTSDesc, lagBytesDesc} {
+	for _, d := range []*prometheus.Desc{lagDesc, ageDesc, commitTSDesc, savedTSDesc, lagBytesDesc, lastEventDesc, stalledDesc} {
 		ch <- d
 	}
 }
@@ -46,6 +52,14 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		if v.lagBytesSet {
 			ch <- prometheus.MustNewConstMetric(lagBytesDesc, prometheus.GaugeValue, float64(v.lagBytes), s.name)
 		}
+		if v.lastEventMs != 0 {
+			ch <- prometheus.MustNewConstMetric(lastEventDesc, prometheus.GaugeValue, unixSeconds(v.lastEventMs), s.name)
+		}
+		stalled := 0.0
+		if v.stalled {
+			stalled = 1
+		}
+		ch <- prometheus.MustNewConstMetric(stalledDesc, prometheus.GaugeValue, stalled, s.name)
 	}
 }
 

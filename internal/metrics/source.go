@@ -36,6 +36,8 @@ type Source struct {
 	nErrors     atomic.Uint64
 	lagBytes    atomic.Int64
 	lagBytesSet atomic.Bool
+	lastEvent   atomic.Int64 // Unix ms of the last row change read; 0: none yet
+	stalled     atomic.Bool
 
 	mu         sync.Mutex // guards the fields below
 	state      string
@@ -144,6 +146,23 @@ func (s *Source) Checkpoint(position string, commitTime, savedAt time.Time) {
 	s.savedAt = savedAt
 }
 
+// EventRead records that a row change was read from the source at t.
+func (s *Source) EventRead(t time.Time) {
+	if s == nil {
+		return
+	}
+	s.lastEvent.Store(t.UnixMilli())
+}
+
+// SetStalled records whether the source is stalled: the server wrote past
+// the checkpoint and the checkpoint has not moved for a while.
+func (s *Source) SetStalled(stalled bool) {
+	if s == nil {
+		return
+	}
+	s.stalled.Store(stalled)
+}
+
 // SetLagBytes records how many bytes of binlog/WAL the source's read
 // position is behind the server's current position. Until it is first
 // called, tributary_lag_bytes is absent for the source.
@@ -230,6 +249,10 @@ func (s *Source) Status() SourceStatus {
 	if s.lagBytesSet.Load() {
 		st.LagBytes = ptr(s.lagBytes.Load())
 	}
+	if ms := s.lastEvent.Load(); ms != 0 {
+		st.LastEventAt = time.UnixMilli(ms)
+	}
+	st.Stalled = s.stalled.Load()
 	st.InFlight = s.nInFlight.Load()
 	st.EventsDelivered = s.nDelivered.Load()
 	st.BytesDelivered = s.nBytes.Load()
@@ -244,6 +267,8 @@ type scrapeValues struct {
 	commitTime, savedAt time.Time
 	lagBytes            int64
 	lagBytesSet         bool
+	lastEventMs         int64
+	stalled             bool
 }
 
 func (s *Source) scrapeValues() scrapeValues {
@@ -251,6 +276,7 @@ func (s *Source) scrapeValues() scrapeValues {
 	v := scrapeValues{commitTime: s.commitTime, savedAt: s.savedAt}
 	s.mu.Unlock()
 	v.lagBytes, v.lagBytesSet = s.lagBytes.Load(), s.lagBytesSet.Load()
+	v.lastEventMs, v.stalled = s.lastEvent.Load(), s.stalled.Load()
 	return v
 }
 

@@ -21,6 +21,14 @@ type SourceStatus struct {
 	LagMs                *int64    `json:"lag_ms"`            // now − CheckpointCommitTime
 	LagBytes             *int64    `json:"lag_bytes"`
 
+	// LastEventAt is when the daemon last read a row change from the
+	// source; with a fresh lag it tells "idle" (old, lag near zero) from
+	// "stuck" (old, lag growing).
+	LastEventAt time.Time `json:"last_event_at,omitzero"`
+	// Stalled: the server wrote past the checkpoint, but the checkpoint
+	// has not moved for stall_after (nothing reaches Kafka). Not ready.
+	Stalled bool `json:"stalled,omitempty"`
+
 	InFlight        int64           `json:"in_flight"`
 	EventsDelivered uint64          `json:"events_delivered"`
 	BytesDelivered  uint64          `json:"bytes_delivered"`

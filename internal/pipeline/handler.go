@@ -50,7 +50,9 @@ func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 			return err
 		}
 	}
-	n, err := h.enc.Change(c, time.Now(), h)
+	now := time.Now()
+	h.metrics.EventRead(now)
+	n, err := h.enc.Change(c, now, h)
 	h.stats.EventsBuilt.Add(uint64(n))
 	if err != nil {
 		return err

@@ -40,6 +40,9 @@ type Config struct {
 	RestartBackoffMin  time.Duration
 	RestartBackoffMax  time.Duration
 	ShutdownTimeout    time.Duration
+	// StallAfter is how long the server may write past the checkpoint while
+	// the checkpoint stays put before the source counts as stalled (0: 2m).
+	StallAfter time.Duration
 	// Metrics receives this source's state, checkpoints and failures; nil
 	// is allowed.
 	Metrics *metrics.Source
@@ -363,15 +366,19 @@ func (p *Pipeline) snapshotProgressLoop(ctx context.Context, sr capture.Snapshot
 const lagInterval = 5 * time.Second
 
 // lagLoop reports how far the committed checkpoint is behind the server's
-// write position, in bytes. A failed measurement is only logged: it must not
-// stop capture.
+// write position, in bytes, and detects a stall: the server keeps writing
+// past the checkpoint while the checkpoint does not move for StallAfter
+// (a frozen broker, a stuck sink). A failed measurement is only logged: it
+// must not stop capture.
 func (p *Pipeline) lagLoop(ctx context.Context, lr capture.LagReporter, from string) {
 	tick := time.NewTicker(lagInterval)
 	defer tick.Stop()
+	var stall stallDetector
+	defer p.cfg.Metrics.SetStalled(false) // the next attempt judges afresh
 	for {
-		pos := from
-		if cp, ok := p.Stats.Checkpoint(); ok {
-			pos = cp.Position
+		pos, cp := from, checkpoints.Checkpoint{Position: from}
+		if c, ok := p.Stats.Checkpoint(); ok {
+			pos, cp = c.Position, c
 		}
 		if pos != "" {
 			qctx, cancel := context.WithTimeout(ctx, lagInterval)
@@ -379,6 +386,7 @@ func (p *Pipeline) lagLoop(ctx context.Context, lr capture.LagReporter, from str
 			cancel()
 			if err == nil {
 				p.cfg.Metrics.SetLagBytes(n)
+				p.observeStall(&stall, cp, n, time.Now())
 			} else if ctx.Err() == nil {
 				p.logger.Debug("measure lag", "err", err)
 			}
@@ -388,6 +396,26 @@ func (p *Pipeline) lagLoop(ctx context.Context, lr capture.LagReporter, from str
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// observeStall feeds one lag measurement to the stall detector and reports
+// a change of verdict.
+func (p *Pipeline) observeStall(d *stallDetector, cp checkpoints.Checkpoint, lagBytes int64, now time.Time) {
+	after := p.cfg.StallAfter
+	if after <= 0 {
+		after = 2 * time.Minute
+	}
+	was := d.stalled
+	if d.observe(cp.Position+"\x00"+cp.Snapshot, lagBytes, now, after) == was {
+		return
+	}
+	p.cfg.Metrics.SetStalled(d.stalled)
+	if d.stalled {
+		p.logger.Warn("source stalled: the server has written past the checkpoint, but the checkpoint has not moved; nothing reaches Kafka",
+			"checkpoint", cp.Position, "lag_bytes", lagBytes, "for", now.Sub(d.since).Round(time.Second).String())
+	} else {
+		p.logger.Info("source no longer stalled", "checkpoint", cp.Position)
 	}
 }
 
