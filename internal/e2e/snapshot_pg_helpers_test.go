@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 	"github.com/tributary-cdc/tributary/capture/snapshot"
 	"github.com/tributary-cdc/tributary/internal/testenv"
@@ -206,26 +204,6 @@ func intCursor(st *snapshot.State, table string) int64 {
 	}
 	k, _ := c.After[0].(int64)
 	return k
-}
-
-// partitionEnds is the next offset of each of n partitions of topic.
-func partitionEnds(t *testing.T, topic string, n int) []int64 {
-	t.Helper()
-	ends := make([]int64, n)
-	for p := range ends {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		conn, err := kafka.DialLeader(ctx, "tcp", testenv.KafkaAddr(), topic, p)
-		cancel()
-		if err != nil {
-			t.Fatalf("dial %s/%d: %v", topic, p, err)
-		}
-		ends[p], err = conn.ReadLastOffset()
-		conn.Close()
-		if err != nil {
-			t.Fatalf("last offset of %s/%d: %v", topic, p, err)
-		}
-	}
-	return ends
 }
 
 // intKey is an event's integer "id" key.

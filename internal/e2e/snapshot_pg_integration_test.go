@@ -58,7 +58,7 @@ func TestPostgresInitialSnapshotUnderWritesSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("no checkpoint before the kill had both tables part-read: snapshot.parallel 2 did not read them at once")
 	}
 	// Events past these offsets come from the restarted daemon.
-	ends := partitionEnds(t, s.pgTopic("big"), 3)
+	ends := testenv.NewTopic(s.pgTopic("big")).Ends(t)
 
 	restarted := time.Now()
 	d = startDaemon(t, "run", "-c", cfg)
