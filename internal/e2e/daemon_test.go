@@ -146,19 +146,6 @@ func startDaemonEnv(t *testing.T, env []string, args ...string) *daemon {
 	return d
 }
 
-// waitStreaming waits until the daemon logged that its source streams.
-func (d *daemon) waitStreaming(t *testing.T) {
-	t.Helper()
-	testenv.Eventually(t, 60*time.Second, "tributary to start streaming", func() bool {
-		select {
-		case <-d.waited:
-			t.Fatalf("tributary exited: %v\n%s", d.err, d.logs.String())
-		default:
-		}
-		return strings.Contains(d.logs.String(), "msg=streaming")
-	})
-}
-
 func (d *daemon) kill9(t *testing.T) {
 	t.Helper()
 	d.cmd.Process.Signal(syscall.SIGKILL)

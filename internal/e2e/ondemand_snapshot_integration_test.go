@@ -167,9 +167,3 @@ func countTable(evs []event, table, op string) int {
 	}
 	return n
 }
-
-func statusBody(t *testing.T, addr string) string {
-	t.Helper()
-	_, body := httpGet(t, "http://"+addr+"/status")
-	return body
-}

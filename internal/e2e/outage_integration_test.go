@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
-
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
 
@@ -405,46 +403,6 @@ func TestFrozenKafkaLongerThanWriteTimeout(t *testing.T) {
 	d.stop(t)
 }
 
-// MariaDB is restarted under write load. The writer stops before the
-// restart and goes on after it, so every recorded transaction is known to
-// be committed; the daemon reconnects and resumes from its checkpoint.
-func TestMariaDBRestartUnderLoad(t *testing.T) {
-	s := newSetup(t)
-	db, c := prepare(t, s)
-	cfg := s.writeConfig(t, "") // heartbeat 1s, read_timeout 5s
-	d := startDaemon(t, "run", "-c", cfg)
-	keepLog(t, d)
-	d.waitStreaming(t)
-
-	w := newWorkload(db, s.Database, 2000, 23)
-	stopWriter := writeLoad(t, w)
-	waitProgress(t, w, 5000)
-	mustStop(t, stopWriter)
-
-	stopServer(t, "mariadb")
-	time.Sleep(5 * time.Second) // down for a while; not synchronisation
-	failuresWhileDown := d.count("pipeline failed")
-	startup := startServer(t, "mariadb")
-	up := time.Now()
-	testenv.Eventually(t, time.Minute, "the writer's pool to reconnect", func() bool { return db.Ping() == nil })
-
-	// The first changes after the restart show the daemon reconnected.
-	stopWriter = writeLoad(t, w)
-	waitProgress(t, w, 100)
-	waitCaughtUp(t, c, w.progress.Load(), 2*time.Minute)
-	recovered := time.Since(up)
-	waitProgress(t, w, 5000)
-	mustStop(t, stopWriter)
-	start := time.Now()
-	dups := waitDelivered(t, c, w, 5*time.Minute)
-	checkFinalState(t, db, w)
-	t.Logf("MariaDB down 5s (%d pipeline failures logged meanwhile), %s to start; new changes delivered %s after it answered; "+
-		"%d changes delivered (the last %s after the writer stopped); %d duplicates",
-		failuresWhileDown, startup.Round(time.Millisecond), recovered.Round(time.Millisecond),
-		w.changes, time.Since(start).Round(time.Millisecond), dups)
-	d.stop(t)
-}
-
 // The daemon reads MariaDB through a proxy. Mid-load its connections are
 // cut; later the path is blackholed for several read timeouts and then
 // healed. The daemon must notice each time (a dead connection, then a read
@@ -530,7 +488,7 @@ func TestBinlogPurgedPastCheckpointStopsWithAdvice(t *testing.T) {
 	}
 	waitDelivered(t, c, w, 2*time.Minute)
 	d.stop(t)
-	checkpoint := committedPosition(t, cfg, s.Source)
+	checkpoint := position(t, committedPosition(t, cfg, s.Source))
 
 	// Changes the daemon has not seen, then their binlog is gone.
 	if err := w.run(context.Background(), 600); err != nil {
@@ -575,23 +533,6 @@ func TestBinlogPurgedPastCheckpointStopsWithAdvice(t *testing.T) {
 	}
 	t.Logf("checkpoint %s purged (server now starts at %s): exited with %v after %s; last line:\n%s",
 		checkpoint, newest, d.err, time.Since(start).Round(time.Millisecond), lastLine(logs))
-}
-
-// committedPosition is the source's checkpoint as `tributary checkpoints
-// list` shows it (the daemon must be stopped).
-func committedPosition(t *testing.T, cfg, source string) mysqlsource.Position {
-	t.Helper()
-	out, err := runCLI(t, "checkpoints", "list", "-c", cfg)
-	if err != nil {
-		t.Fatalf("checkpoints list: %v\n%s", err, out)
-	}
-	for _, l := range strings.Split(out, "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == source {
-			return position(t, f[1])
-		}
-	}
-	t.Fatalf("checkpoints list shows no position for %s:\n%s", source, out)
-	return mysqlsource.Position{}
 }
 
 // binlogs lists the server's binlog files, oldest first.
@@ -651,17 +592,6 @@ func grepLines(s string, subs ...string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-// getStatus GETs url with a short timeout; code 0 means no answer.
-func getStatus(url string) (int, error) {
-	client := http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
 }
 
 // readyzPoller polls /readyz in the background until finished.

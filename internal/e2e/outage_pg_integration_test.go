@@ -38,63 +38,6 @@ func (s *pgSetup) pgSource(addr string, heartbeat, statusInterval time.Duration)
 `, s.Source, addr, testenv.PGCDCUser, s.Database, s.slot(), s.publication(), heartbeat, statusInterval)
 }
 
-// reconnectPool drops the pool's idle connections (killed by a server
-// restart) and waits until the server answers again.
-func (s *pgSetup) reconnectPool(t *testing.T) {
-	t.Helper()
-	s.db.SetMaxIdleConns(0)
-	s.db.SetMaxIdleConns(2)
-	testenv.Eventually(t, time.Minute, "the writer's pool to reconnect to PostgreSQL", func() bool {
-		return s.db.Ping() == nil
-	})
-}
-
-// PostgreSQL is restarted under write load. The writer stops before the
-// restart and goes on after it, so every recorded transaction is known to
-// be committed; the daemon reconnects and resumes from its checkpoint.
-func TestPostgresRestartUnderLoad(t *testing.T) {
-	s, c := preparePG(t)
-	cfg := s.writeConfig(t) // heartbeat 1s, status_interval 200ms
-	d := startDaemon(t, "run", "-c", cfg)
-	keepLog(t, d)
-	d.waitStreaming(t)
-
-	w := newWorkload(s.db, "", 2000, 31)
-	w.postgres = true
-	stopWriter := writeLoad(t, w)
-	waitProgress(t, w, 5000)
-	mustStop(t, stopWriter)
-
-	failed := d.count("pipeline failed")
-	stopped := time.Now() // pg_ctl stop returns once the server is down
-	stopServer(t, "postgres")
-	testenv.Eventually(t, 30*time.Second, "the daemon to notice PostgreSQL went away", func() bool {
-		return d.count("pipeline failed") > failed
-	})
-	noticed := time.Since(stopped)
-	time.Sleep(5 * time.Second) // down for a while; not synchronisation
-	failuresWhileDown := d.count("pipeline failed") - failed
-	startup := startServer(t, "postgres")
-	up := time.Now()
-	s.reconnectPool(t)
-
-	// The first changes after the restart show the daemon reconnected.
-	stopWriter = writeLoad(t, w)
-	waitProgress(t, w, 100)
-	waitCaughtUp(t, c, w.progress.Load(), 2*time.Minute)
-	recovered := time.Since(up)
-	waitProgress(t, w, 5000)
-	mustStop(t, stopWriter)
-	start := time.Now()
-	dups := waitDelivered(t, c, w, 5*time.Minute)
-	checkFinalState(t, s.db, w)
-	t.Logf("PostgreSQL stopped: the daemon's first pipeline failure %s after the stop began; down ~5s (%d pipeline failures logged meanwhile), %s to start; "+
-		"new changes delivered %s after it answered; %d changes delivered (the last %s after the writer stopped); %d duplicates",
-		noticed.Round(time.Millisecond), failuresWhileDown, startup.Round(time.Millisecond), recovered.Round(time.Millisecond),
-		w.changes, time.Since(start).Round(time.Millisecond), dups)
-	d.stop(t)
-}
-
 // The daemon reads PostgreSQL (replication and SQL connections) through a
 // proxy; the writer writes directly. Mid-load the proxy's connections are
 // cut; later the path is blackholed for longer than the daemon should take
