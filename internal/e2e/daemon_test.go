@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -199,4 +200,65 @@ func problems(logs string) string {
 		}
 	}
 	return b.String()
+}
+
+var sinkFailedAt = regexp.MustCompile(`time=(\S+) level=ERROR msg="kafka sink failed`)
+
+// firstSinkFailure is when, after since, the daemon first logged that its
+// Kafka sink failed. Only the log has that moment: the sink's failure ends
+// its attempt, and so shows in /status, only once the attempt has drained,
+// which can be much later. Reports use it; checks read /status.
+func firstSinkFailure(d *daemon, since time.Time) string {
+	for _, m := range sinkFailedAt.FindAllStringSubmatch(d.logs.String(), -1) {
+		if at, err := time.Parse(time.RFC3339Nano, m[1]); err == nil && at.After(since) {
+			return at.Sub(since).Round(time.Millisecond).String()
+		}
+	}
+	return "never"
+}
+
+// keepLog saves the daemon's whole log to a file when the test fails (the
+// failure report shows only its tail).
+func keepLog(t *testing.T, d *daemon) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		f, err := os.CreateTemp("", strings.ReplaceAll(t.Name(), "/", "_")+"-*.log")
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		f.WriteString(d.logs.String())
+		t.Logf("whole tributary log: %s", f.Name())
+	})
+}
+
+// count is how often the daemon has logged msg (a slog text "msg=" value),
+// for reports of what only the log says (a library's own warnings); checks
+// read the daemon's state.
+func (d *daemon) count(msg string) int {
+	return strings.Count(d.logs.String(), msg)
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// grepLines returns the lines of s containing any of subs.
+func grepLines(s string, subs ...string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, sub := range subs {
+			if strings.Contains(l, sub) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

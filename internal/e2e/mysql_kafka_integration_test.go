@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,24 +102,6 @@ func TestMixedWorkloadKeepsPerKeyCommitOrder(t *testing.T) {
 	checkFinalState(t, db, w)
 	t.Logf("%d changes over %d keys delivered in commit order; %d duplicates", w.changes, len(w.expected), dups)
 	d.stop(t)
-}
-
-// kafkaPID is the broker process scripts/services started.
-func kafkaPID(t *testing.T) int {
-	t.Helper()
-	dir := os.Getenv("TRIBUTARY_SERVICES_DIR")
-	if dir == "" {
-		dir = "../../.services"
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "kafka", "kafka.pid"))
-	if err != nil {
-		t.Fatalf("find the Kafka broker's pid (set TRIBUTARY_SERVICES_DIR): %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pid
 }
 
 // Rewinding the checkpoint makes the next run deliver the same events again.

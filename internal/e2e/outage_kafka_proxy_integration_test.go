@@ -9,11 +9,8 @@ package e2e
 // directly.
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,53 +33,6 @@ func setBrokers(t *testing.T, path, broker string) {
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// tcpPeers counts process pid's established TCP connections by remote
-// 127.0.0.1 port.
-func tcpPeers(t *testing.T, pid int) map[int]int {
-	t.Helper()
-	inodes := map[string]bool{}
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatalf("list the daemon's descriptors: %v", err)
-	}
-	for _, fd := range fds {
-		l, err := os.Readlink(filepath.Join(fmt.Sprintf("/proc/%d/fd", pid), fd.Name()))
-		if err == nil && strings.HasPrefix(l, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
-		}
-	}
-	peers := map[int]int{}
-	for _, table := range []string{"tcp", "tcp6"} {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, table))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fl := strings.Fields(sc.Text())
-			// sl local rem st ... inode(9)
-			if len(fl) < 10 || fl[3] != "01" || !inodes[fl[9]] { // 01: ESTABLISHED
-				continue
-			}
-			_, port, ok := strings.Cut(fl[2], ":")
-			if !ok {
-				continue
-			}
-			if p, err := strconv.ParseInt(port, 16, 32); err == nil {
-				peers[int(p)]++
-			}
-		}
-		f.Close()
-	}
-	return peers
-}
-
-func portOf(addr string) int {
-	_, p, _ := strings.Cut(addr, ":")
-	n, _ := strconv.Atoi(p)
-	return n
 }
 
 // The daemon produces through a proxy that is Kafka's advertised address.

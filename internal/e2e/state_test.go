@@ -123,6 +123,20 @@ func (d *daemon) metric(t *testing.T, series string) (float64, bool) {
 	return metricValue(body, series)
 }
 
+// restartsByKind is tributary_retries_total of the daemon's source: its
+// restarts by the kind of failure (kafka, source, checkpoint).
+func (d *daemon) restartsByKind(t *testing.T, source string) map[string]float64 {
+	t.Helper()
+	_, body := httpGet(t, "http://"+d.adminAddr(t)+"/metrics")
+	out := map[string]float64{}
+	for _, kind := range []string{metrics.KindKafka, metrics.KindSource, metrics.KindCheckpoint} {
+		if v, ok := metricValue(body, `tributary_retries_total{kind="`+kind+`",source="`+source+`"}`); ok && v > 0 {
+			out[kind] = v
+		}
+	}
+	return out
+}
+
 // failure is one pipeline failure as /status showed it.
 type failure struct {
 	at  time.Time // last_error_at: when the daemon recorded it
@@ -272,4 +286,67 @@ func statusBody(t *testing.T, addr string) string {
 	t.Helper()
 	_, body := httpGet(t, "http://"+addr+"/status")
 	return body
+}
+
+// readyzPoller polls /readyz in the background until finished.
+type readyzPoller struct {
+	stop, done      chan struct{}
+	ready, notReady int
+	other           int           // no answer or another code
+	firstNotReady   time.Time     // zero: never
+	longestNotReady time.Duration // the longest run of 503s
+	runStart        time.Time
+}
+
+func pollReadyz(url string, every time.Duration) *readyzPoller {
+	p := &readyzPoller{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for {
+			code, _ := getStatus(url)
+			now := time.Now()
+			switch code {
+			case http.StatusOK:
+				p.ready++
+				p.runStart = time.Time{}
+			case http.StatusServiceUnavailable:
+				p.notReady++
+				if p.firstNotReady.IsZero() {
+					p.firstNotReady = now
+				}
+				if p.runStart.IsZero() {
+					p.runStart = now
+				}
+				p.longestNotReady = max(p.longestNotReady, now.Sub(p.runStart))
+			default:
+				p.other++
+			}
+			select {
+			case <-p.stop:
+				return
+			case <-time.After(every):
+			}
+		}
+	}()
+	return p
+}
+
+// finish stops polling; the poller's counts may be read afterwards.
+func (p *readyzPoller) finish() *readyzPoller {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+	return p
+}
+
+func (p *readyzPoller) summary(since time.Time) string {
+	first := "never"
+	if !p.firstNotReady.IsZero() {
+		first = p.firstNotReady.Sub(since).Round(time.Millisecond).String() + " in"
+	}
+	return fmt.Sprintf("%d×503, %d×200, %d other of %d polls; first 503 %s, longest run of 503s %s",
+		p.notReady, p.ready, p.other, p.notReady+p.ready+p.other, first, p.longestNotReady.Round(time.Millisecond))
 }
