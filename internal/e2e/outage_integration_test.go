@@ -112,7 +112,7 @@ func TestKafkaOutageBoundsMemoryAndDeliversAll(t *testing.T) {
 	recovery := time.Since(back)
 	checkFinalState(t, db, w)
 	t.Logf("RSS: baseline %.1f MiB, peak %.1f MiB over %d samples during the outage and catch-up (bound %.0f MiB); "+
-		"%d changes written during the 30s outage (%d×max_in_flight); %d pipeline restarts logged while Kafka was down; "+
+		"%d changes written during the 30s outage (%d×max_in_flight); %d pipeline restarts while Kafka was down; "+
 		"Kafka took %s to start; all %d changes delivered %s after it was back; %d duplicates; collector readers recreated %d times",
 		float64(baseline)/mib, float64(peak)/mib, samples, float64(rssBound)/mib,
 		duringOutage, duringOutage/maxInFlight, restarted, startup.Round(time.Millisecond),
