@@ -20,11 +20,11 @@ func TestTributaryConfigsParse(t *testing.T) {
 	my := &mariadbSource{addr: "127.0.0.1:13306", database: "tb_run", serverIDBase: 4000}
 	pg := &postgresSource{addr: "127.0.0.1:15432", database: "tb_run"}
 	for _, tc := range []struct {
-		name, source     string
-		kind, addr       string
-		include          string
-		snapshotTable    string // "": no snapshot key
-		serverID         uint32
+		name, source      string
+		kind, addr        string
+		include           string
+		snapshotTable     string // "": no snapshot key
+		serverID          uint32
 		slot, publication string
 	}{
 		{name: "mariadb", source: my.TributarySource("bench"), kind: "mysql", addr: my.addr, include: "tb_run.*", serverID: 4001},
