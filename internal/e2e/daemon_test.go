@@ -67,20 +67,25 @@ func (s *setup) topic(table string) string {
 	return s.Prefix + "." + s.Source + "." + s.Database + "." + table
 }
 
-// writeConfig writes the daemon's config for this setup's MySQL source and
-// returns its path.
+// writeConfig writes the daemon's config for this setup's MySQL source
+// (heartbeat 1s, read_timeout 5s) and returns its path.
 func (s *setup) writeConfig(t *testing.T, extraKafka string) string {
 	t.Helper()
-	return s.writeConfigWith(t, extraKafka, fmt.Sprintf(`
+	return s.writeConfigWith(t, extraKafka, s.mysqlSource(testenv.MySQLAddr(), time.Second, 5*time.Second))
+}
+
+// mysqlSource is the MySQL source block for addr with the given timeouts.
+func (s *setup) mysqlSource(addr string, heartbeat, readTimeout time.Duration) string {
+	return fmt.Sprintf(`
   - name: %s
     addr: %q
     user: %s
     password_env: TRIBUTARY_TEST_PASSWORD
     server_id: %d
     include: ["%s.*"]
-    heartbeat: 1s
-    read_timeout: 5s
-`, s.Source, testenv.MySQLAddr(), testenv.MySQLCDCUser, s.ServerID, s.Database))
+    heartbeat: %s
+    read_timeout: %s
+`, s.Source, addr, testenv.MySQLCDCUser, s.ServerID, s.Database, heartbeat, readTimeout)
 }
 
 // writeConfigWith writes a config with the given sources section.

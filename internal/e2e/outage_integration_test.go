@@ -38,20 +38,6 @@ func setPipeline(t *testing.T, path, lines string) {
 	}
 }
 
-// mysqlSource is the MySQL source block for addr with the given timeouts.
-func (s *setup) mysqlSource(addr string, heartbeat, readTimeout time.Duration) string {
-	return fmt.Sprintf(`
-  - name: %s
-    addr: %q
-    user: %s
-    password_env: TRIBUTARY_TEST_PASSWORD
-    server_id: %d
-    include: ["%s.*"]
-    heartbeat: %s
-    read_timeout: %s
-`, s.Source, addr, testenv.MySQLCDCUser, s.ServerID, s.Database, heartbeat, readTimeout)
-}
-
 // Kafka is stopped for 30 s under write load and then started again. While
 // it is away the daemon may hold at most pipeline.max_in_flight events (and
 // the sink kafka.max_in_flight messages), so its memory stays bounded however
