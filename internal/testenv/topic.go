@@ -154,9 +154,20 @@ func (tp *Topic) Follow(ctx context.Context, partition int, from int64, fn func(
 			if ctx.Err() != nil {
 				return next, ctx.Err()
 			}
+			if deadlinePassed(ctx) {
+				// A fetch cut by ctx's deadline fails as a network timeout,
+				// sometimes a moment before ctx reports it.
+				return next, context.DeadlineExceeded
+			}
 			return next, err
 		}
 	}
+}
+
+// deadlinePassed reports whether ctx's deadline is (about) now or past.
+func deadlinePassed(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < 10*time.Millisecond
 }
 
 // Ends is every partition's end offset, indexed by partition: records
