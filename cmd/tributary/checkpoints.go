@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ func cmdCheckpoints(args []string, stdout io.Writer) error {
 	fs, path := newFlags("checkpoints " + args[0])
 	source := fs.String("source", "", "source name")
 	to := fs.String("to", "", "position or RFC 3339 time to rewind to")
+	asJSON := fs.Bool("json", false, "show: one JSON checkpoint per line (position, snapshot work encoded, times)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -47,6 +49,9 @@ func cmdCheckpoints(args []string, stdout io.Writer) error {
 	case "show":
 		if err := requireSource(fs, cfg, *source); err != nil {
 			return err
+		}
+		if *asJSON {
+			return showCheckpointsJSON(ctx, store, *source, stdout)
 		}
 		return showCheckpoints(ctx, store, *source, stdout)
 	case "rewind":
@@ -152,6 +157,22 @@ func showCheckpoints(ctx context.Context, store *badgerstore.Store, source strin
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cp.Position, formatTime(cp.CommitTime), formatTime(cp.SavedAt), describeSnapshot(cp.Snapshot))
 	}
 	return tw.Flush()
+}
+
+// showCheckpointsJSON writes the source's history, newest first, as JSON
+// lines, the snapshot work encoded as the checkpoint holds it.
+func showCheckpointsJSON(ctx context.Context, store *badgerstore.Store, source string, w io.Writer) error {
+	hist, err := store.History(ctx, source)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	for _, cp := range hist {
+		if err := enc.Encode(cp); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // describeSnapshot says which tables a checkpoint's snapshot work still

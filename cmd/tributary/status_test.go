@@ -111,7 +111,7 @@ func TestCmdStatusFromDaemon(t *testing.T) {
 	reg := metrics.NewRegistry()
 	s := reg.Source("crm")
 	s.SetState(metrics.StateStreaming, nil)
-	s.Checkpoint("mariadb-bin.000001:900", time.Now(), time.Now())
+	s.Checkpoint("mariadb-bin.000001:900", "", time.Now(), time.Now())
 	s.Delivered(7, 700)
 	srv := httptest.NewServer(admin.New("", reg, nil).Handler())
 	defer srv.Close()

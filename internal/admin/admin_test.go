@@ -19,7 +19,7 @@ func TestMetricsAndHealthz(t *testing.T) {
 	reg := metrics.NewRegistry()
 	s := reg.Source("crm")
 	s.Delivered(3, 120)
-	s.Checkpoint("mariadb-bin.000001:900", time.Now().Add(-time.Second), time.Now())
+	s.Checkpoint("mariadb-bin.000001:900", "", time.Now().Add(-time.Second), time.Now())
 	srv := startServer(t, reg)
 
 	code, body := get(t, srv.Addr(), "/metrics")
@@ -101,7 +101,7 @@ func TestStatus(t *testing.T) {
 	b.SetState(metrics.StateFailed, errors.New("binlog purged"))
 	c := reg.Source("crm")
 	c.SetState(metrics.StateStreaming, nil)
-	c.Checkpoint("mariadb-bin.000001:900", commit, time.Now())
+	c.Checkpoint("mariadb-bin.000001:900", "", commit, time.Now())
 	c.Delivered(10, 1000)
 	c.SetInFlight(4)
 

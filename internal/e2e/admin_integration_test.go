@@ -2,52 +2,13 @@ package e2e
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
-
-var adminAddr = regexp.MustCompile(`msg="tributary running".* admin=(\S+)`)
-
-func (d *daemon) adminAddr(t *testing.T) string {
-	t.Helper()
-	var addr string
-	testenv.Eventually(t, 30*time.Second, "the daemon to log its admin address", func() bool {
-		if m := adminAddr.FindStringSubmatch(d.logs.String()); m != nil {
-			addr = m[1]
-		}
-		return addr != ""
-	})
-	return addr
-}
-
-func httpGet(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// metricValue finds one series' value in a Prometheus text exposition.
-func metricValue(body, series string) (float64, bool) {
-	for _, line := range strings.Split(body, "\n") {
-		if rest, ok := strings.CutPrefix(line, series+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			return v, err == nil
-		}
-	}
-	return 0, false
-}
 
 // The admin endpoint shows delivery, lag and the checkpoint per source, and
 // `tributary status` prints them.

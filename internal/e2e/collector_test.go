@@ -1,10 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,20 +106,13 @@ func collect(t *testing.T, partitions int, topics ...string) *collector {
 func (c *collector) readPartition(ctx context.Context, topic string, partition int) {
 	next := kafka.FirstOffset
 	for ctx.Err() == nil {
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers: []string{testenv.KafkaAddr()}, Topic: topic, Partition: partition,
-			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond,
+		tp := testenv.NewTopic(topic)
+		var err error
+		next, err = tp.Follow(ctx, partition, next, func(r testenv.Record) bool {
+			c.add(topic, r)
+			return true
 		})
-		err := r.SetOffset(next)
-		for err == nil {
-			var m kafka.Message
-			m, err = r.ReadMessage(ctx)
-			if err == nil {
-				c.add(m)
-				next = m.Offset + 1
-			}
-		}
-		r.Close()
+		tp.Close()
 		if ctx.Err() != nil {
 			return
 		}
@@ -154,23 +147,23 @@ func (c *collector) fail(err error) {
 	c.errs = append(c.errs, err)
 }
 
-func (c *collector) add(m kafka.Message) {
+func (c *collector) add(topic string, r testenv.Record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if m.Value == nil {
+	if r.Value == nil {
 		c.tombstones++
 		return
 	}
 	var ev event
-	dec := json.NewDecoder(strings.NewReader(string(m.Value)))
+	dec := json.NewDecoder(bytes.NewReader(r.Value))
 	dec.UseNumber()
 	if err := dec.Decode(&ev); err != nil {
-		c.errs = append(c.errs, fmt.Errorf("decode event at %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err))
+		c.errs = append(c.errs, fmt.Errorf("decode event at %s/%d@%d: %w", topic, r.Partition, r.Offset, err))
 		return
 	}
-	ev.partition, ev.offset = m.Partition, m.Offset
+	ev.partition, ev.offset = r.Partition, r.Offset
 	c.events = append(c.events, ev)
-	c.values = append(c.values, m.Value)
+	c.values = append(c.values, r.Value)
 }
 
 // snapshot returns the events so far (with duplicates) and read errors.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,20 +67,25 @@ func (s *setup) topic(table string) string {
 	return s.Prefix + "." + s.Source + "." + s.Database + "." + table
 }
 
-// writeConfig writes the daemon's config for this setup's MySQL source and
-// returns its path.
+// writeConfig writes the daemon's config for this setup's MySQL source
+// (heartbeat 1s, read_timeout 5s) and returns its path.
 func (s *setup) writeConfig(t *testing.T, extraKafka string) string {
 	t.Helper()
-	return s.writeConfigWith(t, extraKafka, fmt.Sprintf(`
+	return s.writeConfigWith(t, extraKafka, s.mysqlSource(testenv.MySQLAddr(), time.Second, 5*time.Second))
+}
+
+// mysqlSource is the MySQL source block for addr with the given timeouts.
+func (s *setup) mysqlSource(addr string, heartbeat, readTimeout time.Duration) string {
+	return fmt.Sprintf(`
   - name: %s
     addr: %q
     user: %s
     password_env: TRIBUTARY_TEST_PASSWORD
     server_id: %d
     include: ["%s.*"]
-    heartbeat: 1s
-    read_timeout: 5s
-`, s.Source, testenv.MySQLAddr(), testenv.MySQLCDCUser, s.ServerID, s.Database))
+    heartbeat: %s
+    read_timeout: %s
+`, s.Source, addr, testenv.MySQLCDCUser, s.ServerID, s.Database, heartbeat, readTimeout)
 }
 
 // writeConfigWith writes a config with the given sources section.
@@ -146,19 +152,6 @@ func startDaemonEnv(t *testing.T, env []string, args ...string) *daemon {
 	return d
 }
 
-// waitStreaming waits until the daemon logged that its source streams.
-func (d *daemon) waitStreaming(t *testing.T) {
-	t.Helper()
-	testenv.Eventually(t, 60*time.Second, "tributary to start streaming", func() bool {
-		select {
-		case <-d.waited:
-			t.Fatalf("tributary exited: %v\n%s", d.err, d.logs.String())
-		default:
-		}
-		return strings.Contains(d.logs.String(), "msg=streaming")
-	})
-}
-
 func (d *daemon) kill9(t *testing.T) {
 	t.Helper()
 	d.cmd.Process.Signal(syscall.SIGKILL)
@@ -212,4 +205,65 @@ func problems(logs string) string {
 		}
 	}
 	return b.String()
+}
+
+var sinkFailedAt = regexp.MustCompile(`time=(\S+) level=ERROR msg="kafka sink failed`)
+
+// firstSinkFailure is when, after since, the daemon first logged that its
+// Kafka sink failed. Only the log has that moment: the sink's failure ends
+// its attempt, and so shows in /status, only once the attempt has drained,
+// which can be much later. Reports use it; checks read /status.
+func firstSinkFailure(d *daemon, since time.Time) string {
+	for _, m := range sinkFailedAt.FindAllStringSubmatch(d.logs.String(), -1) {
+		if at, err := time.Parse(time.RFC3339Nano, m[1]); err == nil && at.After(since) {
+			return at.Sub(since).Round(time.Millisecond).String()
+		}
+	}
+	return "never"
+}
+
+// keepLog saves the daemon's whole log to a file when the test fails (the
+// failure report shows only its tail).
+func keepLog(t *testing.T, d *daemon) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		f, err := os.CreateTemp("", strings.ReplaceAll(t.Name(), "/", "_")+"-*.log")
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		f.WriteString(d.logs.String())
+		t.Logf("whole tributary log: %s", f.Name())
+	})
+}
+
+// count is how often the daemon has logged msg (a slog text "msg=" value),
+// for reports of what only the log says (a library's own warnings); checks
+// read the daemon's state.
+func (d *daemon) count(msg string) int {
+	return strings.Count(d.logs.String(), msg)
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// grepLines returns the lines of s containing any of subs.
+func grepLines(s string, subs ...string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, sub := range subs {
+			if strings.Contains(l, sub) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

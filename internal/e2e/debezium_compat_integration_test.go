@@ -320,7 +320,7 @@ func runCompat(t *testing.T, r compatRun) {
 // compareDebezium compares the two topics message by message. It returns a
 // readable report of what was compared and every difference not allowed
 // by docs/debezium.md.
-func compareDebezium(trib, deb []kmsg, sourceSame []string, documented map[string]documentedDiff) (string, []string) {
+func compareDebezium(trib, deb []testenv.Record, sourceSame []string, documented map[string]documentedDiff) (string, []string) {
 	var rep strings.Builder
 	var diffs []string
 	if len(trib) != len(deb) {

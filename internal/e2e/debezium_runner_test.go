@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
 
@@ -184,61 +182,28 @@ func debeziumProblems(logs string) string {
 	return b.String()
 }
 
-// kmsg is one Kafka message as written: a nil Value is a tombstone.
-type kmsg struct {
-	Key, Value []byte
-	Offset     int64
-}
-
 // topicEnd is the next offset of partition 0 of topic.
 func topicEnd(t *testing.T, topic string) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := kafka.DialLeader(ctx, "tcp", testenv.KafkaAddr(), topic, 0)
-	if err != nil {
-		t.Fatalf("dial %s: %v", topic, err)
-	}
-	defer conn.Close()
-	end, err := conn.ReadLastOffset()
-	if err != nil {
-		t.Fatalf("last offset of %s: %v", topic, err)
-	}
-	return end
+	return testenv.NewTopic(topic).Ends(t)[0]
 }
 
 // readTopic reads partition 0 of topic from offset from until it has n
-// messages (failing after timeout), then keeps reading for linger to catch
-// messages beyond the n expected.
-func readTopic(t *testing.T, topic string, from int64, n int, timeout, linger time.Duration) []kmsg {
+// records (failing after timeout), then keeps reading for linger to catch
+// records beyond the n expected.
+func readTopic(t *testing.T, topic string, from int64, n int, timeout, linger time.Duration) []testenv.Record {
 	t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: []string{testenv.KafkaAddr()}, Topic: topic, Partition: 0,
-		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond,
-	})
-	defer r.Close()
-	if err := r.SetOffset(from); err != nil {
-		t.Fatal(err)
+	tp := testenv.NewTopic(topic)
+	defer tp.Close()
+	out := tp.ReadUntil(t, 0, from, timeout, func(recs []testenv.Record) bool { return len(recs) >= n })
+	ctx, cancel := context.WithTimeout(context.Background(), linger)
+	defer cancel()
+	next := from
+	if len(out) > 0 {
+		next = out[len(out)-1].Offset + 1
 	}
-	var out []kmsg
-	deadline := time.Now().Add(timeout)
-	for {
-		until := deadline
-		if len(out) >= n {
-			until = time.Now().Add(linger)
-		}
-		ctx, cancel := context.WithDeadline(context.Background(), until)
-		m, err := r.ReadMessage(ctx)
-		cancel()
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				if len(out) < n {
-					t.Fatalf("%s: %d of %d messages within %s", topic, len(out), n, timeout)
-				}
-				return out
-			}
-			t.Fatalf("read %s: %v", topic, err)
-		}
-		out = append(out, kmsg{Key: m.Key, Value: m.Value, Offset: m.Offset})
+	if _, err := tp.Follow(ctx, 0, next, func(r testenv.Record) bool { out = append(out, r); return true }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("read %s: %v", topic, err)
 	}
+	return out
 }

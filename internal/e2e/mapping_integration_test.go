@@ -68,10 +68,7 @@ mappings:
 		pgSource, testenv.PGAddr(), testenv.PGCDCUser, pg.Database, pg.slot(), pg.publication(), canonical)
 	cfg := s.writeConfigWith(t, "  dead_letter_topic: "+dlq, sources)
 	d := startDaemon(t, "run", "-c", cfg)
-	testenv.Eventually(t, time.Minute, "both sources to stream", func() bool {
-		logs := d.logs.String()
-		return strings.Count(logs, "msg=streaming") >= 2
-	})
+	d.waitStreaming(t) // both sources
 
 	testenv.Exec(t, mdb,
 		fmt.Sprintf("INSERT INTO %s.customers VALUES (42, 'Zoë Adler', '+49-555-123-4567', 1)", s.Database),

@@ -1,112 +1,25 @@
 package e2e
 
-// Outage scenarios against the shared servers: Kafka stopped and frozen,
-// MariaDB restarted, the network to MariaDB cut and blackholed, binlogs
-// purged past the checkpoint. They stop, freeze or purge servers other tests
-// use, so none of them runs in parallel, and each puts its server back in
-// t.Cleanup whatever happens.
+// Outage scenarios that exist for one source kind only (MariaDB, the
+// cheapest source to drive the load with): Kafka stopped and frozen, and
+// binlogs purged past the checkpoint. The source server's restart and the
+// network to it cut are in restart_integration_test.go and
+// network_integration_test.go, for each kind. These stop, freeze or purge
+// servers other tests use, so none of them runs in parallel, and each puts
+// its server back in t.Cleanup whatever happens.
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"regexp"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
-
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
-
-// services runs scripts/services with args.
-func services(args ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "../../scripts/services", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("scripts/services %s: %w\n%s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-// stopServer stops one of scripts/services' servers; it is started again
-// when the test ends, whatever happened.
-func stopServer(t *testing.T, svc string) {
-	t.Helper()
-	t.Cleanup(func() {
-		if err := services("up", svc); err != nil {
-			t.Errorf("restore %s: %v", svc, err)
-		}
-	})
-	if err := services("stop", svc); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// startServer starts svc again and returns how long that took.
-func startServer(t *testing.T, svc string) time.Duration {
-	t.Helper()
-	start := time.Now()
-	if err := services("up", svc); err != nil {
-		t.Fatal(err)
-	}
-	return time.Since(start)
-}
-
-// freezeKafka SIGSTOPs the broker; it is continued when the test ends.
-func freezeKafka(t *testing.T) (thaw func()) {
-	t.Helper()
-	pid := kafkaPID(t)
-	var once sync.Once
-	thaw = func() { once.Do(func() { syscall.Kill(pid, syscall.SIGCONT) }) }
-	t.Cleanup(thaw)
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatalf("freeze Kafka (pid %d): %v", pid, err)
-	}
-	return thaw
-}
-
-// writeLoad commits the workload's transactions in the background until
-// the returned stop is called, which returns the writer's error. The writer
-// is also stopped when the test ends.
-func writeLoad(t *testing.T, w *workload) (stop func() error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		for ctx.Err() == nil {
-			if _, err := w.txn(context.Background()); err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- nil
-	}()
-	var once sync.Once
-	var err error
-	stop = func() error {
-		once.Do(func() { cancel(); err = <-done })
-		return err
-	}
-	t.Cleanup(func() { stop() })
-	return stop
-}
-
-// mustStop stops the writer, failing the test on its error.
-func mustStop(t *testing.T, stop func() error) {
-	t.Helper()
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // setPipeline adds lines (each indented two spaces) to the pipeline section
 // of the config at path; writeConfigWith only takes kafka keys.
@@ -123,158 +36,6 @@ func setPipeline(t *testing.T, path, lines string) {
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// mysqlSource is the MySQL source block for addr with the given timeouts.
-func (s *setup) mysqlSource(addr string, heartbeat, readTimeout time.Duration) string {
-	return fmt.Sprintf(`
-  - name: %s
-    addr: %q
-    user: %s
-    password_env: TRIBUTARY_TEST_PASSWORD
-    server_id: %d
-    include: ["%s.*"]
-    heartbeat: %s
-    read_timeout: %s
-`, s.Source, addr, testenv.MySQLCDCUser, s.ServerID, s.Database, heartbeat, readTimeout)
-}
-
-// rssBytes is the resident set size of process pid.
-func rssBytes(t *testing.T, pid int) int64 {
-	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("read RSS of pid %d: %v", pid, err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("parse VmRSS %q: %v", rest, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmRSS in /proc/%d/status", pid)
-	return 0
-}
-
-// rssSampler samples a process's RSS every 100ms until stopped.
-type rssSampler struct {
-	mu      sync.Mutex
-	peak    int64
-	samples int
-	stop    chan struct{}
-	done    chan struct{}
-}
-
-func sampleRSS(t *testing.T, pid int) *rssSampler {
-	r := &rssSampler{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-			if err == nil {
-				if m := vmRSS.FindSubmatch(b); m != nil {
-					kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
-					r.mu.Lock()
-					r.peak = max(r.peak, kb<<10)
-					r.samples++
-					r.mu.Unlock()
-				}
-			}
-			select {
-			case <-r.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	t.Cleanup(func() { r.finish() })
-	return r
-}
-
-var vmRSS = regexp.MustCompile(`VmRSS:\s+(\d+) kB`)
-
-// finish stops sampling and returns the peak and the number of samples.
-func (r *rssSampler) finish() (peak int64, samples int) {
-	select {
-	case <-r.stop:
-	default:
-		close(r.stop)
-	}
-	<-r.done
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.peak, r.samples
-}
-
-const mib = 1 << 20
-
-var sinkFailedAt = regexp.MustCompile(`time=(\S+) level=ERROR msg="kafka sink failed`)
-
-// firstSinkFailure is when, after since, the daemon first logged that its
-// Kafka sink failed.
-func firstSinkFailure(d *daemon, since time.Time) string {
-	for _, m := range sinkFailedAt.FindAllStringSubmatch(d.logs.String(), -1) {
-		if at, err := time.Parse(time.RFC3339Nano, m[1]); err == nil && at.After(since) {
-			return at.Sub(since).Round(time.Millisecond).String()
-		}
-	}
-	return "never"
-}
-
-// keepLog saves the daemon's whole log to a file when the test fails (the
-// failure report shows only its tail).
-func keepLog(t *testing.T, d *daemon) {
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		f, err := os.CreateTemp("", strings.ReplaceAll(t.Name(), "/", "_")+"-*.log")
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		f.WriteString(d.logs.String())
-		t.Logf("whole tributary log: %s", f.Name())
-	})
-}
-
-// count is how often the daemon has logged msg (a slog text "msg=" value).
-func (d *daemon) count(msg string) int {
-	return strings.Count(d.logs.String(), msg)
-}
-
-// waitCaughtUp waits until the collector holds at least n distinct events
-// and returns how long that took. The daemon logs "streaming" at the start
-// of every attempt, also of those that fail at once, so only delivery shows
-// that it really recovered.
-func waitCaughtUp(t *testing.T, c *collector, n int64, timeout time.Duration) time.Duration {
-	t.Helper()
-	start := time.Now()
-	testenv.Eventually(t, timeout, fmt.Sprintf("%d changes to reach Kafka", n), func() bool {
-		evs, errs := c.snapshot()
-		if len(errs) > 0 {
-			t.Fatalf("consuming: %v", errs)
-		}
-		unique, _ := dedupe(evs)
-		return int64(len(unique)) >= n
-	})
-	return time.Since(start)
-}
-
-// waitProgress waits until the writer has committed at least n more changes.
-func waitProgress(t *testing.T, w *workload, n int64) {
-	t.Helper()
-	from := w.progress.Load()
-	testenv.Eventually(t, time.Minute, fmt.Sprintf("the writer to commit %d changes", n), func() bool {
-		return w.progress.Load()-from >= n
-	})
 }
 
 // Kafka is stopped for 30 s under write load and then started again. While
@@ -320,7 +81,7 @@ func TestKafkaOutageBoundsMemoryAndDeliversAll(t *testing.T) {
 	time.Sleep(30 * time.Second) // the outage under load; not synchronisation
 	during := ready.finish()
 	duringOutage := w.progress.Load() - atStop
-	restarted := d.count("pipeline failed")
+	restarted := d.restarts(t)
 	startup := startServer(t, "kafka")
 	back := time.Now()
 	var readyAgain time.Duration
@@ -337,7 +98,7 @@ func TestKafkaOutageBoundsMemoryAndDeliversAll(t *testing.T) {
 	recovery := time.Since(back)
 	checkFinalState(t, db, w)
 	t.Logf("RSS: baseline %.1f MiB, peak %.1f MiB over %d samples during the outage and catch-up (bound %.0f MiB); "+
-		"%d changes written during the 30s outage (%d×max_in_flight); %d pipeline restarts logged while Kafka was down; "+
+		"%d changes written during the 30s outage (%d×max_in_flight); %d pipeline restarts while Kafka was down; "+
 		"Kafka took %s to start; all %d changes delivered %s after it was back; %d duplicates; collector readers recreated %d times",
 		float64(baseline)/mib, float64(peak)/mib, samples, float64(rssBound)/mib,
 		duringOutage, duringOutage/maxInFlight, restarted, startup.Round(time.Millisecond),
@@ -372,18 +133,21 @@ func TestFrozenKafkaLongerThanWriteTimeout(t *testing.T) {
 	stopWriter := writeLoad(t, w)
 	waitProgress(t, w, 2000)
 
-	failedBefore := d.count("pipeline failed")
+	failedBefore := d.restarts(t)
 	frozen := time.Now()
 	thaw := freezeKafka(t)
 	time.Sleep(25 * time.Second) // the freeze under load; not synchronisation
-	failuresFrozen := d.count("pipeline failed") - failedBefore
+	failuresFrozen := d.restarts(t) - failedBefore
 	thaw()
 	thawed := time.Now()
 	// The failed attempt must end and a new one start from the checkpoint
 	// soon after the broker is back, whatever was queued in kafka-go.
 	restartDeadline := 60 * time.Second
-	for d.count("pipeline failed") == failedBefore {
+	for d.restarts(t) == failedBefore {
 		if time.Since(thawed) > restartDeadline {
+			// When the sink failed and how often its fuse refused a produce
+			// attempt are in its log only: the failed attempt has not ended,
+			// so no state shows them yet.
 			t.Fatalf("the sink failed %s into the freeze, but %s after the broker continued the pipeline has not restarted; "+
 				"meanwhile kafka-go logged %d produce attempts refused by the blown fuse (the failed attempt is still draining its queue)",
 				firstSinkFailure(d, frozen), restartDeadline, d.count("not producing after an earlier failure"))
@@ -397,120 +161,11 @@ func TestFrozenKafkaLongerThanWriteTimeout(t *testing.T) {
 	dups := waitDelivered(t, c, w, 5*time.Minute)
 	recovery := time.Since(thawed)
 	checkFinalState(t, db, w)
-	failures := d.count("pipeline failed") - failedBefore
+	failures := d.restarts(t) - failedBefore
 	t.Logf("broker frozen 25s: sink failed %s into the freeze; %d pipeline restarts during the freeze, the next %s after it continued; %d in all; "+
 		"all %d changes delivered %s after it continued; %d duplicates",
 		firstSinkFailure(d, frozen), failuresFrozen, restarted.Round(time.Millisecond), failures,
 		w.changes, recovery.Round(time.Millisecond), dups)
-	d.stop(t)
-}
-
-// MariaDB is restarted under write load. The writer stops before the
-// restart and goes on after it, so every recorded transaction is known to
-// be committed; the daemon reconnects and resumes from its checkpoint.
-func TestMariaDBRestartUnderLoad(t *testing.T) {
-	s := newSetup(t)
-	db, c := prepare(t, s)
-	cfg := s.writeConfig(t, "") // heartbeat 1s, read_timeout 5s
-	d := startDaemon(t, "run", "-c", cfg)
-	keepLog(t, d)
-	d.waitStreaming(t)
-
-	w := newWorkload(db, s.Database, 2000, 23)
-	stopWriter := writeLoad(t, w)
-	waitProgress(t, w, 5000)
-	mustStop(t, stopWriter)
-
-	stopServer(t, "mariadb")
-	time.Sleep(5 * time.Second) // down for a while; not synchronisation
-	failuresWhileDown := d.count("pipeline failed")
-	startup := startServer(t, "mariadb")
-	up := time.Now()
-	testenv.Eventually(t, time.Minute, "the writer's pool to reconnect", func() bool { return db.Ping() == nil })
-
-	// The first changes after the restart show the daemon reconnected.
-	stopWriter = writeLoad(t, w)
-	waitProgress(t, w, 100)
-	waitCaughtUp(t, c, w.progress.Load(), 2*time.Minute)
-	recovered := time.Since(up)
-	waitProgress(t, w, 5000)
-	mustStop(t, stopWriter)
-	start := time.Now()
-	dups := waitDelivered(t, c, w, 5*time.Minute)
-	checkFinalState(t, db, w)
-	t.Logf("MariaDB down 5s (%d pipeline failures logged meanwhile), %s to start; new changes delivered %s after it answered; "+
-		"%d changes delivered (the last %s after the writer stopped); %d duplicates",
-		failuresWhileDown, startup.Round(time.Millisecond), recovered.Round(time.Millisecond),
-		w.changes, time.Since(start).Round(time.Millisecond), dups)
-	d.stop(t)
-}
-
-// The daemon reads MariaDB through a proxy. Mid-load its connections are
-// cut; later the path is blackholed for several read timeouts and then
-// healed. The daemon must notice each time (a dead connection, then a read
-// timeout), reconnect, and lose nothing.
-func TestNetworkCutAndBlackholeToMariaDB(t *testing.T) {
-	const heartbeat, readTimeout, hole = time.Second, 3 * time.Second, 12 * time.Second
-	s := newSetup(t)
-	db, c := prepare(t, s)
-	proxy := testenv.StartProxy(t, testenv.MySQLAddr())
-	cfg := s.writeConfigWith(t, "", s.mysqlSource(proxy.Addr(), heartbeat, readTimeout))
-	d := startDaemon(t, "run", "-c", cfg)
-	keepLog(t, d)
-	d.waitStreaming(t)
-
-	w := newWorkload(db, s.Database, 2000, 24)
-	stopWriter := writeLoad(t, w)
-	waitProgress(t, w, 2000)
-
-	// Cut: the connections die at once.
-	failed := d.count("pipeline failed")
-	cut := w.progress.Load()
-	proxy.Cut()
-	testenv.Eventually(t, 30*time.Second, "the daemon to notice the cut connection", func() bool {
-		return d.count("pipeline failed") > failed
-	})
-	afterCut := waitCaughtUp(t, c, cut, time.Minute)
-	cutFailures := d.count("pipeline failed") - failed
-	waitProgress(t, w, 2000)
-
-	// Blackhole: the connections stay open and go silent.
-	failed = d.count("pipeline failed")
-	logOffset := len(d.logs.String())
-	holed := time.Now()
-	proxy.Blackhole(true)
-	var noticed time.Duration
-	for time.Since(holed) < hole {
-		if noticed == 0 && d.count("pipeline failed") > failed {
-			noticed = time.Since(holed)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	failuresInHole := d.count("pipeline failed") - failed
-	restored := w.progress.Load()
-	proxy.Restore()
-	afterRestore := waitCaughtUp(t, c, restored, time.Minute)
-	holeLog := d.logs.String()[logOffset:]
-	waitProgress(t, w, 2000)
-	mustStop(t, stopWriter)
-
-	dups := waitDelivered(t, c, w, 5*time.Minute)
-	checkFinalState(t, db, w)
-	t.Logf("cut: %d pipeline failures, caught up %s after; blackhole: first failure after %s (read_timeout %s), %d failures during the %s hole, "+
-		"caught up %s after restore; %d changes delivered; %d duplicates",
-		cutFailures, afterCut.Round(time.Millisecond), noticed.Round(time.Millisecond), readTimeout, failuresInHole, hole,
-		afterRestore.Round(time.Millisecond), w.changes, dups)
-	t.Logf("warnings during the blackhole:\n%s", grepLines(holeLog, "level=WARN", "level=ERROR"))
-	if noticed == 0 || noticed > readTimeout+5*time.Second {
-		t.Errorf("the daemon noticed the blackhole after %s, want about read_timeout (%s)", noticed, readTimeout)
-	}
-	if !strings.Contains(holeLog, "timeout") {
-		t.Errorf("the daemon's log during the blackhole names no timeout:\n%s", tail(holeLog, 3000))
-	}
-	if failuresInHole < 2 {
-		t.Errorf("only %d pipeline failures during a %s blackhole: a reconnect attempt hung instead of timing out (read_timeout %s)",
-			failuresInHole, hole, readTimeout)
-	}
 	d.stop(t)
 }
 
@@ -530,7 +185,7 @@ func TestBinlogPurgedPastCheckpointStopsWithAdvice(t *testing.T) {
 	}
 	waitDelivered(t, c, w, 2*time.Minute)
 	d.stop(t)
-	checkpoint := committedPosition(t, cfg, s.Source)
+	checkpoint := position(t, committedPosition(t, cfg, s.Source))
 
 	// Changes the daemon has not seen, then their binlog is gone.
 	if err := w.run(context.Background(), 600); err != nil {
@@ -557,6 +212,8 @@ func TestBinlogPurgedPastCheckpointStopsWithAdvice(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("tributary still runs 60s after starting with a purged checkpoint:\n%s", tail(d.logs.String(), 3000))
 	}
+	// The daemon has exited: its output is all an operator gets, so the
+	// advice is checked there.
 	logs := d.logs.String()
 	if d.err == nil {
 		t.Fatalf("tributary exited 0 with its checkpoint purged:\n%s", tail(logs, 3000))
@@ -575,23 +232,6 @@ func TestBinlogPurgedPastCheckpointStopsWithAdvice(t *testing.T) {
 	}
 	t.Logf("checkpoint %s purged (server now starts at %s): exited with %v after %s; last line:\n%s",
 		checkpoint, newest, d.err, time.Since(start).Round(time.Millisecond), lastLine(logs))
-}
-
-// committedPosition is the source's checkpoint as `tributary checkpoints
-// list` shows it (the daemon must be stopped).
-func committedPosition(t *testing.T, cfg, source string) mysqlsource.Position {
-	t.Helper()
-	out, err := runCLI(t, "checkpoints", "list", "-c", cfg)
-	if err != nil {
-		t.Fatalf("checkpoints list: %v\n%s", err, out)
-	}
-	for _, l := range strings.Split(out, "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == source {
-			return position(t, f[1])
-		}
-	}
-	t.Fatalf("checkpoints list shows no position for %s:\n%s", source, out)
-	return mysqlsource.Position{}
 }
 
 // binlogs lists the server's binlog files, oldest first.
@@ -629,100 +269,4 @@ func newestBinlog(t *testing.T, db *sql.DB) string {
 		t.Fatal("SHOW BINARY LOGS lists no file")
 	}
 	return files[len(files)-1]
-}
-
-func lastLine(s string) string {
-	s = strings.TrimRight(s, "\n")
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
-}
-
-// grepLines returns the lines of s containing any of subs.
-func grepLines(s string, subs ...string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		for _, sub := range subs {
-			if strings.Contains(l, sub) {
-				out = append(out, l)
-				break
-			}
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
-// getStatus GETs url with a short timeout; code 0 means no answer.
-func getStatus(url string) (int, error) {
-	client := http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
-}
-
-// readyzPoller polls /readyz in the background until finished.
-type readyzPoller struct {
-	stop, done      chan struct{}
-	ready, notReady int
-	other           int           // no answer or another code
-	firstNotReady   time.Time     // zero: never
-	longestNotReady time.Duration // the longest run of 503s
-	runStart        time.Time
-}
-
-func pollReadyz(url string, every time.Duration) *readyzPoller {
-	p := &readyzPoller{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		for {
-			code, _ := getStatus(url)
-			now := time.Now()
-			switch code {
-			case http.StatusOK:
-				p.ready++
-				p.runStart = time.Time{}
-			case http.StatusServiceUnavailable:
-				p.notReady++
-				if p.firstNotReady.IsZero() {
-					p.firstNotReady = now
-				}
-				if p.runStart.IsZero() {
-					p.runStart = now
-				}
-				p.longestNotReady = max(p.longestNotReady, now.Sub(p.runStart))
-			default:
-				p.other++
-			}
-			select {
-			case <-p.stop:
-				return
-			case <-time.After(every):
-			}
-		}
-	}()
-	return p
-}
-
-// finish stops polling; the poller's counts may be read afterwards.
-func (p *readyzPoller) finish() *readyzPoller {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
-	<-p.done
-	return p
-}
-
-func (p *readyzPoller) summary(since time.Time) string {
-	first := "never"
-	if !p.firstNotReady.IsZero() {
-		first = p.firstNotReady.Sub(since).Round(time.Millisecond).String() + " in"
-	}
-	return fmt.Sprintf("%d×503, %d×200, %d other of %d polls; first 503 %s, longest run of 503s %s",
-		p.notReady, p.ready, p.other, p.notReady+p.ready+p.other, first, p.longestNotReady.Round(time.Millisecond))
 }

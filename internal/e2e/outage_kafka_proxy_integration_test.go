@@ -9,11 +9,8 @@ package e2e
 // directly.
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,53 +33,6 @@ func setBrokers(t *testing.T, path, broker string) {
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// tcpPeers counts process pid's established TCP connections by remote
-// 127.0.0.1 port.
-func tcpPeers(t *testing.T, pid int) map[int]int {
-	t.Helper()
-	inodes := map[string]bool{}
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatalf("list the daemon's descriptors: %v", err)
-	}
-	for _, fd := range fds {
-		l, err := os.Readlink(filepath.Join(fmt.Sprintf("/proc/%d/fd", pid), fd.Name()))
-		if err == nil && strings.HasPrefix(l, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
-		}
-	}
-	peers := map[int]int{}
-	for _, table := range []string{"tcp", "tcp6"} {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, table))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fl := strings.Fields(sc.Text())
-			// sl local rem st ... inode(9)
-			if len(fl) < 10 || fl[3] != "01" || !inodes[fl[9]] { // 01: ESTABLISHED
-				continue
-			}
-			_, port, ok := strings.Cut(fl[2], ":")
-			if !ok {
-				continue
-			}
-			if p, err := strconv.ParseInt(port, 16, 32); err == nil {
-				peers[int(p)]++
-			}
-		}
-		f.Close()
-	}
-	return peers
-}
-
-func portOf(addr string) int {
-	_, p, _ := strings.Cut(addr, ":")
-	n, _ := strconv.Atoi(p)
-	return n
 }
 
 // The daemon produces through a proxy that is Kafka's advertised address.
@@ -124,29 +74,28 @@ func TestNetworkCutAndBlackholeToKafka(t *testing.T) {
 	viaProxy := peers[portOf(proxy.Addr())]
 
 	// Cut: the connections die at once.
-	failed, sinkFailed := d.count("pipeline failed"), d.count("kafka sink failed")
+	failures := d.watchFailures(t)
+	kafkaRestarts := `tributary_retries_total{kind="kafka",source="` + s.Source + `"}`
+	failed := d.restarts(t)
+	kafkaFailed, _ := d.metric(t, kafkaRestarts)
 	cut := w.progress.Load()
 	cutAt := time.Now()
 	proxy.Cut()
 	afterCut := waitCaughtUp(t, c, cut, time.Minute)
-	cutFailures := d.count("pipeline failed") - failed
-	cutSinkFailures := d.count("kafka sink failed") - sinkFailed
-	cutFirstFailure := firstPipelineFailure(d, cutAt)
+	cutFailures := d.restarts(t) - failed
+	kafkaFailedNow, _ := d.metric(t, kafkaRestarts)
+	cutKafkaFailures := kafkaFailedNow - kafkaFailed
+	cutFirstFailure := failures.firstAfter(cutAt)
 	waitProgress(t, w, 2000)
 
 	// Blackhole: the connections stay open and go silent.
-	failed = d.count("pipeline failed")
+	failed = d.restarts(t)
 	logOffset := len(d.logs.String())
 	holed := time.Now()
 	proxy.Blackhole(true)
-	var noticed time.Duration
-	for time.Since(holed) < hole {
-		if noticed == 0 && d.count("pipeline failed") > failed {
-			noticed = firstPipelineFailure(d, holed)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	failuresInHole := d.count("pipeline failed") - failed
+	time.Sleep(hole) // the hole under load; not synchronisation
+	failuresInHole := d.restarts(t) - failed
+	noticed := failures.firstAfter(holed)
 	restored := w.progress.Load()
 	restoredAt := time.Now()
 	proxy.Restore()
@@ -158,10 +107,12 @@ func TestNetworkCutAndBlackholeToKafka(t *testing.T) {
 	start := time.Now()
 	dups := waitDelivered(t, c, w, 5*time.Minute)
 	checkFinalState(t, db, w)
-	t.Logf("%d produce connections through the proxy, none direct; cut: %d pipeline failures (%d sink failures, the first pipeline failure %s after), caught up %s after; "+
+	// When the sink itself failed, before the attempt drained and the
+	// pipeline restarted, is in its log line only: it is reported, not checked.
+	t.Logf("%d produce connections through the proxy, none direct; cut: %d pipeline failures (%v after Kafka failures, the first pipeline failure %s after), caught up %s after; "+
 		"blackhole of %s: sink failed %s in, first pipeline failure %s in, %d failures during the hole; caught up %s after restore (%s since restore at the end); "+
 		"%d changes delivered (the last %s after the writer stopped); %d duplicates",
-		viaProxy, cutFailures, cutSinkFailures, durationOrNever(cutFirstFailure), afterCut.Round(time.Millisecond),
+		viaProxy, cutFailures, cutKafkaFailures, durationOrNever(cutFirstFailure), afterCut.Round(time.Millisecond),
 		hole, firstSinkFailure(d, holed), durationOrNever(noticed), failuresInHole, afterRestore.Round(time.Millisecond),
 		time.Since(restoredAt).Round(time.Millisecond), w.changes, time.Since(start).Round(time.Millisecond), dups)
 	t.Logf("warnings and errors from the blackhole on:\n%s", tail(grepLines(holeLog, "level=WARN", "level=ERROR"), 4000))

@@ -1,13 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
-	"regexp"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -63,7 +58,13 @@ func (s *pgSetup) pgTopic(table string) string {
 
 func (s *pgSetup) writeConfig(t *testing.T) string {
 	t.Helper()
-	return s.setup.writeConfigWith(t, "", fmt.Sprintf(`
+	return s.setup.writeConfigWith(t, "", s.pgSource(testenv.PGAddr(), time.Second, 200*time.Millisecond))
+}
+
+// pgSource is the PostgreSQL source block of this setup for addr, with the
+// given heartbeat and status interval.
+func (s *pgSetup) pgSource(addr string, heartbeat, statusInterval time.Duration) string {
+	return fmt.Sprintf(`
   - name: %s
     kind: postgres
     addr: %q
@@ -74,9 +75,9 @@ func (s *pgSetup) writeConfig(t *testing.T) string {
     publication: %s
     create_publication: false
     include: ["public.*"]
-    heartbeat: 1s
-    status_interval: 200ms
-`, s.Source, testenv.PGAddr(), testenv.PGCDCUser, s.Database, s.slot(), s.publication()))
+    heartbeat: %s
+    status_interval: %s
+`, s.Source, addr, testenv.PGCDCUser, s.Database, s.slot(), s.publication(), heartbeat, statusInterval)
 }
 
 // confirmedFlush is the slot's confirmed_flush_lsn as the server reports it.
@@ -92,103 +93,6 @@ func (s *pgSetup) confirmedFlush(t *testing.T) pglogrepl.LSN {
 		t.Fatal(err)
 	}
 	return lsn
-}
-
-var loggedPosition = regexp.MustCompile(`msg=(?:checkpoint|streaming) source=\S+ (?:position|from)=(\S+)`)
-
-// durableLSN is the highest position the daemon logged as committed to its
-// checkpoint store (or resumed from), read after the slot was sampled.
-func durableLSN(t *testing.T, logs string) pglogrepl.LSN {
-	t.Helper()
-	var best pglogrepl.LSN
-	for _, m := range loggedPosition.FindAllStringSubmatch(logs, -1) {
-		if lsn, err := pglogrepl.ParseLSN(m[1]); err == nil && lsn > best {
-			best = lsn
-		}
-	}
-	return best
-}
-
-// The PostgreSQL crash test: SIGKILLs under write load, two while the broker
-// is frozen; meanwhile the slot's confirmed_flush_lsn is sampled and must
-// never be ahead of what the daemon has durably checkpointed.
-func TestPostgresCrashRecoveryAndSlotNeverAhead(t *testing.T) {
-	s, c := preparePG(t)
-	cfg := s.writeConfig(t)
-	d := startDaemon(t, "run", "-c", cfg)
-	d.waitStreaming(t)
-	broker := kafkaPID(t)
-	defer syscall.Kill(broker, syscall.SIGCONT)
-	start := s.confirmedFlush(t)
-
-	w := newWorkload(s.db, "", 2000, 12)
-	w.postgres = true
-	ctx, stopWriter := context.WithCancel(context.Background())
-	writerDone := make(chan error, 1)
-	go func() {
-		for ctx.Err() == nil {
-			if _, err := w.txn(context.Background()); err != nil {
-				writerDone <- err
-				return
-			}
-		}
-		writerDone <- nil
-	}()
-
-	// logsOfAll keeps every daemon's log: a checkpoint committed by an
-	// earlier process is still durable.
-	var logsOfAll string
-	samples := 0
-	checkSlot := func() {
-		confirmed := s.confirmedFlush(t) // sample first, then read what was durable
-		durable := durableLSN(t, logsOfAll+d.logs.String())
-		samples++
-		if confirmed > durable {
-			t.Fatalf("slot confirmed_flush_lsn %s is ahead of the durable checkpoint %s", confirmed, durable)
-		}
-	}
-	rng := rand.New(rand.NewPCG(13, 14))
-	const kills = 6
-	for i := 0; i < kills; i++ {
-		deadline := time.Now().Add(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
-		for time.Now().Before(deadline) { // the load runs meanwhile
-			checkSlot()
-			time.Sleep(50 * time.Millisecond)
-		}
-		frozen := i == 1 || i == 4
-		if frozen {
-			syscall.Kill(broker, syscall.SIGSTOP)
-			frozenUntil := time.Now().Add(time.Duration(500+rng.IntN(1000)) * time.Millisecond)
-			for time.Now().Before(frozenUntil) {
-				checkSlot()
-				time.Sleep(50 * time.Millisecond)
-			}
-		}
-		d.kill9(t)
-		logsOfAll += d.logs.String()
-		if frozen {
-			syscall.Kill(broker, syscall.SIGCONT)
-		}
-		t.Logf("kill %d (broker frozen: %v) after %d changes", i+1, frozen, w.progress.Load())
-		d = startDaemon(t, "run", "-c", cfg)
-	}
-	stopWriter()
-	if err := <-writerDone; err != nil {
-		t.Fatal(err)
-	}
-	dups := waitDelivered(t, c, w, 5*time.Minute)
-	checkFinalState(t, s.db, w)
-	checkSlot()
-	testenv.Eventually(t, time.Minute, "the slot to confirm the delivered changes", func() bool {
-		return s.confirmedFlush(t) > start
-	})
-	t.Logf("%d changes over %d keys survived %d SIGKILLs; %d duplicates; slot sampled %d times, never ahead", w.changes, len(w.expected), kills, dups, samples)
-	// The operator's accuracy check agrees: nothing missing, extra or
-	// different in t1 and t2, read back from PostgreSQL.
-	if out, err := runCLI(t, "verify", "-c", cfg, "--source", s.Source, "--quiet"); err != nil || !strings.Contains(out, "2 tables checked, no differences") {
-		t.Fatalf("verify after the crash test: %v\n%s", err, tail(out, 3000))
-	}
-	d.stop(t)
 }
 
 // retainedWAL is how much WAL the server keeps for the test's slot.

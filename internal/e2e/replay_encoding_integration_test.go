@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
 
@@ -57,13 +55,13 @@ func TestReplayWritesWhatTheLiveStreamWrote(t *testing.T) {
 			// A commit past --to, where the replay stops.
 			testenv.Exec(t, db, fmt.Sprintf("INSERT INTO %s.t1 VALUES (1, 1, 'end')", s.Database))
 			const n = 5 // 2 inserts, 1 update, 1 delete, 1 tombstone
-			want := readRecords(t, live, time.Minute, func(m []kafka.Message) bool { return len(m) >= n })
+			want := readRecords(t, live, time.Minute, func(m []testenv.Record) bool { return len(m) >= n })
 
 			out, err := runCLI(t, "replay", "-c", cfg, "--source", s.Source, "--from", from, "--to", to, "--topic", replayTopic)
 			if err != nil {
 				t.Fatalf("replay: %v\n%s", err, out)
 			}
-			got := readRecords(t, replayTopic, time.Minute, func(m []kafka.Message) bool { return len(m) >= n })
+			got := readRecords(t, replayTopic, time.Minute, func(m []testenv.Record) bool { return len(m) >= n })
 			if len(got) != len(want) {
 				t.Fatalf("replay topic has %d messages, live %d", len(got), len(want))
 			}

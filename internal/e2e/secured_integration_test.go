@@ -215,14 +215,7 @@ func TestSecuredEndToEnd(t *testing.T) {
 
 	d := startDaemonEnv(t, securedEnv, "run", "-c", cfg)
 	adminAddr := d.adminAddr(t)
-	testenv.Eventually(t, 60*time.Second, "both sources streaming", func() bool {
-		select {
-		case <-d.waited:
-			t.Fatalf("tributary exited: %v\n%s", d.err, tail(d.logs.String(), 3000))
-		default:
-		}
-		return strings.Count(d.logs.String(), "msg=streaming") >= 2
-	})
+	d.waitStreaming(t) // both sources
 	churn(t, my, "accounts", 300, 150, 1)
 	churn(t, pgdb, "orders", 300, 150, 2)
 	waitVerified(t, cfg, "crm")
@@ -232,6 +225,7 @@ func TestSecuredEndToEnd(t *testing.T) {
 		_, body := httpGet(t, "http://"+adminAddr+path)
 		noSecrets(t, path, body)
 	}
+	// How Kafka is reached is said only in the start line, for the operator.
 	if !strings.Contains(d.logs.String(), `kafka="SASL_SSL (SCRAM-SHA-512)"`) {
 		t.Errorf("the start log does not say how Kafka is reached")
 	}
@@ -364,6 +358,8 @@ func TestKafkaTrafficIsEncrypted(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the daemon still runs against a SASL_SSL listener with kafka.tls.enabled false")
 	}
+	// The daemon has exited, so its output is the only state left: it must
+	// name the key and never have reached streaming.
 	if logs := d.logs.String(); d.err == nil || !strings.Contains(logs, "kafka.tls.enabled") || strings.Contains(logs, "msg=streaming") {
 		t.Fatalf("exit %v; want a start failure naming kafka.tls.enabled and no streaming:\n%s", d.err, tail(logs, 2000))
 	}

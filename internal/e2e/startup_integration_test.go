@@ -36,6 +36,8 @@ func TestUnreachableKafkaAtStartIsNamed(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("the daemon still runs with kafka.brokers at a closed port; log:\n%s", d.logs.String())
 	}
+	// The daemon has exited, so its output is the only state left: it must
+	// name the key and never have reached streaming.
 	logs := d.logs.String()
 	if d.err == nil || !strings.Contains(logs, "kafka.brokers") || !strings.Contains(logs, closed) || strings.Contains(logs, `msg=streaming`) {
 		t.Errorf("exit %v; want a failure naming kafka.brokers and %s before streaming; log:\n%s", d.err, closed, logs)

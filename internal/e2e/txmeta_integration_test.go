@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -59,26 +58,13 @@ func (s *setup) sideTopics(t *testing.T, path string) (txTopic, schemaTopic stri
 }
 
 // readRecords reads a one-partition topic from the start until until holds
-// for the messages read so far, failing the test after timeout.
-func readRecords(t *testing.T, topic string, timeout time.Duration, until func([]kafka.Message) bool) []kafka.Message {
+// for the records read so far, failing the test after timeout.
+func readRecords(t *testing.T, topic string, timeout time.Duration, until func([]testenv.Record) bool) []testenv.Record {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{testenv.KafkaAddr()}, Topic: topic, Partition: 0,
-		MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
-	var msgs []kafka.Message
-	for !until(msgs) {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			t.Fatalf("read %s after %d messages: %v", topic, len(msgs), err)
-		}
-		msgs = append(msgs, m)
-	}
-	return msgs
+	return testenv.NewTopic(topic).ReadUntil(t, 0, kafka.FirstOffset, timeout, until)
 }
 
-func decodeRecord[T any](t *testing.T, m kafka.Message) T {
+func decodeRecord[T any](t *testing.T, m testenv.Record) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(m.Value, &v); err != nil {
@@ -129,7 +115,7 @@ func TestTxMetaMariaDBTransactionAndDDL(t *testing.T) {
 	}
 	testenv.Exec(t, db, fmt.Sprintf("ALTER TABLE %s.t1 ADD COLUMN extra INT NULL", s.Database))
 
-	recs := readRecords(t, txTopic, time.Minute, func(m []kafka.Message) bool { return len(m) >= 2 })
+	recs := readRecords(t, txTopic, time.Minute, func(m []testenv.Record) bool { return len(m) >= 2 })
 	begin, end := decodeRecord[txRecord](t, recs[0]), decodeRecord[txRecord](t, recs[1])
 	if begin.Status != "BEGIN" || end.Status != "END" || begin.ID == "" || end.ID != begin.ID {
 		t.Fatalf("records %s, %s: want BEGIN and END of one transaction", recs[0].Value, recs[1].Value)
@@ -156,7 +142,7 @@ func TestTxMetaMariaDBTransactionAndDDL(t *testing.T) {
 		}
 	}
 
-	sch := readRecords(t, schemaTopic, time.Minute, func(m []kafka.Message) bool { return len(m) >= 1 })
+	sch := readRecords(t, schemaTopic, time.Minute, func(m []testenv.Record) bool { return len(m) >= 1 })
 	r := decodeRecord[schemaRecord](t, sch[0])
 	if r.Source != s.Source || r.Database != s.Database || !strings.Contains(r.DDL, "ADD COLUMN extra INT") || r.Position == "" || r.TsMs == 0 {
 		t.Errorf("schema record %s: want source %s, database %s, the ALTER statement, a position and ts_ms", sch[0].Value, s.Source, s.Database)
@@ -184,7 +170,7 @@ func TestTxMetaPostgresRelationChange(t *testing.T) {
 
 	// The first record must be the change: the first description of t1 in
 	// the stream, before the ALTER, is not one.
-	sch := readRecords(t, schemaTopic, time.Minute, func(m []kafka.Message) bool { return len(m) >= 1 })
+	sch := readRecords(t, schemaTopic, time.Minute, func(m []testenv.Record) bool { return len(m) >= 1 })
 	r := decodeRecord[schemaRecord](t, sch[0])
 	if want := "RELATION public.t1 (id int4, v int4, payload varchar, extra text)"; r.DDL != want {
 		t.Errorf("schema record ddl %q, want %q", r.DDL, want)
@@ -193,7 +179,7 @@ func TestTxMetaPostgresRelationChange(t *testing.T) {
 		t.Errorf("schema record %s key %s: want source %s, database public, a position and ts_ms", sch[0].Value, sch[0].Key, s.Source)
 	}
 
-	recs := readRecords(t, txTopic, time.Minute, func(m []kafka.Message) bool { return len(m) >= 4 })
+	recs := readRecords(t, txTopic, time.Minute, func(m []testenv.Record) bool { return len(m) >= 4 })
 	var got []string
 	for _, m := range recs {
 		rec := decodeRecord[txRecord](t, m)

@@ -56,7 +56,7 @@ func registeredNames(t *testing.T) map[string]bool {
 	t.Helper()
 	r := NewRegistry()
 	s := r.Source("crm")
-	s.Checkpoint("p", time.Now(), time.Now())
+	s.Checkpoint("p", "", time.Now(), time.Now())
 	s.SetLagBytes(1)
 	s.ObserveProduce(time.Millisecond)
 	mfs, err := r.Prometheus().Gather()

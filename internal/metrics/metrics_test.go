@@ -22,7 +22,7 @@ func TestNilSourceIsNoop(t *testing.T) {
 	s.ObserveProduce(time.Millisecond)
 	s.Retry(KindKafka)
 	s.Error("other")
-	s.Checkpoint("f:4", time.Now(), time.Now())
+	s.Checkpoint("f:4", "", time.Now(), time.Now())
 	s.SetLagBytes(5)
 	s.SetState(StateStreaming, errors.New("x"))
 	s.SnapshotProgress("crm.t", 1, 2)
@@ -154,13 +154,13 @@ func TestLagIsComputedAtScrape(t *testing.T) {
 	}
 
 	// A first start's initial checkpoint has no commit time: age but no lag.
-	s.Checkpoint("mariadb-bin.000001:4", time.Time{}, clock.Now())
+	s.Checkpoint("mariadb-bin.000001:4", "", time.Time{}, clock.Now())
 	if n, _ := testutil.GatherAndCount(r.Prometheus(), "tributary_lag_milliseconds"); n != 0 {
 		t.Errorf("lag series present without a commit time")
 	}
 
 	commit := clock.Now().Add(-1500 * time.Millisecond)
-	s.Checkpoint("mariadb-bin.000001:900", commit, clock.Now().Add(-500*time.Millisecond))
+	s.Checkpoint("mariadb-bin.000001:900", "", commit, clock.Now().Add(-500*time.Millisecond))
 	const help = `
 # HELP tributary_lag_milliseconds Now minus the source commit time of the last checkpointed (Kafka-acked) transaction; grows while the source is stuck or idle.
 # TYPE tributary_lag_milliseconds gauge
@@ -193,7 +193,7 @@ tributary_checkpoint_age_seconds{source="crm"} 10.5
 		"tributary_checkpoint_commit_timestamp_seconds")
 
 	// A commit time ahead of this host's clock (skew) reads as no lag.
-	s.Checkpoint("mariadb-bin.000001:1000", clock.Now().Add(time.Second), clock.Now())
+	s.Checkpoint("mariadb-bin.000001:1000", "", clock.Now().Add(time.Second), clock.Now())
 	gather(t, r, help+`
 tributary_lag_milliseconds{source="crm"} 0
 tributary_checkpoint_age_seconds{source="crm"} 0
@@ -307,7 +307,7 @@ func TestConcurrentUse(t *testing.T) {
 				s.ObserveProduce(time.Millisecond)
 				s.Retry(KindKafka)
 				s.Error(KindSource)
-				s.Checkpoint("p", time.Now(), time.Now())
+				s.Checkpoint("p", "", time.Now(), time.Now())
 				s.SetLagBytes(int64(j))
 				s.SetState(StateStreaming, nil)
 				if j%50 == 0 {

@@ -39,15 +39,16 @@ type Source struct {
 	lastEvent   atomic.Int64 // Unix ms of the last row change read; 0: none yet
 	stalled     atomic.Bool
 
-	mu         sync.Mutex // guards the fields below
-	state      string
-	since      time.Time
-	lastErr    string
-	lastErrAt  time.Time
-	position   string
-	commitTime time.Time
-	savedAt    time.Time
-	snapshot   map[string]TableProgress
+	mu           sync.Mutex // guards the fields below
+	state        string
+	since        time.Time
+	lastErr      string
+	lastErrAt    time.Time
+	position     string
+	snapshotWork string // the checkpoint's pending snapshot work, encoded
+	commitTime   time.Time
+	savedAt      time.Time
+	snapshot     map[string]TableProgress
 }
 
 func newSource(r *Registry, name string) *Source {
@@ -128,18 +129,19 @@ func (s *Source) Error(kind string) {
 	s.nErrors.Add(1)
 }
 
-// Checkpoint records a durably committed checkpoint: its position (kept for
-// Status only: as a label it would make a new series per checkpoint), the
-// source commit time of its last transaction and when it was saved. A zero
+// Checkpoint records a durably committed checkpoint: its position and
+// pending snapshot work (kept for Status only: as a label it would make a
+// new series per checkpoint), the source commit time of its last
+// transaction and when it was saved. A zero
 // commitTime (a first start's initial position) keeps the previous one, so
 // lag stays unknown rather than jumping.
-func (s *Source) Checkpoint(position string, commitTime, savedAt time.Time) {
+func (s *Source) Checkpoint(position, snapshot string, commitTime, savedAt time.Time) {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.position = position
+	s.position, s.snapshotWork = position, snapshot
 	if !commitTime.IsZero() {
 		s.commitTime = commitTime
 	}
@@ -235,6 +237,7 @@ func (s *Source) Status() SourceStatus {
 		LastError:            s.lastErr,
 		LastErrorAt:          s.lastErrAt,
 		CheckpointPosition:   s.position,
+		CheckpointSnapshot:   s.snapshotWork,
 		CheckpointCommitTime: s.commitTime,
 		CheckpointSavedAt:    s.savedAt,
 	}

@@ -14,7 +14,11 @@ type SourceStatus struct {
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 
 	// The last checkpoint this process committed or resumed from.
-	CheckpointPosition   string    `json:"checkpoint_position,omitempty"`
+	CheckpointPosition string `json:"checkpoint_position,omitempty"`
+	// CheckpointSnapshot is the snapshot work pending at the checkpoint,
+	// encoded (capture/snapshot.State): which tables are still read and the
+	// key each has reached.
+	CheckpointSnapshot   string    `json:"checkpoint_snapshot,omitempty"`
 	CheckpointCommitTime time.Time `json:"checkpoint_commit_time,omitzero"` // source commit time of its last transaction
 	CheckpointSavedAt    time.Time `json:"checkpoint_saved_at,omitzero"`
 	CheckpointAgeMs      *int64    `json:"checkpoint_age_ms"` // now − CheckpointSavedAt

@@ -297,7 +297,7 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 func (p *Pipeline) resumePosition(ctx context.Context, src capture.Source) (capture.Resume, error) {
 	cp, err := p.store.Load(ctx, p.cfg.Source)
 	if err == nil {
-		p.cfg.Metrics.Checkpoint(cp.Position, cp.CommitTime, cp.SavedAt)
+		p.cfg.Metrics.Checkpoint(cp.Position, cp.Snapshot, cp.CommitTime, cp.SavedAt)
 		return capture.Resume{Position: cp.Position, Snapshot: cp.Snapshot}, nil
 	}
 	if !errors.Is(err, checkpoints.ErrNotFound) {
@@ -316,7 +316,7 @@ func (p *Pipeline) resumePosition(ctx context.Context, src capture.Source) (capt
 	if err := p.store.Commit(ctx, p.cfg.Source, initial); err != nil {
 		return capture.Resume{}, withKind(metrics.KindCheckpoint, fmt.Errorf("commit initial checkpoint: %w", err))
 	}
-	p.cfg.Metrics.Checkpoint(current.Position, time.Time{}, now)
+	p.cfg.Metrics.Checkpoint(current.Position, current.Snapshot, time.Time{}, now)
 	p.logger.Info("no checkpoint: starting at the server's current position", "position", current.Position, "snapshot", current.Snapshot)
 	return current, nil
 }
@@ -429,7 +429,7 @@ func (p *Pipeline) commit(ctx context.Context, tracker *checkpoints.Tracker, con
 		return withKind(metrics.KindCheckpoint, fmt.Errorf("commit checkpoint %s: %w", cp.Position, err))
 	}
 	p.Stats.lastCheckpoint.Store(cp)
-	p.cfg.Metrics.Checkpoint(cp.Position, cp.CommitTime, cp.SavedAt)
+	p.cfg.Metrics.Checkpoint(cp.Position, cp.Snapshot, cp.CommitTime, cp.SavedAt)
 	p.logger.Debug("checkpoint", "position", cp.Position, "snapshot", cp.Snapshot, "in_flight", tracker.InFlight())
 	confirm(cp.Position) // only after it is durable
 	return nil

@@ -182,13 +182,8 @@ func TestKafkaProduceConsumeSmoke(t *testing.T) {
 	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("k1"), Value: []byte(`{"hello":"kafka"}`)}); err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{KafkaAddr()}, Topic: topic, Partition: 0, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
-	m, err := r.ReadMessage(ctx)
-	if err != nil {
-		t.Fatalf("consume: %v", err)
-	}
-	if string(m.Key) != "k1" || string(m.Value) != `{"hello":"kafka"}` {
+	recs := NewTopic(topic).ReadUntil(t, 0, kafka.FirstOffset, time.Minute, func(recs []Record) bool { return len(recs) >= 1 })
+	if m := recs[0]; string(m.Key) != "k1" || string(m.Value) != `{"hello":"kafka"}` {
 		t.Fatalf("consumed key=%q value=%q", m.Key, m.Value)
 	}
 }

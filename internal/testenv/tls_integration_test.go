@@ -89,16 +89,10 @@ func TestKafkaTLSSASLSmoke(t *testing.T) {
 	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("k1"), Value: []byte("over SASL_SSL")}); err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: []string{KafkaSASLSSLAddr()}, Topic: topic, Partition: 0, MaxWait: 100 * time.Millisecond,
-		Dialer: &kafka.Dialer{Timeout: 10 * time.Second, TLS: TLSConfig(t, false), SASLMechanism: mech},
-	})
-	defer r.Close()
-	m, err := r.ReadMessage(ctx)
-	if err != nil {
-		t.Fatalf("consume: %v", err)
-	}
-	if string(m.Key) != "k1" || string(m.Value) != "over SASL_SSL" {
+	over := NewTopicAt(KafkaSASLSSLAddr(), topic, &kafka.Transport{TLS: TLSConfig(t, false), SASL: mech})
+	defer over.Close()
+	recs := over.ReadUntil(t, 0, kafka.FirstOffset, time.Minute, func(recs []Record) bool { return len(recs) >= 1 })
+	if m := recs[0]; string(m.Key) != "k1" || string(m.Value) != "over SASL_SSL" {
 		t.Fatalf("consumed key=%q value=%q", m.Key, m.Value)
 	}
 

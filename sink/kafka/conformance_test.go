@@ -1,10 +1,7 @@
 package kafkasink
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,82 +72,35 @@ func newConformanceSink(t *testing.T, cfg Config, ack sink.AckFunc) *Sink {
 	return s
 }
 
-// readAll reads everything topic holds: each partition's end offset first,
-// then every record up to it. It fetches records itself because
-// kafka.Reader returns an empty value as nil, like a tombstone. It checks
-// what only Kafka promises: the topic has the configured number of
-// partitions, and every message sits on the partition the Java client's
-// partitioner (murmur2) picks for its key, so a key's messages are on one
-// partition, in order.
+// readAll reads everything topic holds (testenv.Topic keeps an empty value
+// apart from a tombstone, which kafka.Reader does not). It checks what only
+// Kafka promises: the topic has the configured number of partitions, and
+// every message sits on the partition the Java client's partitioner
+// (murmur2) picks for its key, so a key's messages are on one partition, in
+// order.
 func readAll(t *testing.T, addr, topic string, partitions int) []sinktest.Record {
 	t.Helper()
+	tp := testenv.NewTopicAt(addr, topic, nil)
+	defer tp.Close()
 	ctx := ctxFor(t, 30*time.Second)
-	client := adminClient(addr)
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil || len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		t.Fatalf("metadata of %s: %v %+v", topic, err, md)
+	offs, err := tp.Offsets(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var ids []int
-	var reqs []kafka.OffsetRequest
-	for _, p := range md.Topics[0].Partitions {
-		ids = append(ids, p.ID)
-		reqs = append(reqs, kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+	for _, po := range offs {
+		ids = append(ids, po.Partition)
 	}
-	slices.Sort(ids)
 	if len(ids) != partitions {
 		t.Fatalf("%s has %d partitions, want %d", topic, len(ids), partitions)
 	}
-	offsets, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		t.Fatalf("offsets of %s: %v", topic, err)
-	}
 	var murmur2 kafka.Murmur2Balancer
 	var recs []sinktest.Record
-	for _, po := range offsets.Topics[topic] {
-		if po.Error != nil {
-			t.Fatalf("offsets of %s partition %d: %v", topic, po.Partition, po.Error)
+	for _, r := range tp.ReadAll(t) {
+		if want := murmur2.Balance(kafka.Message{Key: r.Key}, ids...); r.Partition != want {
+			t.Fatalf("%s: key %s on partition %d, want %d (murmur2)", topic, r.Key, r.Partition, want)
 		}
-		for next := po.FirstOffset; next < po.LastOffset; {
-			res, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: po.Partition, Offset: next, MinBytes: 1, MaxBytes: 16 << 20})
-			if err == nil {
-				err = res.Error
-			}
-			if err != nil {
-				t.Fatalf("fetch %s partition %d at %d: %v", topic, po.Partition, next, err)
-			}
-			for {
-				r, err := res.Records.ReadRecord()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					t.Fatalf("read %s partition %d: %v", topic, po.Partition, err)
-				}
-				if r.Offset < next {
-					continue // a batch may start before the offset asked for
-				}
-				next = r.Offset + 1
-				key, value := readBytes(t, r.Key), readBytes(t, r.Value)
-				if want := murmur2.Balance(kafka.Message{Key: key}, ids...); po.Partition != want {
-					t.Fatalf("%s: key %s on partition %d, want %d (murmur2)", topic, key, po.Partition, want)
-				}
-				recs = append(recs, sinktest.Record{Key: key, Value: value})
-			}
-		}
+		recs = append(recs, sinktest.Record{Key: r.Key, Value: r.Value})
 	}
 	return recs
-}
-
-// readBytes reads b whole: nil stays nil, empty stays empty.
-func readBytes(t *testing.T, b kafka.Bytes) []byte {
-	t.Helper()
-	if b == nil {
-		return nil
-	}
-	defer b.Close()
-	out := make([]byte, b.Len())
-	if _, err := io.ReadFull(b, out); err != nil {
-		t.Fatalf("read record: %v", err)
-	}
-	return out
 }

@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
-	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 	"github.com/tributary-cdc/tributary/capture/snapshot"
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
@@ -58,45 +55,25 @@ func preparePGTables(t *testing.T, tables []string, stmts ...string) (*pgSetup, 
 	return s, collect(t, 3, topics...)
 }
 
-// pgWriter changes rows of some tables at random until stopped: updates of
-// one row or of a range of 20 (a multi-row transaction), deletes, upserts,
-// and primary-key changes to a free key anywhere in the key range (so rows
-// jump both ways across a snapshot's cursor). The tables have columns
-// (id int PRIMARY KEY, v int, payload text).
-type pgWriter struct {
+// rowWriter runs one writer's statements until stopped, counting them.
+type rowWriter struct {
 	writes atomic.Int64
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // set before done is closed
 }
 
-// startPGWriter starts a writer; keys[i] bounds the ids of tables[i]. It is
-// stopped when the test ends.
-func startPGWriter(t *testing.T, db *sql.DB, seed uint64, tables []string, keys []int, pace time.Duration) *pgWriter {
+// startRowWriter calls step with rng until it fails or the writer is
+// stopped, sleeping pace after each (0: none). It is stopped when the test
+// ends.
+func startRowWriter(t *testing.T, rng *rand.Rand, pace time.Duration, step func(rng *rand.Rand) error) *rowWriter {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &pgWriter{cancel: cancel, done: make(chan struct{})}
+	w := &rowWriter{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
-		rng := rand.New(rand.NewPCG(seed, 1))
 		for ctx.Err() == nil {
-			i := rng.IntN(len(tables))
-			tbl, id := tables[i], 1+rng.IntN(keys[i])
-			var err error
-			switch rng.IntN(8) {
-			case 0:
-				_, err = db.Exec("DELETE FROM "+tbl+" WHERE id = $1", id)
-			case 1:
-				_, err = db.Exec("INSERT INTO "+tbl+" VALUES ($1, 1, 'inserted') ON CONFLICT (id) DO UPDATE SET v = "+tbl+".v + 1", id)
-			case 2:
-				to := 1 + rng.IntN(keys[i])
-				_, err = db.Exec("UPDATE "+tbl+" SET id = $1, v = v + 1, payload = 'moved' WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM "+tbl+" WHERE id = $1)", to, id)
-			case 3:
-				_, err = db.Exec("UPDATE "+tbl+" SET v = v + 1, payload = 'range' WHERE id BETWEEN $1 AND $1 + 20", id)
-			default:
-				_, err = db.Exec("UPDATE "+tbl+" SET v = v + 1, payload = 'updated' WHERE id = $1", id)
-			}
-			if err != nil {
-				w.err = fmt.Errorf("writer on %s: %w", tbl, err)
+			if err := step(rng); err != nil {
+				w.err = err
 				return
 			}
 			w.writes.Add(1)
@@ -109,8 +86,39 @@ func startPGWriter(t *testing.T, db *sql.DB, seed uint64, tables []string, keys 
 	return w
 }
 
+// startPGWriter changes rows of some tables at random until stopped:
+// updates of one row or of a range of 20 (a multi-row transaction),
+// deletes, upserts, and primary-key changes to a free key anywhere in the
+// key range (so rows jump both ways across a snapshot's cursor). The tables
+// have columns (id int PRIMARY KEY, v int, payload text); keys[i] bounds
+// the ids of tables[i].
+func startPGWriter(t *testing.T, db *sql.DB, seed uint64, tables []string, keys []int, pace time.Duration) *rowWriter {
+	return startRowWriter(t, rand.New(rand.NewPCG(seed, 1)), pace, func(rng *rand.Rand) error {
+		i := rng.IntN(len(tables))
+		tbl, id := tables[i], 1+rng.IntN(keys[i])
+		var err error
+		switch rng.IntN(8) {
+		case 0:
+			_, err = db.Exec("DELETE FROM "+tbl+" WHERE id = $1", id)
+		case 1:
+			_, err = db.Exec("INSERT INTO "+tbl+" VALUES ($1, 1, 'inserted') ON CONFLICT (id) DO UPDATE SET v = "+tbl+".v + 1", id)
+		case 2:
+			to := 1 + rng.IntN(keys[i])
+			_, err = db.Exec("UPDATE "+tbl+" SET id = $1, v = v + 1, payload = 'moved' WHERE id = $2 AND NOT EXISTS (SELECT 1 FROM "+tbl+" WHERE id = $1)", to, id)
+		case 3:
+			_, err = db.Exec("UPDATE "+tbl+" SET v = v + 1, payload = 'range' WHERE id BETWEEN $1 AND $1 + 20", id)
+		default:
+			_, err = db.Exec("UPDATE "+tbl+" SET v = v + 1, payload = 'updated' WHERE id = $1", id)
+		}
+		if err != nil {
+			return fmt.Errorf("writer on %s: %w", tbl, err)
+		}
+		return nil
+	})
+}
+
 // check fails the test if the writer stopped on an error.
-func (w *pgWriter) check(t *testing.T) {
+func (w *rowWriter) check(t *testing.T) {
 	t.Helper()
 	select {
 	case <-w.done:
@@ -122,7 +130,7 @@ func (w *pgWriter) check(t *testing.T) {
 }
 
 // stop stops the writer and returns its error.
-func (w *pgWriter) stop() error {
+func (w *rowWriter) stop() error {
 	w.cancel()
 	<-w.done
 	return w.err
@@ -162,39 +170,48 @@ func dropSlot(t *testing.T, admin *sql.DB, slot string) {
 	}
 }
 
-// pgSnapshotStates is the snapshot work each checkpoint in a daemon's log
-// carries, in order; nil for a position without any.
-func pgSnapshotStates(t *testing.T, logs string) []*snapshot.State {
+// snapshotWatch follows a running daemon's checkpoints through /status
+// and tells when the snapshot of a table has finished: a checkpoint without
+// snapshot work after one with work of that table.
+type snapshotWatch struct {
+	d       *daemon
+	kind    *sourceKind
+	table   string
+	started bool
+}
+
+// watchSnapshot starts watching; started says a checkpoint with the
+// table's snapshot work is already known (the one a restart resumes from).
+func (d *daemon) watchSnapshot(kind *sourceKind, table string, started bool) *snapshotWatch {
+	return &snapshotWatch{d: d, kind: kind, table: table, started: started}
+}
+
+// finished reads /status once and reports whether the snapshot finished.
+func (w *snapshotWatch) finished(t *testing.T) bool {
 	t.Helper()
-	var out []*snapshot.State
-	for _, m := range checkpointPosition.FindAllStringSubmatch(completeLines(logs), -1) {
-		_, st, err := pgsource.ParsePosition(joinLogged(m))
-		if err != nil {
-			t.Fatalf("checkpoint position %q: %v", m[1], err)
-		}
-		out = append(out, st)
+	sts := w.d.status(t)
+	if sts.CheckpointPosition == "" {
+		return false
 	}
-	return out
-}
-
-// completeLines drops a last line the daemon is still writing.
-func completeLines(logs string) string {
-	return logs[:strings.LastIndexByte(logs, '\n')+1]
-}
-
-// pgSnapshotFinished reports whether a checkpoint without snapshot work
-// followed one with snapshot work of table.
-func pgSnapshotFinished(states []*snapshot.State, table string) bool {
-	started := false
-	for _, st := range states {
-		switch {
-		case st.Has(table):
-			started = true
-		case st == nil && started:
-			return true
-		}
+	st := w.kind.snapshotState(t, sts.CheckpointSnapshot)
+	switch {
+	case st.Has(w.table):
+		w.started = true
+	case st == nil && w.started:
+		return true
 	}
 	return false
+}
+
+// checkpointedSnapshot is the snapshot work of the daemon's last checkpoint
+// (/status), nil before the first or without any.
+func (d *daemon) checkpointedSnapshot(t *testing.T, kind *sourceKind) *snapshot.State {
+	t.Helper()
+	sts := d.status(t)
+	if sts.CheckpointPosition == "" {
+		return nil
+	}
+	return kind.snapshotState(t, sts.CheckpointSnapshot)
 }
 
 // intCursor is the integer key a table's snapshot cursor is after (0: not
@@ -206,26 +223,6 @@ func intCursor(st *snapshot.State, table string) int64 {
 	}
 	k, _ := c.After[0].(int64)
 	return k
-}
-
-// partitionEnds is the next offset of each of n partitions of topic.
-func partitionEnds(t *testing.T, topic string, n int) []int64 {
-	t.Helper()
-	ends := make([]int64, n)
-	for p := range ends {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		conn, err := kafka.DialLeader(ctx, "tcp", testenv.KafkaAddr(), topic, p)
-		cancel()
-		if err != nil {
-			t.Fatalf("dial %s/%d: %v", topic, p, err)
-		}
-		ends[p], err = conn.ReadLastOffset()
-		conn.Close()
-		if err != nil {
-			t.Fatalf("last offset of %s/%d: %v", topic, p, err)
-		}
-	}
-	return ends
 }
 
 // intKey is an event's integer "id" key.
