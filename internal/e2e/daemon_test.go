@@ -267,3 +267,20 @@ func grepLines(s string, subs ...string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// withPipelineSetting adds one setting (e.g. "stall_after: 3s") to the
+// pipeline block of the config file at path.
+func withPipelineSetting(t *testing.T, path, setting string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Replace(string(b), "\npipeline:\n", "\npipeline:\n  "+setting+"\n", 1)
+	if out == string(b) {
+		t.Fatalf("%s has no pipeline block", path)
+	}
+	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -125,6 +125,7 @@ func TestFrozenKafkaLongerThanWriteTimeout(t *testing.T) {
 	s := newSetup(t)
 	db, c := prepare(t, s)
 	cfg := s.writeConfig(t, "") // write_timeout 5s, max_attempts 3
+	withPipelineSetting(t, cfg, "stall_after: 3s")
 	d := startDaemon(t, "run", "-c", cfg)
 	keepLog(t, d)
 	d.waitStreaming(t)
@@ -136,9 +137,34 @@ func TestFrozenKafkaLongerThanWriteTimeout(t *testing.T) {
 	failedBefore := d.restarts(t)
 	frozen := time.Now()
 	thaw := freezeKafka(t)
-	time.Sleep(25 * time.Second) // the freeze under load; not synchronisation
+	// The freeze lasts 25s under load. /readyz is sampled every 100ms: the
+	// source must be found stalled (the server moves, the checkpoint does
+	// not) within stall_after plus the lag measurement's 5s period and a
+	// margin, and from then on never report ready until the broker is back.
+	var stalledAt time.Duration
+	flickers := 0
+	readyz := "http://" + d.adminAddr(t) + "/readyz"
+	for time.Since(frozen) < 25*time.Second {
+		code, _ := getStatus(readyz)
+		switch {
+		case stalledAt == 0 && code == 503 && d.status(t).Stalled:
+			stalledAt = time.Since(frozen)
+		case stalledAt > 0 && code == 200:
+			flickers++
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	failuresFrozen := d.restarts(t) - failedBefore
+	if v, ok := d.metric(t, `tributary_source_stalled{source="`+s.Source+`"}`); !ok || (stalledAt > 0 && v != 1) {
+		t.Errorf("tributary_source_stalled = %v (present %v) at the end of the freeze, want 1", v, ok)
+	}
 	thaw()
+	if stalledAt == 0 || stalledAt > 15*time.Second {
+		t.Errorf("the frozen broker's source was not reported stalled within 15s (found after %s; 0: never)", stalledAt)
+	}
+	if flickers > 0 {
+		t.Errorf("/readyz answered 200 %d times while the broker stayed frozen after the stall was found", flickers)
+	}
 	thawed := time.Now()
 	// The failed attempt must end and a new one start from the checkpoint
 	// soon after the broker is back, whatever was queued in kafka-go.
@@ -161,7 +187,9 @@ func TestFrozenKafkaLongerThanWriteTimeout(t *testing.T) {
 	dups := waitDelivered(t, c, w, 5*time.Minute)
 	recovery := time.Since(thawed)
 	checkFinalState(t, db, w)
+	testenv.Eventually(t, 30*time.Second, "the stall to clear once events are delivered again", func() bool { return !d.status(t).Stalled })
 	failures := d.restarts(t) - failedBefore
+	t.Logf("stalled (readyz 503, status stalled) %s into the freeze; no 200 after that until the thaw", stalledAt.Round(100*time.Millisecond))
 	t.Logf("broker frozen 25s: sink failed %s into the freeze; %d pipeline restarts during the freeze, the next %s after it continued; %d in all; "+
 		"all %d changes delivered %s after it continued; %d duplicates",
 		firstSinkFailure(d, frozen), failuresFrozen, restarted.Round(time.Millisecond), failures,

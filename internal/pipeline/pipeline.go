@@ -74,6 +74,11 @@ type Pipeline struct {
 
 	srcMu sync.Mutex
 	src   capture.Source // the current attempt's source; nil between attempts
+
+	// stall outlives attempts: a restart from the same checkpoint does not
+	// make a stalled source ready (only a checkpoint that moves does).
+	// Only the running attempt's lagLoop touches it.
+	stall stallDetector
 }
 
 // ErrNotRunning means the source has no running attempt to take a request
@@ -373,8 +378,6 @@ const lagInterval = 5 * time.Second
 func (p *Pipeline) lagLoop(ctx context.Context, lr capture.LagReporter, from string) {
 	tick := time.NewTicker(lagInterval)
 	defer tick.Stop()
-	var stall stallDetector
-	defer p.cfg.Metrics.SetStalled(false) // the next attempt judges afresh
 	for {
 		pos, cp := from, checkpoints.Checkpoint{Position: from}
 		if c, ok := p.Stats.Checkpoint(); ok {
@@ -386,7 +389,7 @@ func (p *Pipeline) lagLoop(ctx context.Context, lr capture.LagReporter, from str
 			cancel()
 			if err == nil {
 				p.cfg.Metrics.SetLagBytes(n)
-				p.observeStall(&stall, cp, n, time.Now())
+				p.observeStall(&p.stall, cp, n, time.Now())
 			} else if ctx.Err() == nil {
 				p.logger.Debug("measure lag", "err", err)
 			}
