@@ -26,30 +26,7 @@ func (s *pgSetup) publication() string { return s.Database + "_pub" }
 // topics, and starts collecting them.
 func preparePG(t *testing.T) (*pgSetup, *collector) {
 	t.Helper()
-	testenv.RequireTCP(t, "PostgreSQL", testenv.PGAddr())
-	testenv.RequireTCP(t, "Kafka", testenv.KafkaAddr())
-	s := &pgSetup{setup: newSetup(t)}
-	admin, err := sql.Open("pgx", testenv.PGURL("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.Exec(t, admin, "CREATE DATABASE "+s.Database)
-	t.Cleanup(func() {
-		admin.Exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", s.slot())
-		admin.Exec("DROP DATABASE IF EXISTS " + s.Database + " WITH (FORCE)")
-		admin.Close()
-	})
-	s.db, err = sql.Open("pgx", testenv.PGURL(s.Database))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.db.Close() })
-	testenv.Exec(t, s.db, workloadSchemaPG...)
-	testenv.Exec(t, s.db,
-		"GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+testenv.PGCDCUser,
-		"CREATE PUBLICATION "+s.publication()+" FOR TABLE t1, t2")
-	createTopics(t, 3, s.pgTopic("t1"), s.pgTopic("t2"))
-	return s, collect(t, 3, s.pgTopic("t1"), s.pgTopic("t2"))
+	return preparePGTables(t, []string{"t1", "t2"}, workloadSchemaPG...)
 }
 
 func (s *pgSetup) pgTopic(table string) string {
