@@ -56,8 +56,31 @@ func NewTopicAt(addr, name string, transport *kafka.Transport) *Topic {
 // Close drops the topic's connections.
 func (tp *Topic) Close() { tp.transport.CloseIdleConnections() }
 
-// Offsets returns every partition's offsets, sorted by partition.
+// Offsets returns every partition's offsets, sorted by partition. Right
+// after a topic is created (or the broker restarted) the broker may answer
+// that it does not lead a partition yet; Offsets asks again until ctx ends.
 func (tp *Topic) Offsets(ctx context.Context) ([]PartitionOffsets, error) {
+	for {
+		out, err := tp.offsets(ctx)
+		if err == nil || !leadershipSettling(err) {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// leadershipSettling reports the errors a broker gives while it takes up
+// leadership of a partition.
+func leadershipSettling(err error) bool {
+	return errors.Is(err, kafka.NotLeaderForPartition) || errors.Is(err, kafka.LeaderNotAvailable) ||
+		errors.Is(err, kafka.ReplicaNotAvailable)
+}
+
+func (tp *Topic) offsets(ctx context.Context) ([]PartitionOffsets, error) {
 	md, err := tp.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{tp.Name}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", tp.Name, err)
@@ -201,6 +224,10 @@ func (tp *Topic) ReadAll(t testing.TB) []Record {
 	for _, po := range offs {
 		for next := po.First; next < po.End; {
 			recs, err := tp.Fetch(ctx, po.Partition, next, 0)
+			if err != nil && leadershipSettling(err) && ctx.Err() == nil {
+				time.Sleep(50 * time.Millisecond) // the broker is taking up leadership: ask again
+				continue
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
