@@ -115,6 +115,24 @@ sources:%s`, s.CheckDir, testenv.KafkaAddr(), extraKafka, s.Prefix, sources)
 	return path
 }
 
+// setWriteTimeout replaces writeConfigWith's kafka.write_timeout: tests
+// that wait for the sink to give up on a broker that does not answer take
+// write_timeout × max_attempts for it.
+func setWriteTimeout(t *testing.T, path string, d time.Duration) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "\n  write_timeout: 5s\n", fmt.Sprintf("\n  write_timeout: %s\n", d), 1)
+	if s == string(b) {
+		t.Fatal("config has no write_timeout: 5s")
+	}
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // daemon is one running tributary process.
 type daemon struct {
 	cmd    *exec.Cmd

@@ -64,7 +64,7 @@ func TestNetworkCutAndBlackholeToSource(t *testing.T) {
 			// heartbeats without a byte from the server, or twice the server's
 			// own wal_sender_timeout.
 			kind: postgres, seed: 32, liveness: 200 * time.Millisecond,
-			hole: 30 * time.Second, noticeBound: 10 * heartbeat,
+			hole: 15 * time.Second, noticeBound: 10 * heartbeat,
 			prepare: func(t *testing.T, r *rig) string {
 				testenv.Exec(t, r.db, fmt.Sprintf("ALTER DATABASE %s SET wal_sender_timeout = '5000ms'", r.Database))
 				return "wal_sender_timeout " + walSenderTimeoutOf(t, r.pg) + " on the test database"

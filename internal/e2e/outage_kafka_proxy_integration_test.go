@@ -41,8 +41,8 @@ func setBrokers(t *testing.T, path, broker string) {
 // arrive, in per-key commit order.
 func TestNetworkCutAndBlackholeToKafka(t *testing.T) {
 	const (
-		writeTimeout, maxAttempts = 5 * time.Second, 3 // writeConfigWith's
-		hole                      = 30 * time.Second
+		writeTimeout, maxAttempts = 2 * time.Second, 3
+		hole                      = 16 * time.Second
 		// kafka-go tries a batch max_attempts times, each bounded by
 		// write_timeout, with at most 1s of backoff in between; then the
 		// sink fails and the pipeline restarts.
@@ -53,6 +53,7 @@ func TestNetworkCutAndBlackholeToKafka(t *testing.T) {
 	db, c := prepare(t, s)
 	proxy := testenv.StartProxyAt(t, testenv.KafkaProxyAddr(), testenv.KafkaProxiedAddr())
 	cfg := s.writeConfig(t, "")
+	setWriteTimeout(t, cfg, writeTimeout)
 	setBrokers(t, cfg, proxy.Addr())
 	d := startDaemon(t, "run", "-c", cfg)
 	keepLog(t, d)

@@ -42,7 +42,7 @@ func TestServerRestartUnderLoad(t *testing.T) {
 				return d.restarts(t) > failed
 			})
 			noticed := time.Since(stopped)
-			time.Sleep(5 * time.Second) // down for a while; not synchronisation
+			time.Sleep(2 * time.Second) // down for a while; not synchronisation
 			failuresWhileDown := d.restarts(t) - failed
 			startup := startServer(t, r.kind.service)
 			up := time.Now()
@@ -58,7 +58,7 @@ func TestServerRestartUnderLoad(t *testing.T) {
 			start := time.Now()
 			dups := waitDelivered(t, r.c, w, 5*time.Minute)
 			checkFinalState(t, r.db, w)
-			t.Logf("%s stopped: the daemon's first pipeline failure %s after the stop began; down ~5s (%d pipeline restarts meanwhile), %s to start; "+
+			t.Logf("%s stopped: the daemon's first pipeline failure %s after the stop began; down ~2s (%d pipeline restarts meanwhile), %s to start; "+
 				"new changes delivered %s after it answered; %d changes delivered (the last %s after the writer stopped); %d duplicates",
 				r.kind.name, noticed.Round(time.Millisecond), failuresWhileDown, startup.Round(time.Millisecond), recovered.Round(time.Millisecond),
 				w.changes, time.Since(start).Round(time.Millisecond), dups)

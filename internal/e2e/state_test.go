@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,6 +294,7 @@ func statusBody(t *testing.T, addr string) string {
 // readyzPoller polls /readyz in the background until finished.
 type readyzPoller struct {
 	stop, done      chan struct{}
+	sawNotReady     atomic.Bool // readable while polling
 	ready, notReady int
 	other           int           // no answer or another code
 	firstNotReady   time.Time     // zero: never
@@ -313,6 +315,7 @@ func pollReadyz(url string, every time.Duration) *readyzPoller {
 				p.runStart = time.Time{}
 			case http.StatusServiceUnavailable:
 				p.notReady++
+				p.sawNotReady.Store(true)
 				if p.firstNotReady.IsZero() {
 					p.firstNotReady = now
 				}
