@@ -14,7 +14,7 @@ func add(n int) op {
 		t.Helper()
 		for range n {
 			want := tr.added + 1
-			if got := tr.Add(); got != want {
+			if got := tr.Add(1); got != want {
 				t.Fatalf("Add() = %d, want %d", got, want)
 			}
 		}

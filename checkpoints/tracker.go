@@ -31,10 +31,11 @@ type Tracker struct {
 
 	added uint64 // highest sequence number returned by Add
 	done  uint64 // every sequence number <= done has been acked
-	// acked[i] reports whether seq done+1+i has been acked; its length is
-	// always added-done.
-	acked   ring[bool]
-	unacked int // number of false entries in acked
+	// acked[i] is seq done+1+i: whether it has been acked, and its size;
+	// its length is always added-done.
+	acked        ring[slot]
+	unacked      int   // number of entries in acked not acked yet
+	unackedBytes int64 // their sizes summed
 
 	// bounds holds boundaries not yet returned by Committable, oldest first,
 	// with strictly increasing upTo.
@@ -42,6 +43,12 @@ type Tracker struct {
 
 	notify chan struct{} // buffered 1; created lazily
 	wake   chan struct{} // closed when unacked drops; nil without waiters
+}
+
+// slot is one message added to the tracker.
+type slot struct {
+	acked bool
+	size  int64
 }
 
 // boundary is a transaction boundary: cp is committable once every
@@ -56,15 +63,17 @@ func NewTracker() *Tracker {
 	return &Tracker{notify: make(chan struct{}, 1)}
 }
 
-// Add registers one message handed to the sink and returns its sequence
-// number: 1 for the first call, then increasing by one. Call it from the
-// pipeline goroutine only, before the message can possibly be acked.
-func (t *Tracker) Add() uint64 {
+// Add registers one message of size bytes handed to the sink and returns
+// its sequence number: 1 for the first call, then increasing by one. Call it
+// from the pipeline goroutine only, before the message can possibly be
+// acked. The size only counts towards InFlightBytes.
+func (t *Tracker) Add(size int) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.added++
-	t.acked.PushBack(false)
+	t.acked.PushBack(slot{size: int64(size)})
 	t.unacked++
+	t.unackedBytes += int64(size)
 	return t.added
 }
 
@@ -100,13 +109,14 @@ func (t *Tracker) Ack(seqs []uint64) {
 		if seq <= t.done || seq > t.added {
 			continue
 		}
-		flag := t.acked.At(int(seq - t.done - 1))
-		if *flag {
+		s := t.acked.At(int(seq - t.done - 1))
+		if s.acked {
 			continue
 		}
-		*flag = true
+		s.acked = true
 		t.unacked--
-		for t.acked.Len() > 0 && *t.acked.Front() {
+		t.unackedBytes -= s.size
+		for t.acked.Len() > 0 && t.acked.Front().acked {
 			t.acked.PopFront()
 			t.done++
 		}
@@ -149,6 +159,14 @@ func (t *Tracker) InFlight() int {
 	return t.unacked
 }
 
+// InFlightBytes reports the sizes of the messages added but not yet acked,
+// summed.
+func (t *Tracker) InFlightBytes() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.unackedBytes
+}
+
 // Notify returns a channel, buffered with capacity one, that receives a
 // value whenever a boundary may have become committable. Signals coalesce:
 // after a receive, call Committable, which returns everything pending and
@@ -162,16 +180,18 @@ func (t *Tracker) Notify() <-chan struct{} {
 	return t.notify
 }
 
-// WaitBelow blocks until InFlight() < limit or ctx is done, in which case it
-// returns ctx.Err(). It is woken by Ack, never by polling. limit must be
-// positive.
-func (t *Tracker) WaitBelow(ctx context.Context, limit int) error {
+// WaitBelow blocks until InFlight() < limit and, with limitBytes > 0,
+// InFlightBytes() < limitBytes, or ctx is done, in which case it returns
+// ctx.Err(). A message larger than limitBytes therefore still goes, once
+// everything before it was acked. It is woken by Ack, never by polling.
+// limit must be positive.
+func (t *Tracker) WaitBelow(ctx context.Context, limit int, limitBytes int64) error {
 	if limit <= 0 {
 		return fmt.Errorf("wait below %d in-flight messages: limit must be positive", limit)
 	}
 	for {
 		t.mu.Lock()
-		if t.unacked < limit {
+		if t.unacked < limit && (limitBytes <= 0 || t.unackedBytes < limitBytes) {
 			t.mu.Unlock()
 			return nil
 		}

@@ -32,7 +32,7 @@ func TestTrackerMatchesModel(t *testing.T) {
 			for step := range tt.steps {
 				switch r := rng.IntN(100); {
 				case r < 40:
-					if got, want := tr.Add(), m.add(); got != want {
+					if got, want := tr.Add(1), m.add(); got != want {
 						t.Fatalf("step %d: Add() = %d, want %d", step, got, want)
 					}
 				case r < 55:

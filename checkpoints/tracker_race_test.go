@@ -72,10 +72,10 @@ func TestTrackerConcurrent(t *testing.T) {
 
 	txn := 0
 	for i := range messages {
-		if err := tr.WaitBelow(ctx, limit); err != nil {
+		if err := tr.WaitBelow(ctx, limit, 0); err != nil {
 			t.Fatalf("WaitBelow: %v", err)
 		}
-		seq := tr.Add()
+		seq := tr.Add(1)
 		if n := tr.InFlight(); n > limit {
 			t.Errorf("InFlight() = %d after WaitBelow(%d)", n, limit)
 		}

@@ -129,14 +129,14 @@ func TestTrackerWaitBelow(t *testing.T) {
 			t.Parallel()
 			tr := NewTracker()
 			for range tt.added {
-				tr.Add()
+				tr.Add(1)
 			}
 			ctx, cancel := context.WithCancel(t.Context())
 			if tt.cancel {
 				cancel()
 			}
 			defer cancel()
-			if err := tr.WaitBelow(ctx, tt.limit); !errors.Is(err, tt.wantErr) {
+			if err := tr.WaitBelow(ctx, tt.limit, 0); !errors.Is(err, tt.wantErr) {
 				t.Fatalf("WaitBelow() = %v, want %v", err, tt.wantErr)
 			}
 		})
@@ -146,7 +146,7 @@ func TestTrackerWaitBelow(t *testing.T) {
 func TestTrackerWaitBelowRejectsNonPositiveLimit(t *testing.T) {
 	t.Parallel()
 	for _, limit := range []int{0, -1} {
-		if err := NewTracker().WaitBelow(t.Context(), limit); err == nil {
+		if err := NewTracker().WaitBelow(t.Context(), limit, 0); err == nil {
 			t.Errorf("WaitBelow(limit=%d) = nil, want error", limit)
 		}
 	}
@@ -159,10 +159,10 @@ func TestTrackerWaitBelowWakesOnAck(t *testing.T) {
 	t.Parallel()
 	tr := NewTracker()
 	for range 3 {
-		tr.Add()
+		tr.Add(1)
 	}
 	done := make(chan error, 1)
-	go func() { done <- tr.WaitBelow(t.Context(), 2) }()
+	go func() { done <- tr.WaitBelow(t.Context(), 2, 0) }()
 
 	waitUntil(t, func() bool { tr.mu.Lock(); defer tr.mu.Unlock(); return tr.wake != nil })
 	tr.Ack([]uint64{3}) // 2 in flight: still not below 2
@@ -186,5 +186,49 @@ func waitUntil(t *testing.T, cond func() bool) {
 			t.Fatal("condition never held")
 		}
 		runtime.Gosched()
+	}
+}
+
+// TestTrackerWaitBelowBytes checks the byte budget: sizes count until their
+// message is acked (once, whatever the duplicates), and one message larger
+// than the budget still goes once nothing else is in flight.
+func TestTrackerWaitBelowBytes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		sizes      []int
+		acks       []uint64
+		limitBytes int64
+		wantBytes  int64
+		wantWait   bool // WaitBelow(ctx, 100, limitBytes) blocks
+	}{
+		{name: "below the budget", sizes: []int{10, 20}, limitBytes: 31, wantBytes: 30},
+		{name: "at the budget", sizes: []int{10, 20}, limitBytes: 30, wantBytes: 30, wantWait: true},
+		{name: "acked sizes leave", sizes: []int{10, 20}, acks: []uint64{2, 2}, limitBytes: 30, wantBytes: 10},
+		{name: "acked out of order", sizes: []int{10, 20, 5}, acks: []uint64{3, 1}, limitBytes: 21, wantBytes: 20, wantWait: false},
+		{name: "an oversized message alone goes", sizes: []int{1 << 20}, acks: []uint64{1}, limitBytes: 1024, wantBytes: 0},
+		{name: "no byte budget", sizes: []int{1 << 30}, limitBytes: 0, wantBytes: 1 << 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tr := NewTracker()
+			for _, n := range tt.sizes {
+				tr.Add(n)
+			}
+			tr.Ack(tt.acks)
+			if got := tr.InFlightBytes(); got != tt.wantBytes {
+				t.Errorf("InFlightBytes() = %d, want %d", got, tt.wantBytes)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			if tt.wantWait {
+				cancel() // a wait that would block returns the cancellation
+			}
+			defer cancel()
+			err := tr.WaitBelow(ctx, 100, tt.limitBytes)
+			if blocked := errors.Is(err, context.Canceled); blocked != tt.wantWait {
+				t.Errorf("WaitBelow(100, %d) = %v, want blocking %v", tt.limitBytes, err, tt.wantWait)
+			}
+		})
 	}
 }

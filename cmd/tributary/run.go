@@ -172,6 +172,7 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		TopicPrefix:        cfg.Topics.Prefix,
 		Tombstones:         *cfg.Topics.Tombstones,
 		MaxInFlight:        cfg.Pipeline.MaxInFlight,
+		MaxInFlightBytes:   cfg.Pipeline.MaxInFlightBytes,
 		CheckpointInterval: cfg.Pipeline.CheckpointInterval,
 		RestartBackoffMin:  cfg.Pipeline.RestartBackoffMin,
 		RestartBackoffMax:  cfg.Pipeline.RestartBackoffMax,

@@ -89,6 +89,10 @@ type Pipeline struct {
 	// MaxInFlight bounds events handed to Kafka but not yet acked; capture
 	// pauses (backpressure) when it is reached, which bounds memory.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// MaxInFlightBytes bounds the same events by their encoded size (keys
+	// and values), so a transaction of large rows needs no more memory than
+	// one of small rows: whichever bound is reached first pauses capture.
+	MaxInFlightBytes int64 `yaml:"max_in_flight_bytes"`
 	// CheckpointInterval is the longest time between checkpoint writes while
 	// events are acked.
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
@@ -153,6 +157,7 @@ func (c *Config) defaults() {
 	}
 	p := &c.Pipeline
 	setDefault(&p.MaxInFlight, 50000)
+	setDefault(&p.MaxInFlightBytes, 16<<20)
 	setDefault(&p.CheckpointInterval, time.Second)
 	setDefault(&p.RestartBackoffMin, time.Second)
 	setDefault(&p.RestartBackoffMax, time.Minute)
@@ -194,6 +199,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Pipeline.MaxInFlight < 1 {
 		errs = append(errs, errors.New("pipeline.max_in_flight must be at least 1"))
+	}
+	if c.Pipeline.MaxInFlightBytes < 64<<10 {
+		errs = append(errs, fmt.Errorf("pipeline.max_in_flight_bytes must be at least 65536 (64 KiB), got %d", c.Pipeline.MaxInFlightBytes))
 	}
 	if c.Pipeline.RestartBackoffMax < c.Pipeline.RestartBackoffMin {
 		errs = append(errs, errors.New("pipeline.restart_backoff_max must not be below pipeline.restart_backoff_min"))

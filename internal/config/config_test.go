@@ -37,7 +37,8 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Topics.Prefix != "tributary" || !*cfg.Topics.Tombstones || cfg.Pipeline.MaxInFlight != 50000 {
+	if cfg.Topics.Prefix != "tributary" || !*cfg.Topics.Tombstones || cfg.Pipeline.MaxInFlight != 50000 ||
+		cfg.Pipeline.MaxInFlightBytes != 16<<20 {
 		t.Fatalf("defaults not applied: %+v %+v", cfg.Topics, cfg.Pipeline)
 	}
 	if cfg.Kafka.RequiredAcks != "all" || cfg.Kafka.Partitions != 3 {
@@ -62,6 +63,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"bad name", strings.Replace(minimal, "name: crm", "name: CRM!", 1), "sources[CRM!].name"},
 		{"bad kind", strings.Replace(minimal, "name: crm,", "name: crm, kind: oracle,", 1), "sources[crm].kind"},
 		{"bad duration", minimal + "pipeline: {checkpoint_interval: soon}\n", "soon"},
+		{"tiny byte budget", minimal + "pipeline: {max_in_flight_bytes: 1000}\n", "pipeline.max_in_flight_bytes must be at least 65536"},
 		{"bad log level", minimal + "log: {level: loud}\n", "log.level"},
 		{"duplicate", minimal + `  - {name: crm, addr: "127.0.0.1:13306", user: u, server_id: 8}` + "\n", "duplicate source name"},
 		{"bad format", strings.Replace(minimal, "name: crm,", "name: crm, format: avro,", 1), "sources[crm].format"},

@@ -24,13 +24,14 @@ const flushAt = 512
 // sink. It runs on the source's goroutine, so Add and Boundary on the
 // tracker happen in source order, as the tracker requires.
 type handler struct {
-	maxInFlight int
-	tracker     *checkpoints.Tracker
-	sink        sink.Sink
-	stats       *Stats
-	logger      *slog.Logger
-	metrics     *metrics.Source
-	enc         *encode.Encoder
+	maxInFlight      int
+	maxInFlightBytes int64 // 0: only maxInFlight bounds
+	tracker          *checkpoints.Tracker
+	sink             sink.Sink
+	stats            *Stats
+	logger           *slog.Logger
+	metrics          *metrics.Source
+	enc              *encode.Encoder
 
 	pending []sink.Message
 }
@@ -41,12 +42,14 @@ var (
 )
 
 func (h *handler) Change(ctx context.Context, c *capture.Change) error {
-	if h.tracker.InFlight() >= h.maxInFlight {
-		// Backpressure: memory stays bounded while Kafka is slow or away.
+	if h.atBudget() {
+		// Backpressure: memory stays bounded while Kafka is slow or away,
+		// and through a transaction of any size: a 1 MiB row takes more of
+		// the budget than a 1 KiB one.
 		if err := h.flush(ctx); err != nil {
 			return err
 		}
-		if err := h.tracker.WaitBelow(ctx, h.maxInFlight); err != nil {
+		if err := h.tracker.WaitBelow(ctx, h.maxInFlight, h.maxInFlightBytes); err != nil {
 			return err
 		}
 	}
@@ -95,8 +98,14 @@ func (h *handler) Schema(ctx context.Context, s capture.SchemaChange) error {
 	return h.enc.Schema(s, h)
 }
 
+// atBudget reports whether the events in flight fill either budget.
+func (h *handler) atBudget() bool {
+	return h.tracker.InFlight() >= h.maxInFlight ||
+		(h.maxInFlightBytes > 0 && h.tracker.InFlightBytes() >= h.maxInFlightBytes)
+}
+
 func (h *handler) add(m sink.Message) {
-	m.Seq = h.tracker.Add()
+	m.Seq = h.tracker.Add(len(m.Key) + len(m.Value))
 	h.pending = append(h.pending, m)
 }
 

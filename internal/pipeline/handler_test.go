@@ -93,21 +93,29 @@ func TestBackpressure(t *testing.T) {
 		return txn("T01", ids...)
 	}
 	tests := []struct {
-		name  string
-		limit int
-		steps []step
-		final string
+		name       string
+		limit      int
+		limitBytes int64 // 0: none; 1: every message fills it alone
+		held       int   // messages in flight when the stream is held (0: limit)
+		steps      []step
+		final      string
 	}{
-		{"limit 1, transaction per row", 1, oneTxnPerRow(), "T08"},
-		{"limit 3, transaction per row", 3, oneTxnPerRow(), "T08"},
-		{"limit 1, one transaction", 1, oneBigTxn(), "T01"},
-		{"limit 3, one transaction", 3, oneBigTxn(), "T01"},
+		{"limit 1, transaction per row", 1, 0, 0, oneTxnPerRow(), "T08"},
+		{"limit 3, transaction per row", 3, 0, 0, oneTxnPerRow(), "T08"},
+		{"limit 1, one transaction", 1, 0, 0, oneBigTxn(), "T01"},
+		{"limit 3, one transaction", 3, 0, 0, oneBigTxn(), "T01"},
+		{"byte budget of one message, transaction per row", 100, 1, 1, oneTxnPerRow(), "T08"},
+		{"byte budget of one message, one transaction", 100, 1, 1, oneBigTxn(), "T01"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := testConfig()
-			cfg.MaxInFlight = tt.limit
+			cfg.MaxInFlight, cfg.MaxInFlightBytes = tt.limit, tt.limitBytes
+			held := tt.limit
+			if tt.held > 0 {
+				held = tt.held
+			}
 			srcs := scripted(tt.steps)
 			snks := &sinks{}
 			store := &memStore{}
@@ -122,13 +130,13 @@ func TestBackpressure(t *testing.T) {
 						src.entered.Load() == src.delivered.Load()+1 && snk.written() == n
 				}
 			}
-			eventually(t, fmt.Sprintf("the stream is held after %d changes", tt.limit), blockedAt(tt.limit))
-			consistently(t, fmt.Sprintf("the stream stays held after %d changes", tt.limit), settle/2, blockedAt(tt.limit))
+			eventually(t, fmt.Sprintf("the stream is held after %d changes", held), blockedAt(held))
+			consistently(t, fmt.Sprintf("the stream stays held after %d changes", held), settle/2, blockedAt(held))
 
 			snk := snks.attempt(0)
 			snk.Ack(1)
-			eventually(t, "one ack lets exactly one more change through", blockedAt(tt.limit+1))
-			consistently(t, "the stream stays held after one ack", settle/2, blockedAt(tt.limit+1))
+			eventually(t, "one ack lets exactly one more change through", blockedAt(held+1))
+			consistently(t, "the stream stays held after one ack", settle/2, blockedAt(held+1))
 
 			// Release the rest, acking from this goroutine as messages arrive.
 			deadline := time.Now().Add(waitFor)
@@ -144,8 +152,8 @@ func TestBackpressure(t *testing.T) {
 			if got := snk.written(); got != rows {
 				t.Errorf("sink got %d messages, want %d", got, rows)
 			}
-			if got := snk.maxUnsettled(); got > tt.limit {
-				t.Errorf("sink held %d unacked messages at once, limit %d", got, tt.limit)
+			if got := snk.maxUnsettled(); got > held {
+				t.Errorf("sink held %d unacked messages at once, limit %d", got, held)
 			}
 		})
 	}

@@ -31,11 +31,14 @@ import (
 
 // Config is what one pipeline needs besides its parts.
 type Config struct {
-	Source             string // configured source name
-	Connector          string // the source's kind: transform.ConnectorMySQL, …
-	TopicPrefix        string
-	Tombstones         bool
-	MaxInFlight        int
+	Source      string // configured source name
+	Connector   string // the source's kind: transform.ConnectorMySQL, …
+	TopicPrefix string
+	Tombstones  bool
+	MaxInFlight int
+	// MaxInFlightBytes bounds the encoded bytes (keys and values) of those
+	// events (0: no byte bound).
+	MaxInFlightBytes   int64
 	CheckpointInterval time.Duration
 	RestartBackoffMin  time.Duration
 	RestartBackoffMax  time.Duration
@@ -240,7 +243,7 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 	defer snk.Close()
 
 	h := &handler{
-		maxInFlight: p.cfg.MaxInFlight, tracker: tracker, sink: snk, stats: &p.Stats, logger: p.logger, metrics: m,
+		maxInFlight: p.cfg.MaxInFlight, maxInFlightBytes: p.cfg.MaxInFlightBytes, tracker: tracker, sink: snk, stats: &p.Stats, logger: p.logger, metrics: m,
 		enc: encode.New(encode.Config{
 			Source: p.cfg.Source, Connector: p.cfg.Connector, TopicPrefix: p.cfg.TopicPrefix, Tombstones: p.cfg.Tombstones,
 			Mapper: p.cfg.Mapper, DeadLetterTopic: p.cfg.DeadLetterTopic, Debezium: p.cfg.Debezium,
