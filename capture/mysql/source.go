@@ -165,6 +165,10 @@ func (s *Source) sqlDB() (*sql.DB, error) {
 	return s.db, nil
 }
 
+// eventReadAhead is how many binlog events go-mysql decodes ahead of the
+// handler.
+const eventReadAhead = 256
+
 func (s *Source) newSyncer(heartbeat time.Duration, tlsCfg *tls.Config) (*replication.BinlogSyncer, error) {
 	f := s.filter
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
@@ -185,6 +189,12 @@ func (s *Source) newSyncer(heartbeat time.Duration, tlsCfg *tls.Config) (*replic
 		TimestampStringLocation: time.UTC,
 		HeartbeatPeriod:         heartbeat,
 		ReadTimeout:             s.cfg.ReadTimeout,
+		// go-mysql reads ahead into a queue of decoded events (10240 by
+		// default: ~180 MB of 8 KiB rows events and their rows while
+		// pipeline backpressure holds the reader). A short queue keeps
+		// memory flat through a transaction of any size; the pipeline's
+		// in-flight bounds do the buffering.
+		EventCacheCount: eventReadAhead,
 		// go-mysql would reconnect at the next event, which can be inside a
 		// transaction and after its table maps; Stream returns instead and the
 		// caller resumes from the last committed position.
