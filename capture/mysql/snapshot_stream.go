@@ -88,7 +88,7 @@ func (s *Source) streamWithSnapshot(ctx context.Context, streamer *replication.B
 				continue
 			}
 			fresh := eng.State() == nil
-			added := eng.Add(NewSnapshotID(st.boundary, time.Now()), tables)
+			added, _ := eng.Add(NewSnapshotID(st.boundary, time.Now()), tables) // the engine lives as long as this loop
 			s.log.Info("on-demand snapshot queued", "tables", strings.Join(added, ","), "new_snapshot", fresh,
 				"already_queued", len(tables)-len(added), "snapshot_id", eng.State().ID)
 			if len(added) > 0 && !st.txOpen {

@@ -87,7 +87,7 @@ func (s *Source) setRun(run *snapRun) {
 		return
 	}
 	if len(queued) > 0 {
-		added := run.add(queued)
+		added, _ := run.add(queued) // the run has not ended: the stream starts it
 		s.log.Info("on-demand snapshot queued", "tables", strings.Join(added, ","))
 	}
 	run.spawn()
@@ -107,19 +107,25 @@ func (s *Source) RequestSnapshot(tables []string) error {
 	if s.isClosed() {
 		return errors.New("source is closed")
 	}
-	s.reqMu.Lock()
-	run := s.run
-	if run == nil {
-		s.requested = append(s.requested, clean...)
+	var ended *snapRun // a run that refused the request: its stream is ending
+	for {
+		s.reqMu.Lock()
+		run := s.run
+		if run == nil || run == ended {
+			// The next stream takes the request (setRun).
+			s.requested = append(s.requested, clean...)
+			s.reqMu.Unlock()
+			s.log.Info("on-demand snapshot requested; it starts with the stream", "tables", strings.Join(clean, ","))
+			return nil
+		}
+		s.reqMu.Unlock()
+		added, ok := run.add(clean)
+		if ok {
+			s.log.Info("on-demand snapshot queued", "tables", strings.Join(added, ","), "already_queued", len(clean)-len(added))
+			return nil
+		}
+		ended = run
 	}
-	s.reqMu.Unlock()
-	if run != nil {
-		added := run.add(clean)
-		s.log.Info("on-demand snapshot queued", "tables", strings.Join(added, ","), "already_queued", len(clean)-len(added))
-		return nil
-	}
-	s.log.Info("on-demand snapshot requested; it starts with the stream", "tables", strings.Join(clean, ","))
-	return nil
 }
 
 // CheckSnapshotTables reports (wrapping ErrSnapshotRequest) the tables a

@@ -78,7 +78,7 @@ func (run *snapRun) commitAt(lsn pglogrepl.LSN, t time.Time) capture.Commit {
 
 // add queues tables (a new snapshot when none runs) and starts readers for
 // them; it returns the tables added.
-func (run *snapRun) add(tables []string) []string {
+func (run *snapRun) add(tables []string) ([]string, bool) {
 	id := snapshot.NewID(pglogrepl.LSN(run.lastLSN.Load()).String(), time.Now())
 	return run.eng.Add(id, tables)
 }

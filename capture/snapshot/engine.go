@@ -61,6 +61,7 @@ type Engine[M any] struct {
 	workers int
 	watches map[string]*Watch[M]
 	pending []*Chunk[M] // read and waiting for the stream, in the order they came
+	closed  bool        // Wait was called: no reader starts any more
 	wg      sync.WaitGroup
 }
 
@@ -129,25 +130,38 @@ func (e *Engine[M]) Start() {
 // Add queues tables: appended to the running snapshot, or a new snapshot
 // named id when none runs; a table already queued or being read is not
 // added again. Readers start for them while fewer than Parallel run. It
-// returns the tables added.
-func (e *Engine[M]) Add(id string, tables []string) []string {
+// returns the tables added, and false (adding nothing) once Wait was
+// called: the stream has ended, and the caller keeps the request for the
+// next one.
+func (e *Engine[M]) Add(id string, tables []string) ([]string, bool) {
 	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, false
+	}
 	st, added := AddTables(e.state.Load(), id, tables)
 	e.setState(st)
 	e.mu.Unlock()
 	e.spawn(e.cfg.Parallel)
-	return added
+	return added, true
 }
 
 // Wait returns once every reader has ended; the stream calls it after it
-// cancelled the engine's context.
-func (e *Engine[M]) Wait() { e.wg.Wait() }
+// cancelled the engine's context. From then on Add refuses and no reader
+// starts, so a request racing with the stream's end cannot start a reader
+// after the wait (nor be lost: Add says so).
+func (e *Engine[M]) Wait() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	e.wg.Wait()
+}
 
 // spawn starts readers while fewer than limit run and tables wait for one.
 func (e *Engine[M]) spawn(limit int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for e.workers < max(limit, 1) && e.hasWorkLocked() {
+	for !e.closed && e.workers < max(limit, 1) && e.hasWorkLocked() {
 		e.workers++
 		e.wg.Go(e.worker)
 	}

@@ -107,7 +107,7 @@ func TestEngineStartsReaders(t *testing.T) {
 	if got := opened(t, ch, 2); !reflect.DeepEqual(got, []string{"d.a", "d.b"}) {
 		t.Fatalf("Start opened %v", got)
 	}
-	if added := e.Add("s2", []string{"d.c", "d.d"}); !reflect.DeepEqual(added, []string{"d.d"}) {
+	if added, ok := e.Add("s2", []string{"d.c", "d.d"}); !ok || !reflect.DeepEqual(added, []string{"d.d"}) {
 		t.Fatalf("Add added %v", added)
 	}
 	e.mu.Lock()
@@ -275,5 +275,32 @@ func TestEngineTableRequestedAgainHasOneReader(t *testing.T) {
 	}
 	if !reflect.DeepEqual(took, []string{"d.a"}) {
 		t.Errorf("readers took %v, want d.a once", took)
+	}
+}
+
+// After Wait (the stream ended) Add refuses, so the caller can keep the
+// request for the next stream, and no reader starts: before, a request
+// racing with the end of a PostgreSQL stream started a reader after the
+// wait, and its tables were lost with the engine.
+func TestEngineAddAfterWaitRefuses(t *testing.T) {
+	t.Parallel()
+	ch := make(chan string, 16)
+	newReader := func() (ChunkReader[int], error) { return &blockingReader{opened: ch}, nil }
+	ctx, cancel := context.WithCancel(context.Background())
+	e := NewEngine(ctx, nil, Options[int]{
+		Source: "src", Config: Config{Parallel: 2, ChunkSize: 10}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Progress: &Progress{}, NewReader: newReader, Fail: func(err error) { t.Errorf("reader failed: %v", err) },
+	})
+	e.Start()
+	cancel()
+	e.Wait()
+	if added, ok := e.Add("s1", []string{"d.a"}); ok || added != nil {
+		t.Fatalf("Add after Wait = %v, %v; want nil, false", added, ok)
+	}
+	e.mu.Lock()
+	workers := e.workers
+	e.mu.Unlock()
+	if workers != 0 || e.State() != nil {
+		t.Errorf("after a refused Add: %d readers, state %+v; want none", workers, e.State())
 	}
 }
