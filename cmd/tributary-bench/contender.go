@@ -14,8 +14,10 @@ import (
 
 // contender is one CDC process under test: Tributary or Debezium.
 type contender struct {
-	name  string                    // "tributary" or "debezium"
-	topic func(table string) string // where a table's events go
+	name string // "tributary" or "debezium"
+	// version is Debezium's release, per connector ("" for Tributary).
+	version string
+	topic   func(table string) string // where a table's events go
 	// command returns the process to start for this source.
 	command func() *exec.Cmd
 	// broken says why this contender cannot run; it is then reported, not run.
@@ -130,7 +132,7 @@ func newTributary(bin, dir, kafkaAddr, prefix, sourceYAML, sourceName, database 
 
 // newDebezium writes the engine's properties (offsets and schema history
 // in dir) and runs scripts/debezium/run on them.
-func newDebezium(script, dir, prefix, database string, props map[string]string) (*contender, error) {
+func newDebezium(script, connector, dir, prefix, database string, props map[string]string) (*contender, error) {
 	props["offset.storage"] = "org.apache.kafka.connect.storage.FileOffsetBackingStore"
 	props["offset.storage.file.filename"] = filepath.Join(dir, "offsets.dat")
 	props["offset.flush.interval.ms"] = "1000"
@@ -155,9 +157,28 @@ func newDebezium(script, dir, prefix, database string, props map[string]string) 
 	}
 	return &contender{
 		name:    "debezium",
+		version: debeziumVersion(script, connector),
 		topic:   func(t string) string { return prefix + "." + database + "." + t },
 		command: func() *exec.Cmd { return exec.Command(script, path) },
 	}, nil
+}
+
+// debeziumVersion asks the runner script which Debezium release runs
+// connector (it differs by connector: the newest each has on Maven Central).
+func debeziumVersion(script, connector string) string {
+	out, err := exec.Command(script, "version", connector).Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// label is the contender's name in tables: Debezium's with its version.
+func label(name, version string) string {
+	if version == "" {
+		return name
+	}
+	return name + " " + version
 }
 
 // debeziumProducer is the KafkaProducer config the runner uses: acks=all

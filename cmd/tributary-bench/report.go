@@ -65,6 +65,7 @@ type SourceReport struct {
 
 type ContenderReport struct {
 	Name             string     `json:"name"`
+	Version          string     `json:"version,omitempty"` // Debezium's release
 	Error            string     `json:"error,omitempty"`
 	CatchUp          *CatchUp   `json:"catch_up,omitempty"`
 	Latency          *Latency   `json:"latency,omitempty"`
@@ -166,7 +167,7 @@ func printSource(w io.Writer, r *Report, s *SourceReport) {
 	}
 	for _, c := range s.Contenders {
 		if c.CatchUp == nil {
-			fmt.Fprintf(t, "%s\t—\t—\t\t\t\t\t\t\n", c.Name)
+			fmt.Fprintf(t, "%s\t—\t—\t\t\t\t\t\t\n", label(c.Name, c.Version))
 			continue
 		}
 		cu := c.CatchUp
@@ -177,7 +178,7 @@ func printSource(w io.Writer, r *Report, s *SourceReport) {
 		if c.TributaryVsThis > 0 {
 			vsThis = fmt.Sprintf("%.2fx", c.TributaryVsThis)
 		}
-		fmt.Fprintf(t, "%s\t%.0f\t%.1f\t%s\t%s\t%.1f\t%.0f\t%.1f\t\n", c.Name, cu.EventsPerSec, cu.MBPerSec,
+		fmt.Fprintf(t, "%s\t%.0f\t%.1f\t%s\t%s\t%.1f\t%.0f\t%.1f\t\n", label(c.Name, c.Version), cu.EventsPerSec, cu.MBPerSec,
 			vsLimit, vsThis, cu.FirstEventSeconds, cu.Footprint.PeakRSSMB, cu.Footprint.CPUSeconds)
 	}
 	t.Flush()
@@ -187,7 +188,7 @@ func printSource(w io.Writer, r *Report, s *SourceReport) {
 		fmt.Fprintf(t, "latency @%d rows/s, %.0f s\tp50 ms\tp95 ms\tp99 ms\tmax ms\tarrived\tkept up\tsteady RSS MB\tpeak RSS MB\tCPU s\t\n", r.LatencyRate, r.LatencySeconds)
 		for _, c := range s.Contenders {
 			if c.Latency == nil {
-				fmt.Fprintf(t, "%s\t—\t—\t—\t—\t\t\t\t\t\t\n", c.Name)
+				fmt.Fprintf(t, "%s\t—\t—\t—\t—\t\t\t\t\t\t\n", label(c.Name, c.Version))
 				continue
 			}
 			l, f := c.Latency, c.LatencyFootprint
@@ -195,7 +196,7 @@ func printSource(w io.Writer, r *Report, s *SourceReport) {
 			if !l.KeptUp {
 				kept = "NO"
 			}
-			fmt.Fprintf(t, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%d/%d\t%s\t%.0f\t%.0f\t%.1f\t\n", c.Name, l.P50ms, l.P95ms, l.P99ms, l.Maxms,
+			fmt.Fprintf(t, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%d/%d\t%s\t%.0f\t%.0f\t%.1f\t\n", label(c.Name, c.Version), l.P50ms, l.P95ms, l.P99ms, l.Maxms,
 				l.Arrived, l.Rows, kept, f.SteadyRSSMB, f.PeakRSSMB, f.CPUSeconds)
 		}
 		t.Flush()

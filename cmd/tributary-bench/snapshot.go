@@ -84,7 +84,7 @@ func (b *sourceBench) snapshot(ctx context.Context) *SnapshotReport {
 	rep.RawRead = result(raw, err)
 
 	for _, c := range contenders {
-		run := &SnapshotRun{Name: c.name, Error: c.broken}
+		run := &SnapshotRun{Name: c.name, Version: c.version, Error: c.broken}
 		rep.Contenders = append(rep.Contenders, run)
 		if c.broken != "" {
 			continue
@@ -133,7 +133,7 @@ func (b *sourceBench) snapshotContenders(ctx context.Context, table string) ([]*
 	for k, v := range debeziumProducer(b.o.kafkaAddr) {
 		props[k] = v
 	}
-	dbz, err := newDebezium(b.o.debeziumScript, ddir, "ds"+b.run, b.src.TopicDB(), props)
+	dbz, err := newDebezium(b.o.debeziumScript, b.src.Name(), ddir, "ds"+b.run, b.src.TopicDB(), props)
 	if err != nil {
 		return nil, err
 	}

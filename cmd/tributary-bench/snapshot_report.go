@@ -30,8 +30,9 @@ type SnapshotReport struct {
 // acknowledged "r" event, start-up included; FirstEventSeconds is the
 // start-up part of it.
 type SnapshotRun struct {
-	Name  string `json:"name"`
-	Error string `json:"error,omitempty"`
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"` // Debezium's release
+	Error   string `json:"error,omitempty"`
 	Rate
 	FirstEventSeconds float64 `json:"first_event_seconds"`
 	// Messages is the count on its topic once it stopped: Rows when no row
@@ -90,7 +91,7 @@ func printSnapshot(w io.Writer, s *SnapshotReport) {
 	}
 	for _, c := range s.Contenders {
 		if c.Error != "" || c.Events == 0 {
-			fmt.Fprintf(t, "%s\t—\t—\t\t\t\t\t\t\n", c.Name)
+			fmt.Fprintf(t, "%s\t—\t—\t\t\t\t\t\t\n", label(c.Name, c.Version))
 			continue
 		}
 		vsLimit, vsThis := "", ""
@@ -100,7 +101,7 @@ func printSnapshot(w io.Writer, s *SnapshotReport) {
 		if c.TributaryVsThis > 0 {
 			vsThis = fmt.Sprintf("%.2fx", c.TributaryVsThis)
 		}
-		fmt.Fprintf(t, "%s\t%.0f\t%.1f\t%s\t%s\t%.1f\t%.0f\t%.1f\t\n", c.Name, c.EventsPerSec, c.MBPerSec,
+		fmt.Fprintf(t, "%s\t%.0f\t%.1f\t%s\t%s\t%.1f\t%.0f\t%.1f\t\n", label(c.Name, c.Version), c.EventsPerSec, c.MBPerSec,
 			vsLimit, vsThis, c.FirstEventSeconds, c.Footprint.PeakRSSMB, c.Footprint.CPUSeconds)
 	}
 	t.Flush()

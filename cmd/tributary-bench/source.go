@@ -126,7 +126,7 @@ func (b *sourceBench) measureAll(ctx context.Context) error {
 
 	var sample []kafka.Message
 	for _, c := range b.contenders {
-		cr := &ContenderReport{Name: c.name, Error: c.broken}
+		cr := &ContenderReport{Name: c.name, Version: c.version, Error: c.broken}
 		b.rep.Contenders = append(b.rep.Contenders, cr)
 		if c.broken != "" {
 			continue
@@ -176,7 +176,7 @@ func (b *sourceBench) buildContenders() error {
 	for k, v := range debeziumProducer(b.o.kafkaAddr) {
 		props[k] = v
 	}
-	dbz, err := newDebezium(b.o.debeziumScript, ddir, "dbz"+b.run, b.src.TopicDB(), props)
+	dbz, err := newDebezium(b.o.debeziumScript, b.src.Name(), ddir, "dbz"+b.run, b.src.TopicDB(), props)
 	if err != nil {
 		return err
 	}
