@@ -227,7 +227,10 @@ func TestChartSVG(t *testing.T) {
 	if c.Points != 3 || strings.Count(c.SVG, "<polyline") != 1 || strings.Count(c.SVG, "<circle") != 1 {
 		t.Errorf("points %d, SVG %s; want one line of two and one dot", c.Points, c.SVG)
 	}
-	if !strings.Contains(c.SVG, `data-points="3"`) || !strings.Contains(c.SVG, "now 150 ms, highest 300 ms") {
+	if c.SpanSeconds != 300 || !strings.Contains(c.SVG, ">−5 min<") {
+		t.Errorf("span %v s, want the 5 min that hold 3 min of samples: %s", c.SpanSeconds, c.SVG)
+	}
+	if !strings.Contains(c.SVG, `data-points="3"`) || !strings.Contains(c.SVG, "over the last 5 min: now 150 ms, highest 300 ms") {
 		t.Errorf("SVG %s", c.SVG)
 	}
 	for v, want := range map[float64]float64{0: 1, 0.3: 0.5, 7: 10, 120: 200, 1000: 1000, 4100: 5000} {

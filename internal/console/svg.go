@@ -60,16 +60,17 @@ func render(now time.Time, title string, pts []point, format func(float64) strin
 		}
 	}
 	top = niceCeil(top)
+	span := timeSpan(now, pts)
 	plotW := float64(chartWidth - padLeft - padRight)
 	plotH := float64(chartHeight - padTop - padBottom)
 	x := func(t time.Time) float64 {
 		ago := now.Sub(t).Seconds()
-		return padLeft + plotW*(1-ago/History.Seconds())
+		return padLeft + plotW*(1-ago/span.Seconds())
 	}
 	y := func(v float64) float64 { return padTop + plotH*(1-v/top) }
 
 	var b strings.Builder
-	summary := fmt.Sprintf("%s over the last hour: now %s, highest %s, %d points", title, orDash(last, format), format(maxOf(pts)), n)
+	summary := fmt.Sprintf("%s over the last %s: now %s, highest %s, %d points", title, spanText(span), orDash(last, format), format(maxOf(pts)), n)
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" class="chart" role="img" data-points="%d" aria-label="%s">`,
 		chartWidth, chartHeight, n, summary)
 	fmt.Fprintf(&b, `<title>%s</title>`, summary)
@@ -78,17 +79,18 @@ func render(now time.Time, title string, pts []point, format func(float64) strin
 		fmt.Fprintf(&b, `<line class="grid" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/>`, padLeft, chartWidth-padRight, gy, gy)
 		fmt.Fprintf(&b, `<text class="axis" x="%d" y="%.1f" text-anchor="end">%s</text>`, padLeft-6, gy+4, format(top*frac))
 	}
-	for _, minAgo := range []int{60, 45, 30, 15, 0} {
-		gx := x(now.Add(-time.Duration(minAgo) * time.Minute))
+	for i, frac := range []float64{1, 0.75, 0.5, 0.25, 0} {
+		ago := time.Duration(frac * float64(span))
+		gx := x(now.Add(-ago))
 		label := "now"
-		if minAgo > 0 {
-			label = "−" + strconv.Itoa(minAgo) + " min"
+		if ago > 0 {
+			label = "−" + agoText(ago)
 		}
 		anchor := "middle"
-		switch minAgo {
-		case 60:
-			anchor = "start"
+		switch i {
 		case 0:
+			anchor = "start"
+		case 4:
 			anchor = "end"
 		}
 		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="%s">%s</text>`, gx, chartHeight-6, anchor, label)
@@ -106,7 +108,7 @@ func render(now time.Time, title string, pts []point, format func(float64) strin
 		run = run[:0]
 	}
 	for _, p := range pts {
-		if math.IsNaN(p.v) || now.Sub(p.at) > History {
+		if math.IsNaN(p.v) || now.Sub(p.at) > span {
 			flush()
 			continue
 		}
@@ -114,7 +116,40 @@ func render(now time.Time, title string, pts []point, format func(float64) strin
 	}
 	flush()
 	b.WriteString(`</svg>`)
-	return Chart{SVG: b.String(), Points: n}
+	return Chart{SVG: b.String(), Points: n, SpanSeconds: span.Seconds()}
+}
+
+// spans are the time axis' lengths: the shortest that holds every sample,
+// so that a daemon started a minute ago does not draw a sliver at the
+// right edge of an hour.
+var spans = []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute, History}
+
+func timeSpan(now time.Time, pts []point) time.Duration {
+	if len(pts) == 0 {
+		return spans[0]
+	}
+	oldest := now.Sub(pts[0].at)
+	for _, s := range spans {
+		if oldest <= s {
+			return s
+		}
+	}
+	return History
+}
+
+func spanText(d time.Duration) string {
+	if d == time.Hour {
+		return "hour"
+	}
+	return agoText(d)
+}
+
+// agoText writes a tick's distance from now: seconds below two minutes.
+func agoText(d time.Duration) string {
+	if d < 2*time.Minute {
+		return strconv.Itoa(int(d.Round(time.Second).Seconds())) + " s"
+	}
+	return trim(d.Minutes(), 1) + " min"
 }
 
 func maxOf(pts []point) float64 {

@@ -88,11 +88,12 @@ type Figure struct {
 	Value  float64 `json:"value"`
 }
 
-// Chart is a server-rendered SVG of one series over History and how many
-// points it draws.
+// Chart is a server-rendered SVG of one series over at most History, how
+// many points it draws and how far back its time axis reaches.
 type Chart struct {
-	SVG    string `json:"svg"`
-	Points int    `json:"points"`
+	SVG         string  `json:"svg"`
+	Points      int     `json:"points"`
+	SpanSeconds float64 `json:"span_seconds"`
 }
 
 // build assembles the page's data from the statuses and the samples.

@@ -11,10 +11,10 @@
 
   const STATES = {
     streaming:    { symbol: '●', text: 'streaming' },
-    snapshotting: { symbol: '⇣', text: 'snapshotting' },
+    snapshotting: { symbol: '↓', text: 'snapshotting' },
     starting:     { symbol: '…', text: 'starting' },
     restarting:   { symbol: '↻', text: 'restarting' },
-    stalled:      { symbol: '⏸', text: 'stalled' },
+    stalled:      { symbol: '⚠', text: 'stalled' },
     failed:       { symbol: '✕', text: 'failed' },
     stopped:      { symbol: '■', text: 'stopped' },
   };
@@ -55,7 +55,7 @@
     return fmtNum(b, i === 0 ? 0 : 1) + ' ' + units[i];
   }
   function fmtRate(v, unit) {
-    return v === null ? '—' : fmtNum(v, v < 10 ? 1 : 0) + ' ' + unit;
+    return v === null ? '—' : fmtNum(v, v < 10 ? 1 : 0) + unit;
   }
   function fmtTime(iso) {
     if (!iso) return '';
@@ -72,12 +72,17 @@
       el('dd', { 'data-figure': name, 'data-value': value === null || value === undefined ? null : String(value) }, text));
   }
 
+  function spanText(secs) {
+    if (secs >= 3600) return 'last hour';
+    return 'last ' + (secs < 120 ? fmtNum(secs, 0) + ' s' : fmtNum(secs / 60, 0) + ' min');
+  }
+
   function chart(name, caption, c) {
     const box = el('div', { class: 'chart-box' });
     // The server's SVG: numbers and fixed words only (see svg.go).
     box.innerHTML = c.svg;
     return el('figure', { class: 'chart', 'data-chart': name, 'data-points': String(c.points) },
-      el('figcaption', {}, caption), box);
+      el('figcaption', {}, caption + ', ' + spanText(c.span_seconds)), box);
   }
 
   function snapshotPanel(tables) {
@@ -87,7 +92,7 @@
         el('th', { scope: 'row' }, el('code', {}, t.table)),
         el('td', {}, fmtNum(t.rows_done, 0) + ' / ~' + fmtNum(t.rows_total, 0),
           pct === null ? null : el('progress', { max: '100', value: pct.toFixed(1), 'aria-label': t.table + ' ' + pct.toFixed(0) + '%' })),
-        el('td', {}, fmtRate(t.rows_per_second, 'rows/s')),
+        el('td', {}, fmtRate(t.rows_per_second, ' rows/s')),
         el('td', {}, t.eta_seconds === null ? (t.rows_done >= t.rows_total ? 'done' : '—') : fmtMs(t.eta_seconds * 1000)));
     });
     return el('section', { class: 'panel', 'data-panel': 'snapshot' },
@@ -127,8 +132,10 @@
         el('h2', { id: id }, s.name),
         el('span', { class: 'badge', 'data-state': s.state },
           el('span', { 'aria-hidden': 'true' }, st.symbol + ' '), st.text)),
-      el('p', { class: 'since' }, st.text + ' since ' + fmtTime(s.since) + ' (' + ago(s.since, now) + ')',
-        s.pipeline !== s.state ? ' · pipeline ' + s.pipeline : null),
+      // since is when the pipeline entered its state; stalled and
+      // snapshotting are judged on top of "streaming".
+      el('p', { class: 'since' }, (s.pipeline !== s.state ? 'pipeline ' + s.pipeline : st.text) +
+        ' since ' + fmtTime(s.since) + ' (' + ago(s.since, now) + ')'),
       s.last_error ? el('p', { class: 'error', 'data-figure': 'last-error' },
         el('strong', {}, 'Last error' + (s.last_error_at ? ' at ' + fmtTime(s.last_error_at) : '') + ': '), s.last_error) : null,
       el('dl', { class: 'figures' },
@@ -147,8 +154,8 @@
       s.snapshot && s.snapshot.length ? snapshotPanel(s.snapshot) : null,
       s.accuracy && s.accuracy.length ? accuracyPanel(s.accuracy) : null,
       el('div', { class: 'charts' },
-        chart('lag', 'Lag, last hour', s.lag_chart),
-        chart('throughput', 'Events/s, last hour', s.throughput_chart)));
+        chart('lag', 'Lag', s.lag_chart),
+        chart('throughput', 'Events/s', s.throughput_chart)));
   }
 
   function render(data) {
