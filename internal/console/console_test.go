@@ -78,8 +78,11 @@ func TestCardFiguresComeFromTheMetrics(t *testing.T) {
 	if c.LagChart.Points != 11 || c.ThroughputChart.Points != 10 {
 		t.Errorf("chart points: lag %d, throughput %d; want 11 and 10", c.LagChart.Points, c.ThroughputChart.Points)
 	}
-	if c.Slot != nil || c.DeadLetters != nil || c.Accuracy != nil || c.Snapshot != nil {
-		t.Errorf("optional panels without their series: %+v %v %v %v", c.Slot, c.DeadLetters, c.Accuracy, c.Snapshot)
+	if c.Slot != nil || c.Accuracy != nil || c.Snapshot != nil {
+		t.Errorf("optional panels without their series: %+v %v %v", c.Slot, c.Accuracy, c.Snapshot)
+	}
+	if val(c.DeadLetters) != 0.0 {
+		t.Errorf("dead letters %v, want 0 (the series exists for every source)", val(c.DeadLetters))
 	}
 }
 
@@ -96,10 +99,10 @@ func TestOptionalPanelsAppearWithTheirSeries(t *testing.T) {
 	gauge("tributary_accuracy_last_pass_timestamp_seconds").WithLabelValues("orders").Set(1.7e9)
 	gauge(seriesSlotRetained).WithLabelValues("orders").Set(1 << 20)
 	gauge(seriesSlotMax).WithLabelValues("orders").Set(-1)
-	dl := prometheus.NewCounterVec(prometheus.CounterOpts{Name: seriesDeadLetters, Help: "x"}, []string{"source", "kind"})
-	r.reg.Prometheus().MustRegister(dl)
-	dl.WithLabelValues("orders", "mapping").Add(2)
-	dl.WithLabelValues("orders", "oversized").Add(1)
+	src := r.reg.Source("orders")
+	src.DeadLetter(metrics.DeadLetterMapping)
+	src.DeadLetter(metrics.DeadLetterMapping)
+	src.DeadLetter(metrics.DeadLetterOversized)
 	r.con.Sample()
 
 	c := r.card(t, "orders")

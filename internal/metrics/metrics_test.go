@@ -339,3 +339,20 @@ func BenchmarkHotPath(b *testing.B) {
 		s.Retry(KindKafka)
 	}
 }
+
+func TestDeadLetters(t *testing.T) {
+	t.Parallel()
+	r := NewRegistry()
+	s := r.Source("crm")
+	s.DeadLetter(DeadLetterMapping)
+	s.DeadLetter(DeadLetterMapping)
+	s.DeadLetter(DeadLetterOversized)
+	var nilSource *Source
+	nilSource.DeadLetter(DeadLetterMapping) // a no-op
+	gather(t, r, `
+# HELP tributary_dead_letters_total Records sent to the dead-letter topic instead of their own, by kind: mapping (a row a mapping rule refused), oversized (a message over the size limit).
+# TYPE tributary_dead_letters_total counter
+tributary_dead_letters_total{kind="mapping",source="crm"} 2
+tributary_dead_letters_total{kind="oversized",source="crm"} 1
+`, "tributary_dead_letters_total")
+}

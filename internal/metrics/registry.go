@@ -52,6 +52,12 @@ const (
 	KindPermanent  = "permanent"  // an error restarting cannot fix
 )
 
+// Dead-letter kinds: the label values of tributary_dead_letters_total.
+const (
+	DeadLetterMapping   = "mapping"   // a row a mapping rule could not transform
+	DeadLetterOversized = "oversized" // a message over the size limit (kafka.on_oversized: dead_letter)
+)
+
 // produceBuckets run from 1ms to 30s: a healthy local broker acks in
 // milliseconds; kafka-go's retries with backoff can take tens of seconds.
 var produceBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
@@ -70,6 +76,7 @@ type Registry struct {
 	up        *prometheus.GaugeVec
 	snapDone  *prometheus.GaugeVec
 	snapTotal *prometheus.GaugeVec
+	dead      *prometheus.CounterVec
 
 	mu      sync.Mutex
 	sources map[string]*Source
@@ -129,10 +136,15 @@ func NewRegistry(opts ...Option) *Registry {
 		Help: "Rows of a table's snapshot expected (an estimate taken at its start).",
 	}, []string{"source", "table"})
 
+	r.dead = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tributary_dead_letters_total",
+		Help: "Records sent to the dead-letter topic instead of their own, by kind: mapping (a row a mapping rule refused), oversized (a message over the size limit).",
+	}, []string{"source", "kind"})
+
 	r.prom.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		r.delivered, r.bytes, r.inFlight, r.produce, r.retries, r.errors, r.up, r.snapDone, r.snapTotal,
+		r.delivered, r.bytes, r.inFlight, r.produce, r.retries, r.errors, r.up, r.snapDone, r.snapTotal, r.dead,
 		&scrapeCollector{r: r},
 	)
 	return r

@@ -27,6 +27,9 @@ type Source struct {
 	errors    kindCounters
 	snapDone  *prometheus.GaugeVec // curried with source
 	snapTotal *prometheus.GaugeVec
+	deadMap   prometheus.Counter
+	deadSize  prometheus.Counter
+	dead      *prometheus.CounterVec // curried with source
 
 	// Totals for Status; Prometheus counters are not cheap to read back.
 	nDelivered  atomic.Uint64
@@ -65,12 +68,31 @@ func newSource(r *Registry, name string) *Source {
 		errors:    newKindCounters(r.errors.MustCurryWith(l)),
 		snapDone:  r.snapDone.MustCurryWith(l),
 		snapTotal: r.snapTotal.MustCurryWith(l),
+		dead:      r.dead.MustCurryWith(l),
 		state:     StateStarting,
 		since:     r.now(),
 		snapshot:  map[string]TableProgress{},
 	}
+	s.deadMap = s.dead.WithLabelValues(DeadLetterMapping)
+	s.deadSize = s.dead.WithLabelValues(DeadLetterOversized)
 	s.up.Set(0)
 	return s
+}
+
+// DeadLetter counts one record sent to the dead-letter topic, of kind
+// (DeadLetter* constants), when it is handed to the sink.
+func (s *Source) DeadLetter(kind string) {
+	if s == nil {
+		return
+	}
+	switch kind {
+	case DeadLetterMapping:
+		s.deadMap.Inc()
+	case DeadLetterOversized:
+		s.deadSize.Inc()
+	default:
+		s.dead.WithLabelValues(kind).Inc()
+	}
 }
 
 // Name is the source's configured name.
