@@ -33,6 +33,9 @@ type pageCard struct {
 	// vertices and lone dots); LagPointsAttr is what the chart says.
 	LagPoints     int `json:"lagPoints"`
 	LagPointsAttr int `json:"lagPointsAttr"`
+	// Panels lists the card's optional panels (slot, snapshot, accuracy).
+	Panels      []string `json:"panels"`
+	DeadLetters *float64 `json:"deadLetters"`
 }
 
 type pageState struct {
@@ -65,6 +68,8 @@ const readPage = `(() => {
         eps: num(c, 'events-per-second'), delivered: num(c, 'events-delivered'),
         error: err ? err.textContent : '',
         lagPoints: drawn, lagPointsAttr: svg ? Number(svg.getAttribute('data-points')) : 0,
+        panels: Array.from(c.querySelectorAll('[data-panel]')).map((p) => p.getAttribute('data-panel')),
+        deadLetters: num(c, 'dead-letters'),
       };
     }),
   };
@@ -171,6 +176,20 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	if st.Stale {
 		t.Errorf("the page is stale while the daemon answers: %q", st.Freshness)
+	}
+	// PostgreSQL's card has the slot panel, MariaDB's has none; both show
+	// dead letters (none here).
+	if c, _ := st.card(pg.Source); !slices.Contains(c.Panels, "slot") {
+		t.Errorf("the PostgreSQL card has the panels %v, want the replication slot's", c.Panels)
+	}
+	for _, name := range good {
+		c, _ := st.card(name)
+		if name == my.Source && len(c.Panels) > 0 {
+			t.Errorf("the MariaDB card has the panels %v, want none", c.Panels)
+		}
+		if c.DeadLetters == nil || *c.DeadLetters != 0 {
+			t.Errorf("%s: dead letters %v, want 0", name, val(c.DeadLetters))
+		}
 	}
 
 	// events/s against /metrics: the page's figure averages the last 6

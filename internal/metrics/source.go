@@ -30,6 +30,8 @@ type Source struct {
 	deadMap   prometheus.Counter
 	deadSize  prometheus.Counter
 	dead      *prometheus.CounterVec // curried with source
+	slotWAL   *prometheus.GaugeVec   // curried; the series exist once set
+	slotMax   *prometheus.GaugeVec
 
 	// Totals for Status; Prometheus counters are not cheap to read back.
 	nDelivered  atomic.Uint64
@@ -69,6 +71,8 @@ func newSource(r *Registry, name string) *Source {
 		snapDone:  r.snapDone.MustCurryWith(l),
 		snapTotal: r.snapTotal.MustCurryWith(l),
 		dead:      r.dead.MustCurryWith(l),
+		slotWAL:   r.slotWAL.MustCurryWith(l),
+		slotMax:   r.slotMax.MustCurryWith(l),
 		state:     StateStarting,
 		since:     r.now(),
 		snapshot:  map[string]TableProgress{},
@@ -77,6 +81,17 @@ func newSource(r *Registry, name string) *Source {
 	s.deadSize = s.dead.WithLabelValues(DeadLetterOversized)
 	s.up.Set(0)
 	return s
+}
+
+// SetSlotWAL records what the source's replication slot retains and the
+// server's limit for it (-1: unlimited). Until it is first called, the
+// source has no tributary_slot_* series.
+func (s *Source) SetSlotWAL(retained, limit int64) {
+	if s == nil {
+		return
+	}
+	s.slotWAL.WithLabelValues().Set(float64(retained))
+	s.slotMax.WithLabelValues().Set(float64(limit))
 }
 
 // DeadLetter counts one record sent to the dead-letter topic, of kind

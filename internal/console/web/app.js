@@ -153,9 +153,12 @@
       s.slot ? slotPanel(s.slot) : null,
       s.snapshot && s.snapshot.length ? snapshotPanel(s.snapshot) : null,
       s.accuracy && s.accuracy.length ? accuracyPanel(s.accuracy) : null,
-      el('div', { class: 'charts' },
-        chart('lag', 'Lag', s.lag_chart),
-        chart('throughput', 'Events/s', s.throughput_chart)));
+      // A source that never delivered (failed at start) has nothing to chart.
+      s.lag_chart.points === 0 && !s.events_delivered
+        ? el('p', { class: 'no-chart' }, 'Nothing delivered yet: no charts.')
+        : el('div', { class: 'charts' },
+          chart('lag', 'Lag', s.lag_chart),
+          chart('throughput', 'Events/s', s.throughput_chart)));
   }
 
   function render(data) {
