@@ -174,11 +174,18 @@
       ' s (an hour kept in memory); states and errors as /status reports them.';
   }
 
+  // setFreshness updates the header every poll; screen readers hear only
+  // the changes between fresh and stale (and the first answer).
+  let announced = null;
   function setFreshness(text, stale) {
     const p = document.getElementById('freshness');
     p.textContent = text;
     p.classList.toggle('stale', stale);
     document.body.classList.toggle('is-stale', stale);
+    if (announced !== stale) {
+      announced = stale;
+      document.getElementById('announce').textContent = stale ? text : 'Figures are current.';
+    }
   }
 
   function showTokenForm() {
