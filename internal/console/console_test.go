@@ -97,9 +97,8 @@ func TestOptionalPanelsAppearWithTheirSeries(t *testing.T) {
 	}
 	gauge("tributary_accuracy_mismatches", "table").WithLabelValues("orders", "public.items").Set(3)
 	gauge("tributary_accuracy_last_pass_timestamp_seconds").WithLabelValues("orders").Set(1.7e9)
-	gauge(seriesSlotRetained).WithLabelValues("orders").Set(1 << 20)
-	gauge(seriesSlotMax).WithLabelValues("orders").Set(-1)
 	src := r.reg.Source("orders")
+	src.SetSlotWAL(1<<20, -1)
 	src.DeadLetter(metrics.DeadLetterMapping)
 	src.DeadLetter(metrics.DeadLetterMapping)
 	src.DeadLetter(metrics.DeadLetterOversized)
