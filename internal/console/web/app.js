@@ -90,7 +90,7 @@
       const pct = t.rows_total > 0 ? Math.min(100, (100 * t.rows_done) / t.rows_total) : null;
       return el('tr', { 'data-table': t.table },
         el('th', { scope: 'row' }, el('code', {}, t.table)),
-        el('td', {}, fmtNum(t.rows_done, 0) + ' / ~' + fmtNum(t.rows_total, 0),
+        el('td', {}, fmtNum(t.rows_done, 0) + ' / ~' + fmtNum(t.rows_total, 0) + (pct === null ? '' : ' (' + fmtNum(pct, 1) + ' %)'),
           pct === null ? null : el('progress', { max: '100', value: pct.toFixed(1), 'aria-label': t.table + ' ' + pct.toFixed(0) + '%' })),
         el('td', {}, fmtRate(t.rows_per_second, ' rows/s')),
         el('td', {}, t.eta_seconds === null ? (t.rows_done >= t.rows_total ? 'done' : '—') : fmtMs(t.eta_seconds * 1000)));
