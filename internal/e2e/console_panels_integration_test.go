@@ -3,10 +3,18 @@ package e2e
 // The console's optional panels in Chromium, from an in-process admin
 // server whose registry has them: snapshot progress, the replication slot,
 // dead letters and accuracy series; and a source without them shows none.
+// Then the data endpoint turns slow: the page says since when its figures
+// are stale, and recovers.
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +46,25 @@ func TestConsolePanelsInChromium(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	// In front of it, a proxy that can hold /console/data past the page's
+	// 5 s timeout.
+	var slow atomic.Bool
+	target, err := url.Parse("http://" + srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slow.Load() && r.URL.Path == "/console/data" {
+			select {
+			case <-time.After(8 * time.Second):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
 	// A snapshot making progress, so that its rate and ETA are known.
 	stopSnapshot := make(chan struct{})
 	snapDone := make(chan struct{})
@@ -71,7 +98,7 @@ func TestConsolePanelsInChromium(t *testing.T) {
 			eta: text('[data-panel="snapshot"] tbody td:last-child'),
 			dead: text('[data-figure="dead-letters"]'), slot: text('[data-panel="slot"] p')};
 	})`
-	b.do(t, 20*time.Second, chromedp.Navigate("http://"+srv.Addr()+"/"))
+	b.do(t, 20*time.Second, chromedp.Navigate(front.URL+"/"))
 	var cards []card
 	testenv.Eventually(t, 20*time.Second, "the orders card with its panels and a snapshot ETA", func() bool {
 		cards = eval[[]card](t, b, read)
@@ -93,5 +120,32 @@ func TestConsolePanelsInChromium(t *testing.T) {
 	b.screenshot(t, "console-panels")
 	if p := b.consoleProblems(); len(p) > 0 {
 		t.Errorf("the page logged errors in Chromium: %v", p)
+	}
+
+	type freshness struct {
+		Text  string `json:"text"`
+		Stale bool   `json:"stale"`
+		Cards int    `json:"cards"`
+	}
+	const readFreshness = `({text: document.getElementById('freshness').textContent,
+		stale: document.body.classList.contains('is-stale'),
+		cards: document.querySelectorAll('article.card').length})`
+	slow.Store(true)
+	var f freshness
+	testenv.Eventually(t, 20*time.Second, "the page to say its figures are stale", func() bool {
+		f = eval[freshness](t, b, readFreshness)
+		return f.Stale && strings.HasPrefix(f.Text, "Stale since ") && strings.Contains(f.Text, "no answer within 5 s")
+	})
+	if f.Cards != 2 {
+		t.Errorf("%d cards while stale, want the last 2 kept", f.Cards)
+	}
+	t.Logf("slow endpoint: %q", f.Text)
+	slow.Store(false)
+	testenv.Eventually(t, 20*time.Second, "the page to be current again", func() bool {
+		f = eval[freshness](t, b, readFreshness)
+		return !f.Stale && strings.HasPrefix(f.Text, "Updated ")
+	})
+	if p := b.consoleProblems(); len(p) > 0 {
+		t.Logf("Chromium's log after the slow answers: %v", p)
 	}
 }
