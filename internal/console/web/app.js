@@ -215,8 +215,15 @@
       setFreshness('Stale since ' + fmtTime((lastOk || staleSince).toISOString()) + ': ' + why + '. Retrying…', true);
     } finally {
       clearTimeout(timer);
-      setTimeout(poll, POLL_MS);
+      schedule(POLL_MS);
     }
+  }
+
+  // One pending poll at a time: a new schedule replaces the last.
+  let next = null;
+  function schedule(ms) {
+    clearTimeout(next);
+    next = setTimeout(poll, ms);
   }
 
   document.getElementById('token-form').addEventListener('submit', (ev) => {
@@ -224,6 +231,7 @@
     token = document.getElementById('token').value.trim();
     sessionStorage.setItem(TOKEN_KEY, token);
     document.getElementById('token-form').hidden = true;
+    schedule(0); // try the token now rather than at the next poll
   });
 
   poll();
