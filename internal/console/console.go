@@ -67,6 +67,9 @@ func New(g prometheus.Gatherer, statuses func() []metrics.SourceStatus, interval
 		interval = DefaultInterval
 	}
 	interval = min(max(interval, MinInterval), MaxInterval)
+	if statuses == nil {
+		statuses = func() []metrics.SourceStatus { return nil }
+	}
 	c := &Console{statuses: statuses, now: time.Now}
 	for _, o := range opts {
 		o(c)
@@ -75,7 +78,8 @@ func New(g prometheus.Gatherer, statuses func() []metrics.SourceStatus, interval
 	return c
 }
 
-// Run samples until ctx is done.
+// Run samples until ctx is done. Without it the page shows the sources'
+// states but no figures or charts.
 func (c *Console) Run(ctx context.Context) { c.sampler.run(ctx) }
 
 // Sample gathers once now (tests; Run does it every interval).
