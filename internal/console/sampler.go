@@ -104,8 +104,7 @@ type sourceSeries struct {
 // sampler gathers the registry every interval and keeps History of each
 // source's samples. Memory is bounded: History/interval samples of 64
 // bytes per source (720 at the default 5 s, 46 KB; 3,600 at 1 s, 230 KB),
-// plus
-// tableSamples points per snapshotted table.
+// plus tableSamples points per snapshotted table.
 type sampler struct {
 	gatherer prometheus.Gatherer
 	interval time.Duration
