@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -118,6 +120,14 @@ func TestConsolePanelsInChromium(t *testing.T) {
 	}
 	t.Logf("orders: snapshot ETA %s", o.ETA)
 	b.screenshot(t, "console-panels")
+	// The dark scheme too, for people to look at (its contrast is checked
+	// in internal/console).
+	b.do(t, 10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}))
+	b.screenshot(t, "console-panels-dark")
 	if p := b.consoleProblems(); len(p) > 0 {
 		t.Errorf("the page logged errors in Chromium: %v", p)
 	}
