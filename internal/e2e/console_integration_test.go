@@ -145,6 +145,7 @@ func TestConsoleInChromium(t *testing.T) {
 	pacedLoad(t, pg.workload(200, 72), 50*time.Millisecond)
 
 	good := []string{my.Source, pg.Source}
+	started := time.Now()
 	b.do(t, 30*time.Second, chromedp.Navigate(base+"/"))
 	const minPoints = 8
 	var st pageState
@@ -163,6 +164,7 @@ func TestConsoleInChromium(t *testing.T) {
 		c, ok := st.card(bad.Source)
 		return ok && c.State == "failed"
 	})
+	t.Logf("cards as expected %s after the page opened", time.Since(started).Round(100*time.Millisecond))
 	for _, c := range st.Cards {
 		if !strings.Contains(c.Badge, c.State) {
 			t.Errorf("%s: badge %q does not say its state %s in words", c.Name, c.Badge, c.State)
