@@ -246,3 +246,24 @@ func TestChartSVG(t *testing.T) {
 		}
 	}
 }
+
+func TestChartDownsamplesKeepingPeaks(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(100_000, 0)
+	pts := make([]point, 3600)
+	for i := range pts {
+		pts[i] = point{now.Add(time.Duration(i-3599) * time.Second), 10}
+	}
+	pts[1234].v = 999              // a one-second peak
+	pts[2000].v = math.NaN()       // a one-second gap inside a run: the run keeps its value
+	for i := 3000; i < 3100; i++ { // a long gap stays one
+		pts[i].v = math.NaN()
+	}
+	c := render(now, "Lag", pts, formatMs)
+	if c.Points > maxChartPoints || c.Points < maxChartPoints-20 {
+		t.Errorf("%d points drawn of 3600 samples, want about %d", c.Points, maxChartPoints)
+	}
+	if !strings.Contains(c.SVG, "highest 999 ms") || strings.Count(c.SVG, "<polyline") != 2 {
+		t.Errorf("the peak or the gap was lost: %s", c.SVG[:300])
+	}
+}

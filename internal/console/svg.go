@@ -52,6 +52,7 @@ func throughputChart(now time.Time, h []sample) Chart {
 // values, three horizontal grid lines labelled with format, and the time
 // axis in minutes ago.
 func render(now time.Time, title string, pts []point, format func(float64) string) Chart {
+	pts = downsample(pts, maxChartPoints)
 	top, last, n := 0.0, math.NaN(), 0
 	for _, p := range pts {
 		if !math.IsNaN(p.v) {
@@ -150,6 +151,33 @@ func agoText(d time.Duration) string {
 		return strconv.Itoa(int(d.Round(time.Second).Seconds())) + " s"
 	}
 	return trim(d.Minutes(), 1) + " min"
+}
+
+// maxChartPoints bounds the points a chart draws: about two pixels each
+// at its width, and a page of many sources stays small (an hour at 1 s is
+// 3,600 samples).
+const maxChartPoints = 300
+
+// downsample merges runs of consecutive points into at most limit points,
+// each at its run's last time with its highest known value, so that a peak
+// survives; a run with no known value stays a gap.
+func downsample(pts []point, limit int) []point {
+	if len(pts) <= limit {
+		return pts
+	}
+	size := (len(pts) + limit - 1) / limit
+	out := make([]point, 0, limit)
+	for i := 0; i < len(pts); i += size {
+		run := pts[i:min(i+size, len(pts))]
+		p := point{at: run[len(run)-1].at, v: math.NaN()}
+		for _, q := range run {
+			if !math.IsNaN(q.v) && (math.IsNaN(p.v) || q.v > p.v) {
+				p.v = q.v
+			}
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 func maxOf(pts []point) float64 {
