@@ -147,6 +147,8 @@
         figure('checkpoint-age', 'Checkpoint age', s.checkpoint_age_seconds === null ? '—' : fmtMs(s.checkpoint_age_seconds * 1000), s.checkpoint_age_seconds, 'since the last checkpoint was saved'),
         figure('in-flight', 'In flight', fmtNum(s.in_flight, 0), s.in_flight, 'handed to Kafka, not yet acked'),
         figure('retries', 'Restarts', fmtNum(s.retries, 0), s.retries, 'pipeline restarts from the checkpoint'),
+        figure('last-change', 'Last change read', s.last_event_at ? ago(s.last_event_at, now) : '—', null,
+          'old with a lag near zero: idle; old with a growing lag: stuck'),
         s.dead_letters === undefined ? null : figure('dead-letters', 'Dead letters', fmtNum(s.dead_letters, 0), s.dead_letters, 'rows sent to the dead-letter topic')),
       el('p', { class: 'position' }, el('span', {}, 'Checkpoint '),
         s.checkpoint_position ? el('code', { 'data-figure': 'checkpoint-position' }, s.checkpoint_position) : '—'),
