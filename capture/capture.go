@@ -154,6 +154,20 @@ type Confirmer interface {
 	Confirm(position string)
 }
 
+// SlotReporter is implemented by sources whose server keeps WAL for them
+// in a replication slot (PostgreSQL): the pipeline reports how much the
+// slot retains next to the server's limit, so an operator sees a slot
+// growing towards being invalidated.
+type SlotReporter interface {
+	SlotWAL(ctx context.Context) (SlotWAL, error)
+}
+
+// SlotWAL is what a slot retains and the most the server lets it retain.
+type SlotWAL struct {
+	RetainedBytes int64 // current WAL position minus the slot's restart_lsn
+	MaxBytes      int64 // max_slot_wal_keep_size in bytes; -1: unlimited
+}
+
 // LagReporter is implemented by sources that can say how many bytes of
 // binlog or WAL the server has written past a position: the pipeline
 // reports it for the committed checkpoint as "lag in bytes".

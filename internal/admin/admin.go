@@ -9,6 +9,9 @@
 //	               queue an on-demand snapshot of tables (see OnSnapshot):
 //	               202 with a JSON SnapshotAccepted, 4xx with {"error": …}
 //	GET /debug/pprof/…  Go profiles
+//	GET /               the operator's console page (internal/console), with
+//	                    its assets under /console/ and its JSON at
+//	                    GET /console/data
 //
 // It listens on admin.addr, DefaultAddr unless configured. The default is
 // loopback on purpose: /status carries error texts and positions, POST
@@ -18,9 +21,12 @@
 // (internal/config refuses another address unless
 // admin.allow_unauthenticated is set). With it, `Authorization: Bearer
 // <token>` is required on /status, POST /snapshot and /debug/pprof/, and on
-// /metrics with WithProtectedMetrics; /healthz and /readyz stay open for
-// probes, which cannot carry a secret and learn nothing but source names
-// and states. A missing or wrong token is answered 401 with a
+// /metrics with WithProtectedMetrics, and on /console/data, which carries
+// what /status does; /healthz and /readyz stay open for probes, which
+// cannot carry a secret and learn nothing but source names and states. The
+// console page and its script stay open too: they hold no data, and a
+// browser cannot send a header when it opens a page (the page asks for the
+// token and sends it with its requests). A missing or wrong token is answered 401 with a
 // `WWW-Authenticate: Bearer` challenge. WithTLS serves HTTPS (TLS 1.2 or
 // later) instead of plain HTTP.
 package admin
@@ -40,6 +46,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tributary-cdc/tributary/internal/console"
 	"github.com/tributary-cdc/tributary/internal/metrics"
 )
 
@@ -64,6 +71,7 @@ type Server struct {
 	protectMetrics bool
 	tlsConfig      *tls.Config
 	startErr       error // reading the token or TLS files failed; Listen returns it
+	console        *console.Console
 
 	mu         sync.Mutex
 	ln         net.Listener
@@ -117,6 +125,7 @@ func New(addr string, reg *metrics.Registry, logger *slog.Logger, opts ...Option
 		opt(&o)
 	}
 	s.setup(o)
+	s.console = console.New(reg.Prometheus(), reg.Statuses, o.consoleInterval)
 	s.srv = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -144,6 +153,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /debug/pprof/", s.protect(http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", s.protect(http.HandlerFunc(pprof.Profile)))
 	mux.Handle("GET /debug/pprof/trace", s.protect(http.HandlerFunc(pprof.Trace)))
+	// The console: the page and its assets are static and open, its data
+	// is /status's and takes the token like /status.
+	page := s.console.Page()
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET /console/app.js", page)
+	mux.Handle("GET /console/app.css", page)
+	mux.Handle("GET /console/data", s.protect(s.console.Data()))
 	return mux
 }
 
@@ -197,6 +213,11 @@ func (s *Server) Run(ctx context.Context) error {
 	if warning := s.exposure(s.addr); warning != "" {
 		s.logger.Warn(warning)
 	}
+
+	sampling, stopSampling := context.WithCancel(context.Background())
+	sampled := make(chan struct{})
+	go func() { s.console.Run(sampling); close(sampled) }()
+	defer func() { stopSampling(); <-sampled }()
 
 	served := make(chan error, 1)
 	go func() { served <- s.srv.Serve(ln) }()

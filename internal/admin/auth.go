@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Option configures a Server; see New.
@@ -19,6 +20,16 @@ type options struct {
 	token        func() (string, error)
 	protectStats bool
 	tls          func() (*tls.Config, error)
+	// consoleInterval is how often the console samples the registry; 0
+	// is console.DefaultInterval.
+	consoleInterval time.Duration
+}
+
+// WithConsoleInterval sets how often the console page's sampler reads the
+// registry (console.DefaultInterval unless set; clamped to
+// console.MinInterval … MaxInterval). The charts keep console.History.
+func WithConsoleInterval(d time.Duration) Option {
+	return func(o *options) { o.consoleInterval = d }
 }
 
 // WithBearerToken requires `Authorization: Bearer <token>` on the

@@ -74,6 +74,8 @@ func TestBearerTokenRoutes(t *testing.T) {
 			checks: join(
 				open("GET", "/metrics", 200), open("GET", "/status", 200), open("POST", "/snapshot?source=crm&table=d.t", 202),
 				open("GET", "/debug/pprof/", 200), open("GET", "/healthz", 200),
+				open("GET", "/", 200), open("GET", "/console/app.js", 200), open("GET", "/console/data", 200),
+				open("GET", "/nope", 404), open("GET", "/console/", 404), open("POST", "/", 405),
 			),
 		},
 		{
@@ -83,6 +85,9 @@ func TestBearerTokenRoutes(t *testing.T) {
 				open("GET", "/healthz", 200), open("GET", "/readyz", 503), open("GET", "/metrics", 200),
 				protected("GET", "/status", 200), protected("POST", "/snapshot?source=crm&table=d.t", 202),
 				protected("GET", "/debug/pprof/", 200), protected("GET", "/debug/pprof/goroutine?debug=1", 200),
+				// The console page holds no data; its data is /status's.
+				open("GET", "/", 200), open("GET", "/console/app.js", 200), open("GET", "/console/app.css", 200),
+				protected("GET", "/console/data", 200), open("GET", "/index.html", 404),
 				[]check{
 					{"GET", "/status", "bearer " + secret, 200}, // the scheme is case-insensitive
 					{"GET", "/status", "Basic " + secret, 401},

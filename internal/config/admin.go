@@ -7,8 +7,10 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tributary-cdc/tributary/internal/admin"
+	"github.com/tributary-cdc/tributary/internal/console"
 	"github.com/tributary-cdc/tributary/internal/tlsconf"
 )
 
@@ -27,6 +29,15 @@ type Admin struct {
 	// AllowUnauthenticated accepts an address beyond loopback without
 	// Auth: anyone who reaches it reads /status and starts snapshots.
 	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
+	// Console is the web page at / (internal/console).
+	Console AdminConsole `yaml:"console"`
+}
+
+// AdminConsole is the `admin.console` section.
+type AdminConsole struct {
+	// SampleInterval is how often the console reads the metrics for its
+	// charts; it keeps an hour of samples per source (720 at 5s).
+	SampleInterval time.Duration `yaml:"sample_interval"`
 }
 
 // AdminTLS is the `admin.tls` section.
@@ -58,6 +69,9 @@ func (a *Admin) defaults() {
 	if a.Addr == "" {
 		a.Addr = admin.DefaultAddr
 	}
+	if a.Console.SampleInterval == 0 {
+		a.Console.SampleInterval = console.DefaultInterval
+	}
 }
 
 // Validate checks the admin section's keys and reads the TLS files (so a
@@ -78,6 +92,9 @@ func (a Admin) Validate() error {
 	case !a.Auth.set() && !a.AllowUnauthenticated && addrErr == nil && !admin.Loopback(a.Addr):
 		errs = append(errs, fmt.Errorf("admin.addr %q listens beyond loopback without admin.auth: /status shows positions and errors and POST /snapshot starts work; "+
 			"set admin.auth.bearer_token_env or admin.auth.bearer_token_file, or admin.allow_unauthenticated: true", a.Addr))
+	}
+	if d := a.Console.SampleInterval; d != 0 && (d < console.MinInterval || d > console.MaxInterval) {
+		errs = append(errs, fmt.Errorf("admin.console.sample_interval %s: want %s to %s", d, console.MinInterval, console.MaxInterval))
 	}
 	if _, err := a.TLS.load(); err != nil {
 		errs = append(errs, err)
@@ -162,7 +179,7 @@ func (a Admin) ClientTLS(host string) (*tls.Config, error) {
 // ServerOptions are the admin.New options of the section: the token and
 // the certificate are read when the server is built, at start.
 func (a Admin) ServerOptions() []admin.Option {
-	var opts []admin.Option
+	opts := []admin.Option{admin.WithConsoleInterval(a.Console.SampleInterval)}
 	if a.Auth.set() {
 		opts = append(opts, admin.WithBearerToken(a.Token))
 		if a.Auth.Metrics {

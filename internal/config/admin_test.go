@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tributary-cdc/tributary/internal/admin"
 	"github.com/tributary-cdc/tributary/internal/testenv"
@@ -55,6 +56,11 @@ func TestAdminValidate(t *testing.T) {
 		{"tls ca_file not PEM", Admin{Addr: admin.DefaultAddr, TLS: AdminTLS{CertFile: certs.ServerCert, KeyFile: certs.ServerKey, CAFile: certs.NotPEM}},
 			"admin.tls.ca_file " + certs.NotPEM + ": no PEM certificate in it"},
 		{"ca_file alone", Admin{Addr: admin.DefaultAddr, TLS: AdminTLS{CAFile: certs.CA}}, "admin.tls.ca_file is what clients trust"},
+		{"console sample interval", Admin{Addr: admin.DefaultAddr, Console: AdminConsole{SampleInterval: time.Second}}, ""},
+		{"console sample interval too short", Admin{Addr: admin.DefaultAddr, Console: AdminConsole{SampleInterval: 100 * time.Millisecond}},
+			"admin.console.sample_interval 100ms: want 1s to 1m0s"},
+		{"console sample interval too long", Admin{Addr: admin.DefaultAddr, Console: AdminConsole{SampleInterval: 2 * time.Minute}},
+			"admin.console.sample_interval 2m0s: want 1s to 1m0s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,8 +170,8 @@ func TestAdminServerOptions(t *testing.T) {
 
 	a := Admin{Addr: "127.0.0.1:0", Auth: AdminAuth{BearerTokenEnv: "TRIBUTARY_TEST_ADMIN_TOKEN", Metrics: true},
 		TLS: AdminTLS{CertFile: certs.ServerCert, KeyFile: certs.ServerKey, CAFile: certs.CA}}
-	if n := len(a.ServerOptions()); n != 3 {
-		t.Errorf("%d options, want token, metrics and TLS", n)
+	if n := len(a.ServerOptions()); n != 4 {
+		t.Errorf("%d options, want the console's interval, token, metrics and TLS", n)
 	}
 	srv, err := a.ServerTLS()
 	if err != nil || srv.MinVersion != tls.VersionTLS12 || len(srv.Certificates) != 1 {
@@ -178,7 +184,7 @@ func TestAdminServerOptions(t *testing.T) {
 	if cli, err := (Admin{}).ClientTLS("127.0.0.1"); cli != nil || err != nil {
 		t.Errorf("ClientTLS without admin.tls = %v, %v; want plain HTTP", cli, err)
 	}
-	if opts := (Admin{Addr: admin.DefaultAddr}).ServerOptions(); len(opts) != 0 {
-		t.Errorf("%d options without auth and TLS", len(opts))
+	if opts := (Admin{Addr: admin.DefaultAddr}).ServerOptions(); len(opts) != 1 {
+		t.Errorf("%d options without auth and TLS, want the console's interval only", len(opts))
 	}
 }

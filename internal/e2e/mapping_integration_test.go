@@ -131,5 +131,9 @@ mappings:
 	if after := keys[wantKeys[0]]; !strings.Contains(after, `"phone":"************4567"`) || !strings.Contains(after, `"vip":true`) {
 		t.Errorf("crm customer 42: after %s, want the phone masked to its last 4 and vip cast to true", after)
 	}
+	// /metrics counts the dead letter by kind (the console's figure).
+	if n, _ := d.metric(t, `tributary_dead_letters_total{kind="mapping",source="`+s.Source+`"}`); n != 1 {
+		t.Errorf("tributary_dead_letters_total{kind=mapping} = %v, want 1", n)
+	}
 	d.stop(t)
 }

@@ -58,6 +58,7 @@ func registeredNames(t *testing.T) map[string]bool {
 	s := r.Source("crm")
 	s.Checkpoint("p", "", time.Now(), time.Now())
 	s.SetLagBytes(1)
+	s.SetSlotWAL(1, -1)
 	s.ObserveProduce(time.Millisecond)
 	mfs, err := r.Prometheus().Gather()
 	if err != nil {

@@ -52,6 +52,12 @@ const (
 	KindPermanent  = "permanent"  // an error restarting cannot fix
 )
 
+// Dead-letter kinds: the label values of tributary_dead_letters_total.
+const (
+	DeadLetterMapping   = "mapping"   // a row a mapping rule could not transform
+	DeadLetterOversized = "oversized" // a message over the size limit (kafka.on_oversized: dead_letter)
+)
+
 // produceBuckets run from 1ms to 30s: a healthy local broker acks in
 // milliseconds; kafka-go's retries with backoff can take tens of seconds.
 var produceBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
@@ -70,6 +76,9 @@ type Registry struct {
 	up        *prometheus.GaugeVec
 	snapDone  *prometheus.GaugeVec
 	snapTotal *prometheus.GaugeVec
+	dead      *prometheus.CounterVec
+	slotWAL   *prometheus.GaugeVec
+	slotMax   *prometheus.GaugeVec
 
 	mu      sync.Mutex
 	sources map[string]*Source
@@ -129,10 +138,23 @@ func NewRegistry(opts ...Option) *Registry {
 		Help: "Rows of a table's snapshot expected (an estimate taken at its start).",
 	}, []string{"source", "table"})
 
+	r.dead = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tributary_dead_letters_total",
+		Help: "Records sent to the dead-letter topic instead of their own, by kind: mapping (a row a mapping rule refused), oversized (a message over the size limit).",
+	}, []string{"source", "kind"})
+	r.slotWAL = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tributary_slot_retained_wal_bytes",
+		Help: "WAL the source's PostgreSQL replication slot retains: the server's position minus the slot's restart_lsn.",
+	}, src)
+	r.slotMax = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tributary_slot_max_wal_keep_bytes",
+		Help: "The server's max_slot_wal_keep_size in bytes (-1: unlimited); past it the server invalidates the slot.",
+	}, src)
+
 	r.prom.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		r.delivered, r.bytes, r.inFlight, r.produce, r.retries, r.errors, r.up, r.snapDone, r.snapTotal,
+		r.delivered, r.bytes, r.inFlight, r.produce, r.retries, r.errors, r.up, r.snapDone, r.snapTotal, r.dead, r.slotWAL, r.slotMax,
 		&scrapeCollector{r: r},
 	)
 	return r

@@ -27,6 +27,11 @@ type Source struct {
 	errors    kindCounters
 	snapDone  *prometheus.GaugeVec // curried with source
 	snapTotal *prometheus.GaugeVec
+	deadMap   prometheus.Counter
+	deadSize  prometheus.Counter
+	dead      *prometheus.CounterVec // curried with source
+	slotWAL   *prometheus.GaugeVec   // curried; the series exist once set
+	slotMax   *prometheus.GaugeVec
 
 	// Totals for Status; Prometheus counters are not cheap to read back.
 	nDelivered  atomic.Uint64
@@ -65,12 +70,44 @@ func newSource(r *Registry, name string) *Source {
 		errors:    newKindCounters(r.errors.MustCurryWith(l)),
 		snapDone:  r.snapDone.MustCurryWith(l),
 		snapTotal: r.snapTotal.MustCurryWith(l),
+		dead:      r.dead.MustCurryWith(l),
+		slotWAL:   r.slotWAL.MustCurryWith(l),
+		slotMax:   r.slotMax.MustCurryWith(l),
 		state:     StateStarting,
 		since:     r.now(),
 		snapshot:  map[string]TableProgress{},
 	}
+	s.deadMap = s.dead.WithLabelValues(DeadLetterMapping)
+	s.deadSize = s.dead.WithLabelValues(DeadLetterOversized)
 	s.up.Set(0)
 	return s
+}
+
+// SetSlotWAL records what the source's replication slot retains and the
+// server's limit for it (-1: unlimited). Until it is first called, the
+// source has no tributary_slot_* series.
+func (s *Source) SetSlotWAL(retained, limit int64) {
+	if s == nil {
+		return
+	}
+	s.slotWAL.WithLabelValues().Set(float64(retained))
+	s.slotMax.WithLabelValues().Set(float64(limit))
+}
+
+// DeadLetter counts one record sent to the dead-letter topic, of kind
+// (DeadLetter* constants), when it is handed to the sink.
+func (s *Source) DeadLetter(kind string) {
+	if s == nil {
+		return
+	}
+	switch kind {
+	case DeadLetterMapping:
+		s.deadMap.Inc()
+	case DeadLetterOversized:
+		s.deadSize.Inc()
+	default:
+		s.dead.WithLabelValues(kind).Inc()
+	}
 }
 
 // Name is the source's configured name.

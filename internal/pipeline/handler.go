@@ -71,6 +71,7 @@ func (h *handler) Emit(o encode.Out) error {
 	if o.Kind == encode.KindDeadLetter {
 		// The checkpoint waits for the dead letter like for an event.
 		h.metrics.Error("dead_letter")
+		h.metrics.DeadLetter(metrics.DeadLetterMapping)
 		h.logger.Warn("row sent to the dead-letter topic", "table", o.DeadLetter.Table, "rule", o.DeadLetter.Rule,
 			"reason", o.DeadLetter.Reason, "id", o.Event.ID, "topic", o.Topic)
 	}

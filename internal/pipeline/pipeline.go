@@ -381,7 +381,11 @@ const lagInterval = 5 * time.Second
 func (p *Pipeline) lagLoop(ctx context.Context, lr capture.LagReporter, from string) {
 	tick := time.NewTicker(lagInterval)
 	defer tick.Stop()
+	slots, _ := lr.(capture.SlotReporter)
 	for {
+		if slots != nil {
+			p.measureSlot(ctx, slots)
+		}
 		pos, cp := from, checkpoints.Checkpoint{Position: from}
 		if c, ok := p.Stats.Checkpoint(); ok {
 			pos, cp = c.Position, c
@@ -403,6 +407,20 @@ func (p *Pipeline) lagLoop(ctx context.Context, lr capture.LagReporter, from str
 		case <-tick.C:
 		}
 	}
+}
+
+// measureSlot reports the source's slot WAL; a failure is only logged.
+func (p *Pipeline) measureSlot(ctx context.Context, sr capture.SlotReporter) {
+	qctx, cancel := context.WithTimeout(ctx, lagInterval)
+	defer cancel()
+	w, err := sr.SlotWAL(qctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.logger.Debug("measure slot WAL", "err", err)
+		}
+		return
+	}
+	p.cfg.Metrics.SetSlotWAL(w.RetainedBytes, w.MaxBytes)
 }
 
 // observeStall feeds one lag measurement to the stall detector and reports

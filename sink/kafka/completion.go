@@ -93,6 +93,7 @@ func (s *Sink) rejectedTooLarge(m kafka.Message) bool {
 		return false
 	}
 	s.log.Warn("message rejected by the broker as too large sent to dead letter topic", "topic", m.Topic, "message", meta.describe, "seq", meta.seq)
+	s.deadLettered()
 	return true
 }
 

@@ -82,3 +82,27 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// deadLetterCounter is a Metrics that counts dead letters by kind.
+type deadLetterCounter struct {
+	mu   sync.Mutex
+	dead map[string]int
+}
+
+func (m *deadLetterCounter) Delivered(int, int)           {}
+func (m *deadLetterCounter) ObserveProduce(time.Duration) {}
+
+func (m *deadLetterCounter) DeadLetter(kind string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dead == nil {
+		m.dead = map[string]int{}
+	}
+	m.dead[kind]++
+}
+
+func (m *deadLetterCounter) count(kind string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dead[kind]
+}

@@ -103,6 +103,19 @@ type Metrics interface {
 	ObserveProduce(time.Duration)
 }
 
+// deadLetterMetrics is implemented by Metrics that also count dead
+// letters (*metrics.Source does).
+type deadLetterMetrics interface {
+	DeadLetter(kind string)
+}
+
+// deadLettered counts an oversized message sent to the dead-letter topic.
+func (s *Sink) deadLettered() {
+	if m, ok := s.metrics.(deadLetterMetrics); ok {
+		m.DeadLetter("oversized")
+	}
+}
+
 type noMetrics struct{}
 
 func (noMetrics) Delivered(int, int)           {}
@@ -205,6 +218,7 @@ func (s *Sink) Write(ctx context.Context, msgs []sink.Message) error {
 			break
 		}
 		s.log.Warn("oversized message sent to dead letter topic", "topic", m.Topic, "message", m.Describe, "seq", m.Seq, "size", size, "limit", tw.limit)
+		s.deadLettered()
 		sc.add(dtw, ref)
 	}
 	for i := range sc.groups {

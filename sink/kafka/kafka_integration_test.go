@@ -140,10 +140,15 @@ func TestSinkOversizedDeadLetter(t *testing.T) {
 	cfg := testConfig(addr)
 	cfg.OnOversized, cfg.DeadLetterTopic = OversizedDeadLetter, dlq
 	a := newAcks()
-	s := newTestSink(t, cfg, a)
+	m := &deadLetterCounter{}
+	s, err := New(cfg, a.ack, nil, WithMetrics(m))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
 
 	big := make([]byte, 20000)
-	err := s.Write(ctx, []sink.Message{
+	err = s.Write(ctx, []sink.Message{
 		{Topic: topic, Key: []byte("order-7"), Value: big, Seq: 11, Describe: "shop.orders id=7"},
 		{Topic: topic, Key: []byte("order-8"), Value: []byte("small"), Seq: 12},
 	})
@@ -155,6 +160,9 @@ func TestSinkOversizedDeadLetter(t *testing.T) {
 	}
 	if a.okCount(11) != 1 || a.okCount(12) != 1 {
 		t.Fatalf("acks: 11=%d 12=%d, want 1 each", a.okCount(11), a.okCount(12))
+	}
+	if n := m.count("oversized"); n != 1 {
+		t.Errorf("%d oversized dead letters counted, want 1", n)
 	}
 	msgs, err := ReadTopic(ctx, []string{addr}, dlq, 1, 20*time.Second)
 	if err != nil {
