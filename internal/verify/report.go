@@ -35,6 +35,10 @@ type TableReport struct {
 	Extra     Diff // in the topic, not in the source
 	Differing Diff // in both, different values
 
+	// Lost counts topic messages retention deleted before they were read
+	// (not compacted away: never read at all): keys whose latest event was
+	// among them show as missing.
+	Lost int64
 	// Partial counts rows whose latest event lacked columns (listed in its
 	// "absent"); only the columns it carried were compared.
 	Partial int64
@@ -103,6 +107,9 @@ func (r Report) Write(w io.Writer) error {
 		}
 		if t.Partial > 0 {
 			notes = append(notes, plural(t.Partial, "row", "rows")+" compared on the columns its latest event carried")
+		}
+		if t.Lost > 0 {
+			notes = append(notes, plural(t.Lost, "topic message was", "topic messages were")+" deleted by retention before being read")
 		}
 		if t.NotRechecked > 0 {
 			notes = append(notes, plural(t.NotRechecked, "difference", "differences")+" not re-checked")
