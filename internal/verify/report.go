@@ -25,6 +25,9 @@ func (r Report) Differences() int64 {
 // events' key JSON; values are never reported.
 type TableReport struct {
 	Database, Table, Topic string
+	// Topics are the topics the table's rows go to (Topic, or where its
+	// mapping routes them), all caught up for the comparison.
+	Topics []string
 	// TopicMissing is true when the topic does not exist (no event yet).
 	TopicMissing bool
 	Rows         int64 // source rows compared

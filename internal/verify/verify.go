@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
@@ -202,5 +203,9 @@ func checkTable(ctx context.Context, o *Options, state *Follower, db, table stri
 		return tr, err
 	}
 	c.finish()
+	for topic := range c.topics {
+		tr.Topics = append(tr.Topics, topic)
+	}
+	sort.Strings(tr.Topics)
 	return tr, nil
 }
