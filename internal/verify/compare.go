@@ -30,6 +30,18 @@ type suspect struct {
 	// (transform.EncodeKey's form); nil for an extra, whose state key is
 	// tried instead (the same unless a mapping changed the key).
 	sourceKey []byte
+	// row is what the source held at the last look; settled is set when
+	// a re-check found the same row as the look before it: the row did not
+	// change for a whole RecheckWait, so its last change had that long to
+	// reach the state, and a difference that remains is real.
+	row     rowPrint
+	settled bool
+}
+
+// rowPrint identifies a source row's image (present false: no row).
+type rowPrint struct {
+	present bool
+	digest  Digest
 }
 
 // comparison is the verification of one table.
@@ -184,7 +196,11 @@ func (c *comparison) compareRow(ctx context.Context, tbl *capture.Table, row []a
 					return err
 				}
 			}
-			c.suspect(img.key, suspect{kind: k, table: img.table, sourceKey: srcKey})
+			d, err := digestOf(img.after, nil)
+			if err != nil {
+				return err
+			}
+			c.suspect(img.key, suspect{kind: k, table: img.table, sourceKey: srcKey, row: rowPrint{true, d}})
 		}
 	}
 	return nil
@@ -237,7 +253,9 @@ func (c *comparison) suspect(key string, s suspect) {
 }
 
 // recheck re-reads the suspects from the source and the topic's new
-// messages, up to o.Rechecks times, dropping the keys that agree.
+// messages, up to o.Rechecks times, dropping the keys that agree and
+// marking settled those whose source row stayed the same between two
+// looks.
 func (c *comparison) recheck(ctx context.Context) error {
 	for round := 0; round < c.o.Rechecks && len(c.suspects) > 0; round++ {
 		select {
@@ -250,25 +268,26 @@ func (c *comparison) recheck(ctx context.Context) error {
 		}
 		c.rep.Rechecks++
 		for key, s := range c.suspects {
-			k, err := c.recheckKey(ctx, key, s)
+			k, row, err := c.recheckKey(ctx, key, s)
 			if err != nil {
 				return err
 			}
 			if k == same {
 				delete(c.suspects, key)
 				c.rep.Resolved++
-			} else {
-				s.kind = k
-				c.suspects[key] = s
+				continue
 			}
+			s.settled = row == s.row
+			s.kind, s.row = k, row
+			c.suspects[key] = s
 		}
 	}
 	return nil
 }
 
 // recheckKey classifies a suspect again: the source row read by its key,
-// encoded, against the state entry.
-func (c *comparison) recheckKey(ctx context.Context, key string, s suspect) (diffKind, error) {
+// encoded, against the state entry. It returns the row's print too.
+func (c *comparison) recheckKey(ctx context.Context, key string, s suspect) (diffKind, rowPrint, error) {
 	srcKey := s.sourceKey
 	if srcKey == nil {
 		srcKey = []byte(key)
@@ -279,43 +298,53 @@ func (c *comparison) recheckKey(ctx context.Context, key string, s suspect) (dif
 			// A mapped key the table reader cannot read the row by: the
 			// key stays extra while the state holds it.
 			if _, ok, gerr := c.state.Digests().Get(s.table, key); gerr != nil || !ok {
-				return same, gerr
+				return same, rowPrint{}, gerr
 			}
-			return extra, nil
+			return extra, rowPrint{}, nil
 		}
-		return same, err
+		return same, rowPrint{}, err
 	}
 	_, inState, err := c.state.Digests().Get(s.table, key)
 	if err != nil {
-		return same, err
+		return same, rowPrint{}, err
 	}
 	if row == nil {
 		if inState {
-			return extra, nil
+			return extra, rowPrint{}, nil
 		}
-		return same, nil
+		return same, rowPrint{}, nil
 	}
 	imgs, err := c.im.images(tbl, row)
 	if err != nil {
-		return same, err
+		return same, rowPrint{}, err
 	}
 	for _, img := range imgs {
 		if img.table != s.table || img.key != key {
 			continue
 		}
+		d, err := digestOf(img.after, nil)
+		if err != nil {
+			return same, rowPrint{}, err
+		}
 		k, _, err := c.classifyImage(img)
-		return k, err
+		return k, rowPrint{true, d}, err
 	}
 	// The row no longer maps to this key (a filter now keeps it out).
 	if inState {
-		return extra, nil
+		return extra, rowPrint{}, nil
 	}
-	return same, nil
+	return same, rowPrint{}, nil
 }
 
 // finish moves the remaining suspects into the report.
 func (c *comparison) finish() {
 	for key, s := range c.suspects {
+		if !s.settled {
+			// Its row changed at every look: writes in flight, not a
+			// difference. It is judged again by the next run.
+			c.rep.Unsettled++
+			continue
+		}
 		c.rep.add(s.kind, key, c.o.Examples)
 	}
 	c.rep.sortExamples()

@@ -51,6 +51,10 @@ type TableReport struct {
 	Rechecks     int
 	Resolved     int64
 	NotRechecked int64
+	// Unsettled counts the suspects whose source row changed between
+	// every two looks: keys written faster than the re-checks can judge,
+	// not counted as differences.
+	Unsettled int64
 }
 
 // Diff is one kind of difference: how many keys, and up to
@@ -110,6 +114,9 @@ func (r Report) Write(w io.Writer) error {
 		}
 		if t.Partial > 0 {
 			notes = append(notes, plural(t.Partial, "row", "rows")+" compared on the columns its latest event carried")
+		}
+		if t.Unsettled > 0 {
+			notes = append(notes, plural(t.Unsettled, "key", "keys")+" changed at every re-check (writes in flight; not judged)")
 		}
 		if t.Lost > 0 {
 			notes = append(notes, plural(t.Lost, "topic message was", "topic messages were")+" deleted by retention before being read")

@@ -18,12 +18,14 @@
 // is a suspect. After the scan, up to Options.Rechecks times, verify waits
 // Options.RecheckWait, reads the messages the topic received since (up to
 // the new high watermarks), re-reads each suspect row by its key, and drops
-// the suspects that now agree. Only keys that still differ after the last
-// round are reported. A key that keeps changing faster than the daemon
-// delivers, or a daemon lagging more than Rechecks × RecheckWait, can
-// therefore be reported; run verify again to tell lag from loss. At most
-// Options.MaxRecheckKeys suspects per table are re-checked; the rest are
-// reported as found (Report says how many).
+// the suspects that now agree. A key that still differs is reported only
+// if its source row was the same at two consecutive looks (RecheckWait
+// apart): its last change then had that long to reach the topic. A key
+// whose row changed at every look is written faster than the re-checks can
+// judge; it is counted as unsettled, not as a difference. A daemon lagging
+// more than RecheckWait can therefore be reported; run verify again to
+// tell lag from loss. At most Options.MaxRecheckKeys suspects per table
+// are re-checked; the rest are reported as found (Report says how many).
 //
 // Verification only reads: the source with SELECT, Kafka without a consumer
 // group (nothing is committed). Reports name keys, never row values.

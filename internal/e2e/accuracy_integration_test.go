@@ -1,0 +1,214 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tributary-cdc/tributary/internal/metrics"
+	"github.com/tributary-cdc/tributary/internal/testenv"
+)
+
+// The accuracy monitor's settings in these tests: passes every 3 s over the
+// two small workload tables, re-checks 1 s apart.
+const accuracyBlock = "    accuracy: {enabled: true, interval: 3s, rows_per_second: 20000, chunk_size: 50, rechecks: 3, recheck_wait: 1s}\n"
+
+// TestAccuracyMonitor, per source kind: under a continuous write load,
+// three consecutive passes report no mismatch (writes in flight are
+// re-checked, never reported); then a change that bypasses capture (a
+// MariaDB row deleted and one inserted with sql_log_bin=0 as admin; a
+// forged Kafka event for a PostgreSQL row, since PostgreSQL decodes every
+// committed change of a published table) is reported — exactly those keys,
+// in /status and /metrics — by the next full pass.
+func TestAccuracyMonitor(t *testing.T) {
+	for _, k := range []sourceKind{mariadb, postgres} {
+		t.Run(k.name, func(t *testing.T) { testAccuracyMonitor(t, k) })
+	}
+}
+
+func testAccuracyMonitor(t *testing.T, k sourceKind) {
+	r := k.rig(t)
+	liveness := 5 * time.Second
+	if r.pg != nil {
+		liveness = 200 * time.Millisecond
+	}
+	cfg := r.writeConfigWith(t, "", r.source(testenv.MySQLAddr(), liveness)+accuracyBlock)
+	if r.pg != nil {
+		cfg = r.writeConfigWith(t, "", r.source(testenv.PGAddr(), liveness)+accuracyBlock)
+	}
+	d := startDaemon(t, "run", "-c", cfg)
+	keepLog(t, d)
+	d.waitStreaming(t)
+
+	// A steady write load for the clean passes.
+	w := r.workload(40, 11)
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var loadErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			if _, err := w.txn(ctx); err != nil {
+				if ctx.Err() == nil {
+					loadErr = err
+				}
+				return
+			}
+			time.Sleep(5 * time.Millisecond) // pace, not synchronisation
+		}
+	}()
+	t1, t2 := tableName(r, "t1"), tableName(r, "t2")
+	start := accuracyOf(t, d).Passes
+	clean := 0
+	testenv.Eventually(t, 90*time.Second, "three passes under load", func() bool {
+		st := accuracyOf(t, d)
+		for _, tb := range st.Tables {
+			if tb.Missing+tb.Extra+tb.Differing != 0 {
+				t.Fatalf("pass %d under load reported %s: missing %v extra %v differing %v", st.Passes, tb.Table, tb.MissingKeys, tb.ExtraKeys, tb.DifferingKeys)
+			}
+		}
+		clean = int(st.Passes - start)
+		return clean >= 3
+	})
+	stop()
+	wg.Wait()
+	if loadErr != nil {
+		t.Fatal(loadErr)
+	}
+	st := accuracyOf(t, d)
+	if rows := tableStatus(st, t1).RowsChecked; rows == 0 {
+		t.Fatalf("no rows of %s checked: %+v", t1, st)
+	}
+	if n := d.count(`msg="accuracy mismatch`); n != 0 {
+		t.Fatalf("%d mismatches logged under load:\n%s", n, grepLines(d.logs.String(), "accuracy mismatch"))
+	}
+	t.Logf("%d clean passes under %d changes; %s: %d rows checked", clean, w.changes, t1, tableStatus(st, t1).RowsChecked)
+
+	// Tamper once the load is delivered.
+	var wantMissing, wantExtra, wantDiffering []string
+	var victim int
+	if err := r.db.QueryRow("SELECT MIN(id) FROM " + qualified(r, "t1")).Scan(&victim); err != nil {
+		t.Fatal(err)
+	}
+	if r.pg == nil {
+		conn, err := r.db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"SET SESSION sql_log_bin = 0",
+			fmt.Sprintf("DELETE FROM %s WHERE id = %d", qualified(r, "t1"), victim),
+			fmt.Sprintf("INSERT INTO %s (id, v, payload) VALUES (900001, 1, 'unlogged')", qualified(r, "t1")),
+			"SET SESSION sql_log_bin = 1"} {
+			if _, err := conn.ExecContext(context.Background(), q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		conn.Close()
+		wantExtra = []string{fmt.Sprintf(`{"id":%d}`, victim)}
+		wantMissing = []string{`{"id":900001}`}
+	} else {
+		forgeEvent(t, r.pg.pgTopic("t1"), r.Source, victim)
+		wantDiffering = []string{fmt.Sprintf(`{"id":%d}`, victim)}
+	}
+	tampered := accuracyOf(t, d).Passes
+	var got metrics.AccuracyTable
+	testenv.Eventually(t, 60*time.Second, "the tampered key reported", func() bool {
+		st := accuracyOf(t, d)
+		got = tableStatus(st, t1)
+		reported := got.Missing+got.Extra+got.Differing > 0
+		if !reported && st.Passes >= tampered+2 {
+			t.Fatalf("pass %d (tampered during pass %d) reports nothing for %s: %+v", st.Passes, tampered+1, t1, got)
+		}
+		return reported
+	})
+	if !sameKeys(got.MissingKeys, wantMissing) || !sameKeys(got.ExtraKeys, wantExtra) || !sameKeys(got.DifferingKeys, wantDiffering) {
+		t.Fatalf("%s reported missing %v extra %v differing %v; want %v %v %v", t1,
+			got.MissingKeys, got.ExtraKeys, got.DifferingKeys, wantMissing, wantExtra, wantDiffering)
+	}
+	if other := tableStatus(accuracyOf(t, d), t2); other.Missing+other.Extra+other.Differing != 0 {
+		t.Fatalf("%s reported mismatches: %+v", t2, other)
+	}
+	for kind, want := range map[string]int{"missing": len(wantMissing), "extra": len(wantExtra), "differing": len(wantDiffering)} {
+		series := fmt.Sprintf(`tributary_accuracy_mismatches{kind=%q,source=%q,table=%q}`, kind, r.Source, t1)
+		if v, ok := d.metric(t, series); !ok || int(v) != want {
+			t.Errorf("%s = %v (present %v), want %d", series, v, ok, want)
+		}
+	}
+	for _, series := range []string{
+		fmt.Sprintf(`tributary_accuracy_rows_checked_total{source=%q,table=%q}`, r.Source, t1),
+		fmt.Sprintf(`tributary_accuracy_last_pass_timestamp_seconds{source=%q,table=%q}`, r.Source, t1),
+		fmt.Sprintf(`tributary_accuracy_pass_duration_seconds{source=%q,table=%q}`, r.Source, t1),
+	} {
+		if v, ok := d.metric(t, series); !ok || v <= 0 {
+			t.Errorf("%s = %v (present %v), want > 0", series, v, ok)
+		}
+	}
+	// Logged once, with the keys and never a value.
+	logged := grepLines(d.logs.String(), "accuracy mismatch")
+	if strings.Count(logged, "\n")+1 != 1 || strings.Contains(logged, "unlogged") || strings.Contains(logged, "forged") {
+		t.Errorf("mismatch log lines:\n%s\nwant one naming keys only", logged)
+	}
+	d.stop(t)
+}
+
+func accuracyOf(t *testing.T, d *daemon) metrics.AccuracyStatus {
+	t.Helper()
+	st := d.status(t)
+	if st.Accuracy == nil {
+		t.Fatalf("/status has no accuracy block: %+v", st)
+	}
+	return *st.Accuracy
+}
+
+func tableStatus(st metrics.AccuracyStatus, table string) metrics.AccuracyTable {
+	for _, tb := range st.Tables {
+		if tb.Table == table {
+			return tb
+		}
+	}
+	return metrics.AccuracyTable{Table: table}
+}
+
+// tableName is the "db.table" the monitor reports.
+func tableName(r *rig, table string) string {
+	if r.pg != nil {
+		return "public." + table
+	}
+	return r.Database + "." + table
+}
+
+// qualified names a workload table in SQL.
+func qualified(r *rig, table string) string {
+	if r.pg != nil {
+		return table
+	}
+	return r.Database + "." + table
+}
+
+func sameKeys(got, want []string) bool {
+	return strings.Join(got, ",") == strings.Join(want, ",")
+}
+
+// forgeEvent writes an update event for key id of public.t1 with an after
+// image the table never had, keyed and partitioned as the daemon writes.
+func forgeEvent(t *testing.T, topic, source string, id int) {
+	t.Helper()
+	key := fmt.Sprintf(`{"id":%d}`, id)
+	value := fmt.Sprintf(`{"id":"forged:%d","op":"u","key":%s,"before":null,"after":{"id":%d,"v":-1,"payload":"forged"},`+
+		`"source":{"connector":"postgres","name":%q,"database":"public","table":"t1","position":"0/0","ts_ms":0,"snapshot":false},"ts_ms":0}`,
+		id, key, id, source)
+	w := &kafka.Writer{Addr: kafka.TCP(testenv.KafkaAddr()), Topic: topic, Balancer: &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll, Transport: &kafka.Transport{}}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(key), Value: []byte(value)}); err != nil {
+		t.Fatalf("forge event: %v", err)
+	}
+}
