@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/internal/accuracy"
@@ -60,6 +61,7 @@ func startAccuracy(cfg *config.Config, reg *metrics.Registry, mapper *mapping.Ma
 			Rechecks: a.Rechecks, RecheckWait: a.RecheckWait, StateMaxBytes: a.StateMaxBytes,
 			Encode: encode.Config{Source: sc.Name, Connector: string(sc.Kind), TopicPrefix: cfg.Topics.Prefix,
 				Tombstones: *cfg.Topics.Tombstones, Mapper: mapper, DeadLetterTopic: cfg.Kafka.DeadLetterTopic},
+			Delivered: deliveredUpTo(reg.Source(sc.Name)),
 		}, reader, conn, am.store, reg.Source(sc.Name).Accuracy(), logger)
 		if err != nil {
 			am.Close()
@@ -70,6 +72,12 @@ func startAccuracy(cfg *config.Config, reg *metrics.Registry, mapper *mapping.Ma
 			"rows_per_second", a.RowsPerSecond, "state", accuracyDir(cfg))
 	}
 	return am, nil
+}
+
+// deliveredUpTo is the source commit time of the source's last
+// checkpoint: every change committed before it is in Kafka.
+func deliveredUpTo(m *metrics.Source) func() time.Time {
+	return func() time.Time { return m.Status().CheckpointCommitTime }
 }
 
 // Run runs every monitor until ctx is done. A monitor never stops capture.

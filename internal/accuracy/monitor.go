@@ -45,6 +45,11 @@ type Config struct {
 	// FollowEvery is how often the consumer catches up with the topics
 	// (default 1s).
 	FollowEvery time.Duration
+	// Delivered is the source commit time up to which the daemon has
+	// delivered every change (the checkpoint's commit time); re-checks
+	// wait for it (verify.Options.Delivered). Nil: re-checks rely on
+	// RecheckWait alone.
+	Delivered func() time.Time
 }
 
 // exampleKeys is how many keys per kind of mismatch /status and the log
@@ -259,6 +264,7 @@ func (m *Monitor) options() verify.Options {
 		Source: m.reader, SourceName: m.cfg.Source, Encode: &enc, TopicPrefix: enc.TopicPrefix,
 		ChunkSize: m.cfg.ChunkSize, Rechecks: m.cfg.Rechecks, RecheckWait: m.cfg.RecheckWait,
 		Examples: exampleKeys, RowsPerSecond: m.cfg.RowsPerSecond, CatchUpEvery: 5 * time.Second,
+		Delivered: m.cfg.Delivered,
 	}
 }
 
@@ -276,6 +282,9 @@ func (m *Monitor) checkTable(ctx context.Context, db, table string) error {
 		m.topics[topic] = true
 	}
 	m.mu.Unlock()
+	m.log.Debug("accuracy: table compared", "table", db+"."+table, "rows", tr.Rows, "topic_keys", tr.TopicKeys,
+		"rechecks", tr.Rechecks, "resolved", tr.Resolved, "unsettled", tr.Unsettled, "mismatches", tr.Differences(),
+		"took", time.Since(start).Round(time.Millisecond))
 	m.record(tr, time.Since(start))
 	return nil
 }

@@ -257,16 +257,22 @@ func (c *comparison) suspect(key string, s suspect) {
 // marking settled those whose source row stayed the same between two
 // looks.
 func (c *comparison) recheck(ctx context.Context) error {
+	lookedAt := time.Now() // the scan's looks all happened before
 	for round := 0; round < c.o.Rechecks && len(c.suspects) > 0; round++ {
 		select {
 		case <-time.After(c.o.RecheckWait):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		delivered, err := c.waitDelivered(ctx, lookedAt)
+		if err != nil {
+			return err
+		}
 		if err := c.catchUpAll(ctx); err != nil {
 			return err
 		}
 		c.rep.Rechecks++
+		lookedAt = time.Now()
 		for key, s := range c.suspects {
 			k, row, err := c.recheckKey(ctx, key, s)
 			if err != nil {
@@ -277,12 +283,35 @@ func (c *comparison) recheck(ctx context.Context) error {
 				c.rep.Resolved++
 				continue
 			}
-			s.settled = row == s.row
+			s.settled = delivered && row == s.row
 			s.kind, s.row = k, row
 			c.suspects[key] = s
 		}
 	}
 	return nil
+}
+
+// waitDelivered waits, with Options.Delivered, until the daemon has
+// delivered everything committed before t, so that the state caught up
+// next holds every change the looks before t could have seen. It reports
+// false when that took longer than Options.DeliveryWait: this round's
+// looks then settle nothing.
+func (c *comparison) waitDelivered(ctx context.Context, t time.Time) (bool, error) {
+	if c.o.Delivered == nil {
+		return true, nil
+	}
+	deadline := time.Now().Add(c.o.DeliveryWait)
+	for !c.o.Delivered().After(t) {
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	return true, nil
 }
 
 // recheckKey classifies a suspect again: the source row read by its key,

@@ -20,7 +20,9 @@
 // the new high watermarks), re-reads each suspect row by its key, and drops
 // the suspects that now agree. A key that still differs is reported only
 // if its source row was the same at two consecutive looks (RecheckWait
-// apart): its last change then had that long to reach the topic. A key
+// apart): its last change then had that long to reach the topic (inside
+// the daemon, Options.Delivered makes that exact: a round first waits
+// until everything committed before the previous looks was delivered). A key
 // whose row changed at every look is written faster than the re-checks can
 // judge; it is counted as unsettled, not as a difference. A daemon lagging
 // more than RecheckWait can therefore be reported; run verify again to
@@ -105,6 +107,14 @@ type Options struct {
 	// between chunks once this long has passed, so that a long scan
 	// compares rows with a fresh state.
 	CatchUpEvery time.Duration
+	// Delivered, when set, is the source commit time up to which the
+	// daemon has delivered every change (its checkpoint's commit time,
+	// which heartbeats keep moving on an idle source). Re-checks then wait
+	// for the daemon to deliver what the previous looks saw before
+	// judging, so that a lagging daemon is not mistaken for a loss; at
+	// most DeliveryWait (default 30s) per round.
+	Delivered    func() time.Time
+	DeliveryWait time.Duration
 }
 
 // encodeConfig is the encoder configuration rows are compared in.
@@ -140,6 +150,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Examples <= 0 {
 		o.Examples = 20
+	}
+	if o.DeliveryWait <= 0 {
+		o.DeliveryWait = 30 * time.Second
 	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = 30 * time.Second
