@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -154,6 +155,25 @@ func testAccuracyMonitor(t *testing.T, k sourceKind) {
 	if strings.Count(logged, "\n")+1 != 1 || strings.Contains(logged, "unlogged") || strings.Contains(logged, "forged") {
 		t.Errorf("mismatch log lines:\n%s\nwant one naming keys only", logged)
 	}
+
+	// `tributary verify` asks the daemon, which answers from its digests;
+	// --reread reads the topics and finds the same keys.
+	wantKeys := append(append(append([]string{}, wantMissing...), wantExtra...), wantDiffering...)
+	for _, args := range [][]string{
+		{"verify", "-c", cfg, "--source", r.Source, "--addr", d.adminAddr(t), "--table", t1},
+		{"verify", "-c", cfg, "--source", r.Source, "--reread", "--quiet", "--recheck-wait", "300ms", "--table", t1},
+	} {
+		out, err := runCLI(t, args...)
+		digests := strings.Contains(out, "compared with the digests")
+		if err == nil || digests == slices.Contains(args, "--reread") {
+			t.Errorf("%v: err %v (want the exit status of a difference), output:\n%s", args, err, out)
+		}
+		for _, k := range wantKeys {
+			if !strings.Contains(out, k) {
+				t.Errorf("%v does not report %s:\n%s", args, k, out)
+			}
+		}
+	}
 	d.stop(t)
 }
 
@@ -212,3 +232,4 @@ func forgeEvent(t *testing.T, topic, source string, id int) {
 		t.Fatalf("forge event: %v", err)
 	}
 }
+
