@@ -15,9 +15,9 @@ import (
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
 
-// The accuracy monitor's settings in these tests: passes every 3 s over the
-// two small workload tables, re-checks 1 s apart.
-const accuracyBlock = "    accuracy: {enabled: true, interval: 3s, rows_per_second: 20000, chunk_size: 50, rechecks: 3, recheck_wait: 1s}\n"
+// The accuracy monitor's settings in these tests: passes every 2 s over the
+// two small workload tables, re-checks 700 ms apart.
+const accuracyBlock = "    accuracy: {enabled: true, interval: 2s, rows_per_second: 20000, chunk_size: 50, rechecks: 2, recheck_wait: 700ms}\n"
 
 // TestAccuracyMonitor, per source kind: under a continuous write load,
 // three consecutive passes report no mismatch (writes in flight are
@@ -117,7 +117,7 @@ func testAccuracyMonitor(t *testing.T, k sourceKind) {
 		forgeEvent(t, r.pg.pgTopic("t1"), r.Source, victim)
 		wantDiffering = []string{fmt.Sprintf(`{"id":%d}`, victim)}
 	}
-	tampered := accuracyOf(t, d).Passes
+	tampered, tamperedAt := accuracyOf(t, d).Passes, time.Now()
 	var got metrics.AccuracyTable
 	testenv.Eventually(t, 60*time.Second, "the tampered key reported", func() bool {
 		st := accuracyOf(t, d)
@@ -128,6 +128,8 @@ func testAccuracyMonitor(t *testing.T, k sourceKind) {
 		}
 		return reported
 	})
+	t.Logf("tampered keys reported %s after the change (pass %d, tampered during pass %d)",
+		time.Since(tamperedAt).Round(100*time.Millisecond), accuracyOf(t, d).Passes, tampered+1)
 	if !sameKeys(got.MissingKeys, wantMissing) || !sameKeys(got.ExtraKeys, wantExtra) || !sameKeys(got.DifferingKeys, wantDiffering) {
 		t.Fatalf("%s reported missing %v extra %v differing %v; want %v %v %v", t1,
 			got.MissingKeys, got.ExtraKeys, got.DifferingKeys, wantMissing, wantExtra, wantDiffering)

@@ -30,11 +30,14 @@ type suspect struct {
 	// (transform.EncodeKey's form); nil for an extra, whose state key is
 	// tried instead (the same unless a mapping changed the key).
 	sourceKey []byte
-	// row is what the source held at the last look; settled is set when
-	// a re-check found the same row as the look before it: the row did not
-	// change for a whole RecheckWait, so its last change had that long to
-	// reach the state, and a difference that remains is real.
+	// row is what the source held at the last look and state what the
+	// topic state held for the key then; settled is set when a re-check
+	// found both as the look before it, the state caught up past the
+	// look: neither side moved for a whole RecheckWait and everything the
+	// source committed before the look was in the state, so the
+	// difference is real, not a write in flight.
 	row     rowPrint
+	state   rowPrint // the state's entry at the last look (digest only)
 	settled bool
 }
 
@@ -156,9 +159,9 @@ func (c *comparison) scan(ctx context.Context) error {
 		}
 	}
 	for table := range c.tables {
-		err := c.state.Digests().Range(table, func(key string, _ Entry) error {
+		err := c.state.Digests().Range(table, func(key string, e Entry) error {
 			if _, ok := c.seen[c.hash(table, key)]; !ok {
-				c.suspect(key, suspect{kind: extra, table: table})
+				c.suspect(key, suspect{kind: extra, table: table, state: rowPrint{true, e.Digest}})
 			}
 			return nil
 		})
@@ -200,7 +203,11 @@ func (c *comparison) compareRow(ctx context.Context, tbl *capture.Table, row []a
 			if err != nil {
 				return err
 			}
-			c.suspect(img.key, suspect{kind: k, table: img.table, sourceKey: srcKey, row: rowPrint{true, d}})
+			sp, err := c.statePrint(img.table, img.key)
+			if err != nil {
+				return err
+			}
+			c.suspect(img.key, suspect{kind: k, table: img.table, sourceKey: srcKey, row: rowPrint{true, d}, state: sp})
 		}
 	}
 	return nil
@@ -252,19 +259,27 @@ func (c *comparison) suspect(key string, s suspect) {
 	c.rep.add(s.kind, key, c.o.Examples)
 }
 
-// recheck re-reads the suspects from the source and the topic's new
-// messages, up to o.Rechecks times, dropping the keys that agree and
-// marking settled those whose source row stayed the same between two
-// looks.
+// recheck re-checks the suspects up to o.Rechecks times: each round
+// looks at the suspect rows in the source, waits until the daemon has
+// delivered what they show (Options.Delivered), catches the state up, and
+// compares. Keys that agree are dropped; the others are settled when
+// neither their row nor their state entry moved since the last look.
 func (c *comparison) recheck(ctx context.Context) error {
-	lookedAt := time.Now() // the scan's looks all happened before
 	for round := 0; round < c.o.Rechecks && len(c.suspects) > 0; round++ {
 		select {
 		case <-time.After(c.o.RecheckWait):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		delivered, err := c.waitDelivered(ctx, lookedAt)
+		looks := make(map[string]look, len(c.suspects))
+		for key, s := range c.suspects {
+			l, err := c.look(ctx, key, s)
+			if err != nil {
+				return err
+			}
+			looks[key] = l
+		}
+		delivered, err := c.waitDelivered(ctx, time.Now())
 		if err != nil {
 			return err
 		}
@@ -272,9 +287,8 @@ func (c *comparison) recheck(ctx context.Context) error {
 			return err
 		}
 		c.rep.Rechecks++
-		lookedAt = time.Now()
 		for key, s := range c.suspects {
-			k, row, err := c.recheckKey(ctx, key, s)
+			k, row, st, err := c.judge(key, s, looks[key])
 			if err != nil {
 				return err
 			}
@@ -283,12 +297,80 @@ func (c *comparison) recheck(ctx context.Context) error {
 				c.rep.Resolved++
 				continue
 			}
-			s.settled = delivered && row == s.row
-			s.kind, s.row = k, row
+			s.settled = delivered && row == s.row && st == s.state
+			s.kind, s.row, s.state = k, row, st
 			c.suspects[key] = s
 		}
 	}
 	return nil
+}
+
+// look is a suspect's source row as a re-check read it.
+type look struct {
+	tbl    *capture.Table
+	row    []any
+	unread bool // a mapped key the table reader cannot read the row by
+}
+
+// look reads a suspect's row by its key.
+func (c *comparison) look(ctx context.Context, key string, s suspect) (look, error) {
+	srcKey := s.sourceKey
+	if srcKey == nil {
+		srcKey = []byte(key)
+	}
+	tbl, row, err := c.o.Source.ReadKey(ctx, c.db, c.table, srcKey)
+	if err != nil {
+		if s.sourceKey == nil {
+			return look{unread: true}, nil
+		}
+		return look{}, err
+	}
+	return look{tbl: tbl, row: row}, nil
+}
+
+// statePrint is the print of key's state entry.
+func (c *comparison) statePrint(table, key string) (rowPrint, error) {
+	e, ok, err := c.state.Digests().Get(table, key)
+	if err != nil || !ok {
+		return rowPrint{}, err
+	}
+	return rowPrint{true, e.Digest}, nil
+}
+
+// judge classifies a suspect by its look against the state entry, and
+// returns the prints of both.
+func (c *comparison) judge(key string, s suspect, l look) (diffKind, rowPrint, rowPrint, error) {
+	st, err := c.statePrint(s.table, key)
+	if err != nil {
+		return same, rowPrint{}, rowPrint{}, err
+	}
+	if l.unread || l.row == nil {
+		// No row (or none the key can name): extra while the state has it.
+		if st.present {
+			return extra, rowPrint{}, st, nil
+		}
+		return same, rowPrint{}, st, nil
+	}
+	imgs, err := c.im.images(l.tbl, l.row)
+	if err != nil {
+		return same, rowPrint{}, st, err
+	}
+	for _, img := range imgs {
+		if img.table != s.table || img.key != key {
+			continue
+		}
+		d, err := digestOf(img.after, nil)
+		if err != nil {
+			return same, rowPrint{}, st, err
+		}
+		k, _, err := c.classifyImage(img)
+		return k, rowPrint{true, d}, st, err
+	}
+	// The row no longer maps to this key (a filter now keeps it out).
+	if st.present {
+		return extra, rowPrint{}, st, nil
+	}
+	return same, rowPrint{}, st, nil
 }
 
 // waitDelivered waits, with Options.Delivered, until the daemon has
@@ -312,57 +394,6 @@ func (c *comparison) waitDelivered(ctx context.Context, t time.Time) (bool, erro
 		}
 	}
 	return true, nil
-}
-
-// recheckKey classifies a suspect again: the source row read by its key,
-// encoded, against the state entry. It returns the row's print too.
-func (c *comparison) recheckKey(ctx context.Context, key string, s suspect) (diffKind, rowPrint, error) {
-	srcKey := s.sourceKey
-	if srcKey == nil {
-		srcKey = []byte(key)
-	}
-	tbl, row, err := c.o.Source.ReadKey(ctx, c.db, c.table, srcKey)
-	if err != nil {
-		if s.sourceKey == nil {
-			// A mapped key the table reader cannot read the row by: the
-			// key stays extra while the state holds it.
-			if _, ok, gerr := c.state.Digests().Get(s.table, key); gerr != nil || !ok {
-				return same, rowPrint{}, gerr
-			}
-			return extra, rowPrint{}, nil
-		}
-		return same, rowPrint{}, err
-	}
-	_, inState, err := c.state.Digests().Get(s.table, key)
-	if err != nil {
-		return same, rowPrint{}, err
-	}
-	if row == nil {
-		if inState {
-			return extra, rowPrint{}, nil
-		}
-		return same, rowPrint{}, nil
-	}
-	imgs, err := c.im.images(tbl, row)
-	if err != nil {
-		return same, rowPrint{}, err
-	}
-	for _, img := range imgs {
-		if img.table != s.table || img.key != key {
-			continue
-		}
-		d, err := digestOf(img.after, nil)
-		if err != nil {
-			return same, rowPrint{}, err
-		}
-		k, _, err := c.classifyImage(img)
-		return k, rowPrint{true, d}, err
-	}
-	// The row no longer maps to this key (a filter now keeps it out).
-	if inState {
-		return extra, rowPrint{}, nil
-	}
-	return same, rowPrint{}, nil
 }
 
 // finish moves the remaining suspects into the report.

@@ -19,13 +19,14 @@
 // Options.RecheckWait, reads the messages the topic received since (up to
 // the new high watermarks), re-reads each suspect row by its key, and drops
 // the suspects that now agree. A key that still differs is reported only
-// if its source row was the same at two consecutive looks (RecheckWait
-// apart): its last change then had that long to reach the topic (inside
-// the daemon, Options.Delivered makes that exact: a round first waits
-// until everything committed before the previous looks was delivered). A key
-// whose row changed at every look is written faster than the re-checks can
-// judge; it is counted as unsettled, not as a difference. A daemon lagging
-// more than RecheckWait can therefore be reported; run verify again to
+// once it is settled: its source row and its topic state were both the
+// same at two consecutive looks (RecheckWait apart), so its last change
+// had that long to reach the topic (inside the daemon, Options.Delivered
+// makes that exact: each round waits until everything committed before
+// its looks was delivered). A key whose row or state changed at every
+// look is written faster than the re-checks can judge; it is counted as
+// unsettled, not as a difference. A daemon lagging more than RecheckWait
+// can therefore be reported by the command; run verify again to
 // tell lag from loss. At most Options.MaxRecheckKeys suspects per table
 // are re-checked; the rest are reported as found (Report says how many).
 //
