@@ -234,4 +234,3 @@ func forgeEvent(t *testing.T, topic, source string, id int) {
 		t.Fatalf("forge event: %v", err)
 	}
 }
-
