@@ -118,11 +118,6 @@ func (c *comparison) scan(ctx context.Context) error {
 		return err
 	}
 	c.lastCatch = time.Now()
-	n, err := c.state.Digests().Count(c.db + "." + c.table)
-	if err != nil {
-		return err
-	}
-	c.rep.TopicKeys = n
 	approx, err := c.o.Source.ApproxRows(ctx, c.db, c.table)
 	if err != nil {
 		return err
@@ -159,7 +154,12 @@ func (c *comparison) scan(ctx context.Context) error {
 		}
 	}
 	for table := range c.tables {
-		err := c.state.Digests().Range(table, func(key string, e Entry) error {
+		n, err := c.state.Digests().Count(table)
+		if err != nil {
+			return err
+		}
+		c.rep.TopicKeys += n
+		err = c.state.Digests().Range(table, func(key string, e Entry) error {
 			if _, ok := c.seen[c.hash(table, key)]; !ok {
 				c.suspect(key, suspect{kind: extra, table: table, state: rowPrint{true, e.Digest}})
 			}

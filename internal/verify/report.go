@@ -31,7 +31,7 @@ type TableReport struct {
 	// TopicMissing is true when the topic does not exist (no event yet).
 	TopicMissing bool
 	Rows         int64 // source rows compared
-	TopicKeys    int64 // keys in the topic state when the scan started
+	TopicKeys    int64 // keys of the table in the topic state when the scan ended
 	Messages     int64 // topic messages read, re-checks included (tombstones not counted)
 
 	Missing   Diff // in the source, not in the topic
