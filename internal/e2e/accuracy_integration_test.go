@@ -265,3 +265,45 @@ func forgeEvent(t *testing.T, topic, source string, id, v int, payload string) {
 		t.Fatalf("forge event: %v", err)
 	}
 }
+
+// A monitor whose passes take longer than its interval says so: the
+// tributary_accuracy_behind gauge and a WARN, and capture goes on. Its
+// state is on disk: a restarted daemon starts with the digests it had.
+func TestAccuracyMonitorBehindAndRestart(t *testing.T) {
+	r := mariadb.rig(t)
+	slow := "    accuracy: {enabled: true, interval: 1s, rows_per_second: 20, chunk_size: 10, rechecks: 1, recheck_wait: 200ms}\n"
+	cfg := r.writeConfigWith(t, "", r.source(testenv.MySQLAddr(), 5*time.Second)+slow)
+	d := startDaemon(t, "run", "-c", cfg)
+	keepLog(t, d)
+	d.waitStreaming(t)
+	var rows []string
+	for i := 1; i <= 40; i++ {
+		rows = append(rows, fmt.Sprintf("(%d, 1, 'row')", i))
+	}
+	testenv.Exec(t, r.db, "INSERT INTO "+qualified(r, "t1")+" (id, v, payload) VALUES "+strings.Join(rows, ","))
+	series := fmt.Sprintf(`tributary_accuracy_behind{source=%q}`, r.Source)
+	testenv.Eventually(t, 30*time.Second, series+" 1", func() bool {
+		v, ok := d.metric(t, series)
+		return ok && v == 1
+	})
+	if d.count(`msg="accuracy monitor behind`) == 0 {
+		t.Error("no WARN for a monitor behind its interval")
+	}
+	testenv.Exec(t, r.db, "INSERT INTO "+qualified(r, "t2")+" (id, v) VALUES (1, 1)")
+	testenv.Eventually(t, 30*time.Second, "capture to go on", func() bool {
+		return d.status(t).EventsDelivered >= 41
+	})
+	before := accuracyOf(t, d).StateBytes
+	d.stop(t)
+
+	d = startDaemon(t, "run", "-c", cfg)
+	keepLog(t, d)
+	d.waitStreaming(t)
+	testenv.Eventually(t, 30*time.Second, "the state reopened", func() bool {
+		return accuracyOf(t, d).StateBytes >= before && before > 0
+	})
+	if n := d.count("deleted by the topic's retention"); n != 0 {
+		t.Errorf("the restarted monitor lost messages: %d WARNs", n)
+	}
+	d.stop(t)
+}
