@@ -123,6 +123,17 @@ func cmdRun(args []string, stderr io.Writer) error {
 		logSourceSummary(logger, cfg, sc)
 	}
 	adm.OnSnapshot(snapshotRequests(sourceNames(cfg), pipes)) // POST /snapshot
+	monitors, err := startAccuracy(cfg, reg, mapper, logger)
+	if err != nil {
+		return err
+	}
+	defer monitors.Close()
+	adm.OnVerify(monitors.verifyRequests(sourceNames(cfg))) // POST /verify
+	// The monitors end with the daemon, also when every source stopped.
+	monitorCtx, stopMonitors := context.WithCancel(ctx)
+	monitorsDone := make(chan struct{})
+	go func() { defer close(monitorsDone); monitors.Run(monitorCtx) }()
+	defer func() { stopMonitors(); <-monitorsDone }()
 	logger.Info("tributary running", "sources", len(pipes), "pid", os.Getpid(), "admin", adm.Addr(), "kafka", cfg.Kafka.Protocol())
 	if bars != nil {
 		reporters := make([]capture.SnapshotReporter, len(pipes))

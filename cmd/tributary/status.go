@@ -204,7 +204,10 @@ func formatStatus(w io.Writer, sts []metrics.SourceStatus) error {
 			st.Name, st.State, formatLag(st), orDash(st.CheckpointPosition), formatMs(st.CheckpointAgeMs),
 			st.InFlight, st.EventsDelivered, st.Errors, formatError(st.LastError))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return formatAccuracy(w, sts, time.Now())
 }
 
 // formatLag is the time lag, with the lag in bytes when the source reports it.

@@ -288,3 +288,33 @@ func TestNewAdminClientDialsLoopbackForAllInterfaces(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatAccuracy(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	sts := []metrics.SourceStatus{
+		{Name: "crm", Accuracy: &metrics.AccuracyStatus{Tables: []metrics.AccuracyTable{
+			{Table: "crm.customers", LastPassAt: now.Add(-90 * time.Second), PassDurationMs: 1200, RowsChecked: 500, Extra: 1, ExtraKeys: []string{`{"id":7}`}},
+			{Table: "crm.orders", LastPassAt: now.Add(-time.Minute), RowsChecked: 10},
+		}}},
+		{Name: "erp"},
+		{Name: "orders", Accuracy: &metrics.AccuracyStatus{Paused: "the state holds 2 bytes"}},
+	}
+	var b strings.Builder
+	if err := formatAccuracy(&b, sts, now); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"ACCURACY", "crm.customers", "1m30s ago", "1.2s", `{"id":7}`, "orders (paused: the state holds 2 bytes)", "no pass yet"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("accuracy table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "erp") {
+		t.Errorf("a source without a monitor is listed:\n%s", out)
+	}
+	var none strings.Builder
+	if err := formatAccuracy(&none, []metrics.SourceStatus{{Name: "erp"}}, now); err != nil || none.Len() != 0 {
+		t.Errorf("no monitor: %q, %v; want nothing", none.String(), err)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/signal"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/internal/config"
+	"github.com/tributary-cdc/tributary/internal/encode"
 	"github.com/tributary-cdc/tributary/internal/verify"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 )
@@ -34,7 +36,9 @@ func newTableReader(src config.Source) (capture.TableReader, error) {
 //
 // It returns an error when a table differs, so scripts can alarm on the
 // exit status; see package verify for how writes during the run are
-// re-checked before they count.
+// re-checked before they count. When the source's accuracy monitor runs
+// in the daemon, the daemon compares the tables with its digests (no
+// topic reread); --reread forces reading the topics from their start.
 func cmdVerify(args []string, stdout io.Writer) error {
 	fs, path := newFlags("verify")
 	source := fs.String("source", "", "the source to verify (required)")
@@ -43,6 +47,8 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	rechecks := fs.Int("rechecks", 3, "re-checks of a differing key before it is reported (0: none)")
 	wait := fs.Duration("recheck-wait", 0, "pause before each re-check (default 2s)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	addr := fs.String("addr", "", "the daemon's admin address host:port (default: admin.addr from the config)")
+	reread := fs.Bool("reread", false, "read the topics from their start even when the daemon's accuracy monitor could answer from its digests")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,6 +65,20 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	src, err := findSource(cfg, *source)
 	if err != nil {
 		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if src.Accuracy.Enabled && !*reread {
+		rep, err := verifyByDaemon(ctx, cfg, *addr, src.Name, *table)
+		switch {
+		case err == nil:
+			fmt.Fprintf(stdout, "verify: compared with the digests of the daemon's accuracy monitor (--reread reads the topics instead)\n")
+			return writeVerifyReport(stdout, rep)
+		case errors.Is(err, errNoMonitor):
+			fmt.Fprintf(stdout, "verify: %v; reading the topics\n", err)
+		default:
+			return err
+		}
 	}
 	reader, err := newTableReader(src)
 	if err != nil {
@@ -91,8 +111,14 @@ func cmdVerify(args []string, stdout io.Writer) error {
 		opts.Tables = [][2]string{{id.Schema, id.Name}}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	// Rows are encoded as the daemon writes them: mapped tables compare
+	// after their mapping (mask salts are read for that).
+	mapper, err := cfg.Mapper()
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+	opts.Encode = &encode.Config{Source: src.Name, Connector: string(src.Kind), TopicPrefix: cfg.Topics.Prefix,
+		Tombstones: *cfg.Topics.Tombstones, Mapper: mapper, DeadLetterTopic: cfg.Kafka.DeadLetterTopic}
 	rep, err := verify.Run(ctx, opts)
 	if werr := rep.Write(stdout); werr != nil && err == nil {
 		err = werr
@@ -100,10 +126,24 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return writeVerifyOutcome(stdout, rep)
+}
+
+// writeVerifyReport prints a report and its outcome.
+func writeVerifyReport(stdout io.Writer, rep verify.Report) error {
+	if err := rep.Write(stdout); err != nil {
+		return err
+	}
+	return writeVerifyOutcome(stdout, rep)
+}
+
+// writeVerifyOutcome prints the summary line, or returns it as the error
+// when rows differ.
+func writeVerifyOutcome(stdout io.Writer, rep verify.Report) error {
 	if err := verifyOutcome(rep); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "verify: %s checked, no differences\n", plural(len(rep.Tables), "table", "tables"))
+	_, err := fmt.Fprintf(stdout, "verify: %s checked, no differences\n", plural(len(rep.Tables), "table", "tables"))
 	return err
 }
 

@@ -8,6 +8,9 @@
 //	POST /snapshot?source=S&table=db.t[&table=…]
 //	               queue an on-demand snapshot of tables (see OnSnapshot):
 //	               202 with a JSON SnapshotAccepted, 4xx with {"error": …}
+//	POST /verify?source=S[&table=db.t]
+//	               compare tables with the accuracy monitor's digests now
+//	               (see OnVerify): 200 with the verify report as JSON
 //	GET /debug/pprof/…  Go profiles
 //	GET /               the operator's console page (internal/console), with
 //	                    its assets under /console/ and its JSON at
@@ -20,7 +23,7 @@
 // Without WithBearerToken every route is open, which is meant for loopback
 // (internal/config refuses another address unless
 // admin.allow_unauthenticated is set). With it, `Authorization: Bearer
-// <token>` is required on /status, POST /snapshot and /debug/pprof/, and on
+// <token>` is required on /status, POST /snapshot, POST /verify and /debug/pprof/, and on
 // /metrics with WithProtectedMetrics, and on /console/data, which carries
 // what /status does; /healthz and /readyz stay open for probes, which
 // cannot carry a secret and learn nothing but source names and states. The
@@ -76,6 +79,7 @@ type Server struct {
 	mu         sync.Mutex
 	ln         net.Listener
 	onSnapshot SnapshotFunc
+	onVerify   VerifyFunc
 }
 
 // SnapshotFunc queues an on-demand snapshot of tables ("db.table") of a
@@ -148,6 +152,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /status", s.protect(http.HandlerFunc(s.status)))
 	mux.Handle("POST /snapshot", s.protect(http.HandlerFunc(s.snapshot)))
+	mux.Handle("POST /verify", s.protect(http.HandlerFunc(s.verify)))
 	// Profiles for "where does the time go" questions; they show the
 	// process's internals, so they take the token like /status.
 	mux.Handle("GET /debug/pprof/", s.protect(http.HandlerFunc(pprof.Index)))

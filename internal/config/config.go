@@ -240,6 +240,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: set password_env or password_file, not both", key))
 		}
 		errs = append(errs, s.validateKind(key, ids)...)
+		if err := s.Accuracy.validate(key, s.Format); err != nil {
+			errs = append(errs, err)
+		}
 		switch s.Format {
 		case "", "native", "debezium":
 		default:

@@ -35,6 +35,9 @@ type Source struct {
 	Format   string   `yaml:"format"`
 	Debezium Debezium `yaml:"debezium"`
 
+	// Accuracy configures the source's accuracy monitor (off by default).
+	Accuracy Accuracy `yaml:"accuracy"`
+
 	// Settings are the kind's settings (addr, user, include, exclude,
 	// snapshot, tls, …), defaults applied; nil when Kind is unknown.
 	Settings capture.Settings `yaml:"-"`
@@ -143,6 +146,7 @@ func (s *Source) UnmarshalYAML(n *yaml.Node) error {
 
 // defaults fills the kind's optional settings.
 func (s *Source) defaults() {
+	s.Accuracy.defaults()
 	if reg, ok := s.Registration(); ok && s.Settings != nil {
 		reg.Defaults(s.Settings, s.Name)
 	}

@@ -155,7 +155,7 @@ func NewRegistry(opts ...Option) *Registry {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		r.delivered, r.bytes, r.inFlight, r.produce, r.retries, r.errors, r.up, r.snapDone, r.snapTotal, r.dead, r.slotWAL, r.slotMax,
-		&scrapeCollector{r: r},
+		&scrapeCollector{r: r}, &accuracyCollector{r: r},
 	)
 	return r
 }

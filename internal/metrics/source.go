@@ -43,6 +43,7 @@ type Source struct {
 	lagBytesSet atomic.Bool
 	lastEvent   atomic.Int64 // Unix ms of the last row change read; 0: none yet
 	stalled     atomic.Bool
+	accuracy    atomic.Pointer[Accuracy] // nil: no accuracy monitor
 
 	mu           sync.Mutex // guards the fields below
 	state        string
@@ -299,6 +300,7 @@ func (s *Source) Status() SourceStatus {
 	st.Retries = s.nRetries.Load()
 	st.Errors = s.nErrors.Load()
 	st.Snapshot = snap
+	st.Accuracy = s.accuracy.Load().Status()
 	return st
 }
 

@@ -39,6 +39,8 @@ type SourceStatus struct {
 	Retries         uint64          `json:"retries"`
 	Errors          uint64          `json:"errors"`
 	Snapshot        []TableProgress `json:"snapshot,omitempty"`
+	// Accuracy is the accuracy monitor's last results; nil when it is off.
+	Accuracy *AccuracyStatus `json:"accuracy,omitempty"`
 }
 
 // TableProgress is a table snapshot's progress.

@@ -25,16 +25,23 @@ func (r Report) Differences() int64 {
 // events' key JSON; values are never reported.
 type TableReport struct {
 	Database, Table, Topic string
+	// Topics are the topics the table's rows go to (Topic, or where its
+	// mapping routes them), all caught up for the comparison.
+	Topics []string
 	// TopicMissing is true when the topic does not exist (no event yet).
 	TopicMissing bool
 	Rows         int64 // source rows compared
-	TopicKeys    int64 // keys in the topic state when the scan started
+	TopicKeys    int64 // keys of the table in the topic state when the scan ended
 	Messages     int64 // topic messages read, re-checks included (tombstones not counted)
 
 	Missing   Diff // in the source, not in the topic
 	Extra     Diff // in the topic, not in the source
 	Differing Diff // in both, different values
 
+	// Lost counts topic messages retention deleted before they were read
+	// (not compacted away: never read at all): keys whose latest event was
+	// among them show as missing.
+	Lost int64
 	// Partial counts rows whose latest event lacked columns (listed in its
 	// "absent"); only the columns it carried were compared.
 	Partial int64
@@ -44,6 +51,10 @@ type TableReport struct {
 	Rechecks     int
 	Resolved     int64
 	NotRechecked int64
+	// Unsettled counts the suspects whose source row changed between
+	// every two looks: keys written faster than the re-checks can judge,
+	// not counted as differences.
+	Unsettled int64
 }
 
 // Diff is one kind of difference: how many keys, and up to
@@ -103,6 +114,12 @@ func (r Report) Write(w io.Writer) error {
 		}
 		if t.Partial > 0 {
 			notes = append(notes, plural(t.Partial, "row", "rows")+" compared on the columns its latest event carried")
+		}
+		if t.Unsettled > 0 {
+			notes = append(notes, plural(t.Unsettled, "key", "keys")+" changed at every re-check (writes in flight; not judged)")
+		}
+		if t.Lost > 0 {
+			notes = append(notes, plural(t.Lost, "topic message was", "topic messages were")+" deleted by retention before being read")
 		}
 		if t.NotRechecked > 0 {
 			notes = append(notes, plural(t.NotRechecked, "difference", "differences")+" not re-checked")

@@ -2,190 +2,210 @@ package verify
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
 
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
-	"golang.org/x/sync/errgroup"
 )
 
-// entry is the latest state of one key in the topic: the SHA-256 of its
-// after image, as the event carried it.
-type entry struct {
-	hash [sha256.Size]byte
-	// absent lists the columns the latest event did not carry (NOBLOB or
-	// MINIMAL row images, PostgreSQL unchanged TOAST). Only the columns it
-	// carried are compared.
-	absent []string
-	seen   bool // a source row with this key was compared
-}
+// applyBatch is how many messages one Digests.Apply records at most: a
+// durable store commits once per batch.
+const applyBatch = 500
 
-// topicState is the latest row per key of one topic, read up to a high
-// watermark, and where each partition's reading stopped.
-type topicState struct {
+// topicReader reads topic partitions into Digests, without a consumer
+// group (nothing is committed to Kafka).
+type topicReader struct {
 	kafka       *kafkasink.Connection
-	topic       string
 	readTimeout time.Duration
 	transport   *kafka.Transport
 	client      *kafka.Client
-
-	mu       sync.Mutex
-	keys     map[string]*entry
-	next     map[int]int64 // per partition: the next offset to read
-	messages int64
-	exists   bool
 }
 
-func newTopicState(conn *kafkasink.Connection, topic string, readTimeout time.Duration) *topicState {
+// NewFollower returns a Follower of the topics of source, keeping digests.
+// readTimeout fails reading a partition that delivers nothing for so long
+// while below its high watermark. Close releases its connections.
+func NewFollower(conn *kafkasink.Connection, source string, digests Digests, readTimeout time.Duration) *Follower {
 	// A private Transport: a shared one caches metadata for seconds.
 	tr := conn.Transport(time.Second)
-	return &topicState{
-		kafka: conn, topic: topic, readTimeout: readTimeout, transport: tr,
-		client: conn.Client(tr, 10*time.Second),
-		keys:   map[string]*entry{}, next: map[int]int64{},
+	return &Follower{
+		topics:  &topicReader{kafka: conn, readTimeout: readTimeout, transport: tr, client: conn.Client(tr, 10*time.Second)},
+		digests: digests, source: source, locks: map[string]*sync.Mutex{},
 	}
 }
 
-func (s *topicState) close() { s.transport.CloseIdleConnections() }
+// Close releases the follower's idle connections.
+func (f *Follower) Close() { f.topics.transport.CloseIdleConnections() }
 
-// catchUp reads every partition from where the last call stopped (the
-// first time: from its first offset) up to its high watermark as of now,
-// and applies the messages. A topic that does not exist is empty.
-func (s *topicState) catchUp(ctx context.Context) error {
-	md, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.topic}})
+// catchUp reads every partition of topic from where digests say reading
+// stopped (the first time: from its first offset) up to its high
+// watermark as of now. A topic that does not exist is empty.
+func (t *topicReader) catchUp(ctx context.Context, topic, source string, digests Digests) (CatchUpResult, error) {
+	var res CatchUpResult
+	md, err := t.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return fmt.Errorf("read metadata of topic %s: %w", s.topic, err)
+		return res, fmt.Errorf("read metadata of topic %s: %w", topic, err)
 	}
 	var reqs []kafka.OffsetRequest
-	for _, t := range md.Topics {
-		if t.Name != s.topic {
+	for _, tm := range md.Topics {
+		if tm.Name != topic {
 			continue
 		}
-		if errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
-			return nil
+		if errors.Is(tm.Error, kafka.UnknownTopicOrPartition) {
+			return res, nil
 		}
-		if t.Error != nil {
-			return fmt.Errorf("read metadata of topic %s: %w", s.topic, t.Error)
+		if tm.Error != nil {
+			return res, fmt.Errorf("read metadata of topic %s: %w", topic, tm.Error)
 		}
-		for _, p := range t.Partitions {
+		for _, p := range tm.Partitions {
 			reqs = append(reqs, kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
 		}
 	}
 	if len(reqs) == 0 {
-		return nil
+		return res, nil
 	}
-	s.exists = true
-	res, err := s.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{s.topic: reqs}})
+	res.Exists = true
+	offs, err := t.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
-		return fmt.Errorf("list offsets of topic %s: %w", s.topic, err)
+		return res, fmt.Errorf("list offsets of topic %s: %w", topic, err)
 	}
+	var messages atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
-	for _, po := range res.Topics[s.topic] {
+	for _, po := range offs.Topics[topic] {
 		if po.Error != nil {
-			return fmt.Errorf("list offsets of topic %s partition %d: %w", s.topic, po.Partition, po.Error)
+			return res, fmt.Errorf("list offsets of topic %s partition %d: %w", topic, po.Partition, po.Error)
 		}
-		start, ok := s.next[po.Partition]
-		if !ok || start < po.FirstOffset {
-			start = po.FirstOffset // messages before it were deleted by retention
+		start, ok, err := digests.Next(topic, po.Partition)
+		if err != nil {
+			return res, err
+		}
+		if !ok {
+			start = 0
+		}
+		if start < po.FirstOffset {
+			res.Lost += po.FirstOffset - start // deleted by retention before they were read
+			start = po.FirstOffset
 		}
 		end := po.LastOffset // the high watermark: one past the last message
 		if start >= end {
-			s.next[po.Partition] = start
+			if !ok || start != end {
+				if err := digests.Apply(topic, po.Partition, start, nil); err != nil {
+					return res, err
+				}
+			}
 			continue
 		}
 		p := po.Partition
-		g.Go(func() error { return s.readPartition(gctx, p, start, end) })
-		s.next[p] = end
+		g.Go(func() error {
+			n, err := t.readPartition(gctx, topic, source, p, start, end, digests)
+			messages.Add(n)
+			return err
+		})
 	}
-	return g.Wait()
+	err = g.Wait()
+	res.Messages = messages.Load()
+	return res, err
 }
 
 // readPartition applies the messages of partition p in [start, end), in
 // offset order. Keys live in one partition, so per-key order is kept.
-func (s *topicState) readPartition(ctx context.Context, p int, start, end int64) error {
-	r := s.kafka.Reader(kafka.ReaderConfig{
-		Topic: s.topic, Partition: p,
+func (t *topicReader) readPartition(ctx context.Context, topic, source string, p int, start, end int64, digests Digests) (int64, error) {
+	r := t.kafka.Reader(kafka.ReaderConfig{
+		Topic: topic, Partition: p,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
 	})
 	defer r.Close()
 	if err := r.SetOffset(start); err != nil {
+		return 0, err
+	}
+	var messages int64
+	batch := make([]Change, 0, applyBatch)
+	next := start
+	flush := func() error {
+		err := digests.Apply(topic, p, next, batch)
+		batch = batch[:0]
 		return err
 	}
-	for {
-		rctx, cancel := context.WithTimeout(ctx, s.readTimeout)
+	for next < end {
+		rctx, cancel := context.WithTimeout(ctx, t.readTimeout)
 		m, err := r.ReadMessage(rctx)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return messages, ctx.Err()
 			}
-			return fmt.Errorf("read topic %s partition %d: nothing after offset %d for %s, high watermark %d: %w",
-				s.topic, p, r.Offset(), s.readTimeout, end, err)
+			return messages, fmt.Errorf("read topic %s partition %d: nothing after offset %d for %s, high watermark %d: %w",
+				topic, p, r.Offset(), t.readTimeout, end, err)
 		}
 		if m.Offset >= end {
-			return nil // past the watermark (the last message was compacted away)
+			break // past the watermark (the last message was compacted away)
 		}
-		if err := s.apply(m); err != nil {
-			return err
+		if m.Offset < next {
+			continue // delivered again after a reconnect
 		}
-		if m.Offset+1 >= end {
-			return nil
+		c, counted, err := decodeChange(m, source)
+		if err != nil {
+			return messages, err
+		}
+		if counted {
+			messages++
+		}
+		if c != nil {
+			batch = append(batch, *c)
+		}
+		next = m.Offset + 1
+		if len(batch) == applyBatch {
+			if err := flush(); err != nil {
+				return messages, err
+			}
 		}
 	}
+	next = max(next, end)
+	return messages, flush()
 }
 
-// event is what verify reads of an event; json.RawMessage keeps the after
-// image's bytes exactly as the encoder wrote them.
-type event struct {
-	Op     string          `json:"op"`
-	Key    json.RawMessage `json:"key"`
-	After  json.RawMessage `json:"after"`
-	Absent *struct {
-		After []string `json:"after"`
-	} `json:"absent"`
-}
-
-// apply upserts c/u/r by their after image, removes the key on d, clears
-// the state on t and ignores tombstones.
-func (s *topicState) apply(m kafka.Message) error {
+// decodeChange is the state change message m makes: c/u/r upsert their
+// after image, d removes the key, t clears the table; tombstones and
+// events of other sources change nothing. counted says whether m was an
+// event.
+func decodeChange(m kafka.Message, source string) (*Change, bool, error) {
 	if m.Value == nil {
-		return nil
+		return nil, false, nil
 	}
 	var ev event
 	if err := json.Unmarshal(m.Value, &ev); err != nil {
-		return fmt.Errorf("topic %s partition %d offset %d: not an event: %w", s.topic, m.Partition, m.Offset, err)
+		return nil, false, fmt.Errorf("topic %s partition %d offset %d: not an event: %w", m.Topic, m.Partition, m.Offset, err)
+	}
+	if ev.Source.Name != source {
+		return nil, true, nil
 	}
 	key := string(m.Key)
 	if key == "" {
 		key = string(ev.Key)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.messages++
 	switch ev.Op {
 	case "c", "u", "r":
 		if len(ev.After) == 0 || string(ev.After) == "null" {
-			return fmt.Errorf("topic %s partition %d offset %d: op %q without after image", s.topic, m.Partition, m.Offset, ev.Op)
+			return nil, false, fmt.Errorf("topic %s partition %d offset %d: op %q without after image", m.Topic, m.Partition, m.Offset, ev.Op)
 		}
-		e := &entry{hash: sha256.Sum256(ev.After)}
-		if ev.Absent != nil && len(ev.Absent.After) > 0 {
-			e.absent = ev.Absent.After
+		e, err := ev.entry()
+		if err != nil {
+			return nil, false, fmt.Errorf("topic %s partition %d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
 		}
-		s.keys[key] = e
+		return &Change{Table: ev.table(), Key: key, Entry: &e}, true, nil
 	case "d":
-		delete(s.keys, key)
+		return &Change{Table: ev.table(), Key: key}, true, nil
 	case "t":
 		// Events of other partitions cannot be ordered against a truncate;
 		// keys written after it are restored by their own later events.
-		clear(s.keys)
+		return &Change{Table: ev.table(), Clear: true}, true, nil
 	default:
-		return fmt.Errorf("topic %s partition %d offset %d: unknown op %q", s.topic, m.Partition, m.Offset, ev.Op)
+		return nil, false, fmt.Errorf("topic %s partition %d offset %d: unknown op %q", m.Topic, m.Partition, m.Offset, ev.Op)
 	}
-	return nil
 }

@@ -1,7 +1,13 @@
 // Package verify checks that a table's Kafka topic describes the table as
-// it is in the source: it rebuilds the latest row per key from the topic's
-// events, reads the table in key order, and compares the two by the SHA-256
-// of each row encoded exactly as an event's after image.
+// it is in the source: it keeps the latest row image per key of the topic's
+// events (a digest, Digests), reads the table in key order, encodes each
+// row as the daemon would deliver it (internal/encode: build, the table's
+// mapping), and compares the two by the digest of the after image.
+//
+// `tributary verify` rebuilds the state from the topics' first offsets in
+// memory; the daemon's accuracy monitor (internal/accuracy) keeps it on
+// disk and follows the topics, and runs the same comparison
+// (CheckTable) against it.
 //
 // # Writes during verification
 //
@@ -12,12 +18,17 @@
 // is a suspect. After the scan, up to Options.Rechecks times, verify waits
 // Options.RecheckWait, reads the messages the topic received since (up to
 // the new high watermarks), re-reads each suspect row by its key, and drops
-// the suspects that now agree. Only keys that still differ after the last
-// round are reported. A key that keeps changing faster than the daemon
-// delivers, or a daemon lagging more than Rechecks × RecheckWait, can
-// therefore be reported; run verify again to tell lag from loss. At most
-// Options.MaxRecheckKeys suspects per table are re-checked; the rest are
-// reported as found (Report says how many).
+// the suspects that now agree. A key that still differs is reported only
+// once it is settled: its source row and its topic state were both the
+// same at two consecutive looks (RecheckWait apart), so its last change
+// had that long to reach the topic (inside the daemon, Options.Delivered
+// makes that exact: each round waits until everything committed before
+// its looks was delivered). A key whose row or state changed at every
+// look is written faster than the re-checks can judge; it is counted as
+// unsettled, not as a difference. A daemon lagging more than RecheckWait
+// can therefore be reported by the command; run verify again to
+// tell lag from loss. At most Options.MaxRecheckKeys suspects per table
+// are re-checked; the rest are reported as found (Report says how many).
 //
 // Verification only reads: the source with SELECT, Kafka without a consumer
 // group (nothing is committed). Reports name keys, never row values.
@@ -28,9 +39,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/internal/encode"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform"
 )
@@ -80,6 +93,37 @@ type Options struct {
 	// ReadTimeout fails reading a topic partition that delivers nothing for
 	// this long while below its high watermark (default 30s).
 	ReadTimeout time.Duration
+
+	// Encode is how the daemon encodes the source's events (its mapper
+	// above all); nil: unmapped native events of SourceName. The
+	// comparison always uses the native image: a Debezium-format source's
+	// topics cannot be verified.
+	Encode *encode.Config
+	// State is the topic state to compare with; nil: Run reads the topics
+	// from their first offsets into memory.
+	State *Follower
+	// RowsPerSecond limits the source rows read (0: no limit).
+	RowsPerSecond float64
+	// CatchUpEvery, when positive, catches the state up with the topics
+	// between chunks once this long has passed, so that a long scan
+	// compares rows with a fresh state.
+	CatchUpEvery time.Duration
+	// Delivered, when set, is the source commit time up to which the
+	// daemon has delivered every change (its checkpoint's commit time,
+	// which heartbeats keep moving on an idle source). Re-checks then wait
+	// for the daemon to deliver what the previous looks saw before
+	// judging, so that a lagging daemon is not mistaken for a loss; at
+	// most DeliveryWait (default 30s) per round.
+	Delivered    func() time.Time
+	DeliveryWait time.Duration
+}
+
+// encodeConfig is the encoder configuration rows are compared in.
+func (o *Options) encodeConfig() encode.Config {
+	if o.Encode != nil {
+		return *o.Encode
+	}
+	return encode.Config{Source: o.SourceName, Connector: transform.ConnectorMySQL, TopicPrefix: o.TopicPrefix}
 }
 
 func (o *Options) defaults() error {
@@ -90,8 +134,8 @@ func (o *Options) defaults() error {
 		}
 		o.Kafka = conn
 	}
-	if o.Source == nil || o.SourceName == "" || o.Kafka == nil {
-		return errors.New("verify: Source, SourceName and Kafka are required")
+	if o.Source == nil || o.SourceName == "" || (o.Kafka == nil && o.State == nil) {
+		return errors.New("verify: Source, SourceName and Kafka (or State) are required")
 	}
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = 1000
@@ -107,6 +151,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Examples <= 0 {
 		o.Examples = 20
+	}
+	if o.DeliveryWait <= 0 {
+		o.DeliveryWait = 30 * time.Second
 	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = 30 * time.Second
@@ -132,9 +179,14 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 			return Report{}, fmt.Errorf("verify: %w", err)
 		}
 	}
+	state := opts.State
+	if state == nil {
+		state = NewFollower(opts.Kafka, opts.SourceName, NewMemoryDigests(), opts.ReadTimeout)
+		defer state.Close()
+	}
 	var rep Report
 	for _, t := range tables {
-		tr, err := verifyTable(ctx, &opts, t[0], t[1])
+		tr, err := checkTable(ctx, &opts, state, t[0], t[1])
 		if err != nil {
 			return rep, fmt.Errorf("verify %s.%s: %w", t[0], t[1], err)
 		}
@@ -143,20 +195,23 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	return rep, nil
 }
 
-// verifyTable runs the three steps for one table: topic state, source scan,
-// re-checks.
-func verifyTable(ctx context.Context, o *Options, db, table string) (TableReport, error) {
-	topic := transform.TopicName(o.TopicPrefix, o.SourceName, db, table)
-	tr := TableReport{Database: db, Table: table, Topic: topic}
-	state := newTopicState(o.Kafka, topic, o.ReadTimeout)
-	defer state.close()
-	if err := state.catchUp(ctx); err != nil {
-		return tr, err
+// CheckTable compares one table with state: the topic state caught up,
+// the source scanned in key order (at opts.RowsPerSecond), the differing
+// keys re-checked. opts.Tables and opts.Kafka are not used.
+func CheckTable(ctx context.Context, opts Options, state *Follower, db, table string) (TableReport, error) {
+	opts.State = state
+	if err := opts.defaults(); err != nil {
+		return TableReport{}, err
 	}
-	tr.TopicMissing = !state.exists
-	tr.TopicKeys = int64(len(state.keys))
+	return checkTable(ctx, &opts, state, db, table)
+}
 
-	c := &comparison{o: o, db: db, table: table, state: state, rep: &tr, suspects: map[string]diffKind{}}
+// checkTable runs the three steps for one table: topic state, source
+// scan, re-checks.
+func checkTable(ctx context.Context, o *Options, state *Follower, db, table string) (TableReport, error) {
+	tr := TableReport{Database: db, Table: table}
+	c := newComparison(o, state, db, table, &tr)
+	tr.Topic = c.im.topic(db, table)
 	if err := c.scan(ctx); err != nil {
 		return tr, err
 	}
@@ -164,6 +219,9 @@ func verifyTable(ctx context.Context, o *Options, db, table string) (TableReport
 		return tr, err
 	}
 	c.finish()
-	tr.Messages = state.messages
+	for topic := range c.topics {
+		tr.Topics = append(tr.Topics, topic)
+	}
+	sort.Strings(tr.Topics)
 	return tr, nil
 }
