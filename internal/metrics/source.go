@@ -38,6 +38,9 @@ type Source struct {
 	lagBytesSet atomic.Bool
 	lastEvent   atomic.Int64 // Unix ms of the last row change read; 0: none yet
 	stalled     atomic.Bool
+	// TOAST fill (toast.go).
+	toastOn       atomic.Bool
+	toastUnfilled atomic.Uint64
 
 	mu           sync.Mutex // guards the fields below
 	state        string

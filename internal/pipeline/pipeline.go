@@ -64,6 +64,11 @@ type Config struct {
 	// SchemaChangeTopic, when set, receives a record for each schema
 	// change the source reports.
 	SchemaChangeTopic string
+	// BeforeCheckpoint, when set, runs before each checkpoint commit:
+	// state the source keeps beside the checkpoints for the events up to
+	// it (the PostgreSQL TOAST cache) must be durable first. An error
+	// fails the commit.
+	BeforeCheckpoint func() error
 }
 
 // Pipeline runs one source into the sink, restarting after failures.
@@ -429,6 +434,11 @@ func (p *Pipeline) commit(ctx context.Context, tracker *checkpoints.Tracker, con
 	cp, ok := tracker.Committable()
 	if !ok {
 		return nil
+	}
+	if p.cfg.BeforeCheckpoint != nil {
+		if err := p.cfg.BeforeCheckpoint(); err != nil {
+			return withKind(metrics.KindCheckpoint, fmt.Errorf("before checkpoint %s: %w", cp.Position, err))
+		}
 	}
 	cp.SavedAt = time.Now()
 	if err := p.store.Commit(ctx, p.cfg.Source, cp); err != nil {
