@@ -17,8 +17,8 @@ import (
 	"github.com/tributary-cdc/tributary/internal/config"
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/internal/pipeline"
-	"github.com/tributary-cdc/tributary/sink"
 	"github.com/tributary-cdc/tributary/internal/toastcache"
+	"github.com/tributary-cdc/tributary/sink"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform/mapping"
 )

@@ -88,7 +88,7 @@ func TestEvictsLeastRecentlyUsed(t *testing.T) {
 	put("b")
 	put("c")
 	c.Get("public.t", "a", "c") // a is now more recent than b
-	put("d")                   // over 10,000 bytes: b goes
+	put("d")                    // over 10,000 bytes: b goes
 	for k, want := range map[string]bool{"a": true, "b": false, "c": true, "d": true} {
 		if _, ok, _ := c.Get("public.t", k, "c"); ok != want {
 			t.Errorf("%s cached = %v, want %v", k, ok, want)
