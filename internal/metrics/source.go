@@ -38,6 +38,9 @@ type Source struct {
 	lagBytesSet atomic.Bool
 	lastEvent   atomic.Int64 // Unix ms of the last row change read; 0: none yet
 	stalled     atomic.Bool
+	// attemptAcked: Kafka acked a message since the state last changed
+	// (the running attempt's sink).
+	attemptAcked atomic.Bool
 	// TOAST fill (toast.go).
 	toastOn       atomic.Bool
 	toastUnfilled atomic.Uint64
@@ -52,6 +55,9 @@ type Source struct {
 	commitTime   time.Time
 	savedAt      time.Time
 	snapshot     map[string]TableProgress
+	// attemptCheckpointed: a checkpoint was committed while streaming,
+	// since the state last changed (the running attempt's first).
+	attemptCheckpointed bool
 }
 
 func newSource(r *Registry, name string) *Source {
@@ -90,6 +96,7 @@ func (s *Source) Delivered(events int, bytes int) {
 	if s == nil {
 		return
 	}
+	s.attemptAcked.Store(true)
 	s.delivered.Add(float64(events))
 	s.bytes.Add(float64(bytes))
 	s.nDelivered.Add(uint64(events))
@@ -145,6 +152,9 @@ func (s *Source) Checkpoint(position, snapshot string, commitTime, savedAt time.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.position, s.snapshotWork = position, snapshot
+	if s.state == StateStreaming {
+		s.attemptCheckpointed = true
+	}
 	if !commitTime.IsZero() {
 		s.commitTime = commitTime
 	}
@@ -195,6 +205,9 @@ func (s *Source) SetState(state string, err error) {
 	now := s.now()
 	if state != s.state {
 		s.state, s.since = state, now
+		// A new attempt proves itself again (Delivering).
+		s.attemptCheckpointed = false
+		s.attemptAcked.Store(false)
 	}
 	if err != nil {
 		s.lastErr, s.lastErrAt = err.Error(), now
@@ -244,6 +257,7 @@ func (s *Source) Status() SourceStatus {
 		CheckpointCommitTime: s.commitTime,
 		CheckpointSavedAt:    s.savedAt,
 	}
+	checkpointed := s.attemptCheckpointed
 	snap := slices.SortedFunc(maps.Values(s.snapshot), func(a, b TableProgress) int { return strings.Compare(a.Table, b.Table) })
 	s.mu.Unlock()
 	if !st.CheckpointCommitTime.IsZero() {
@@ -260,6 +274,7 @@ func (s *Source) Status() SourceStatus {
 	}
 	st.Stalled = s.stalled.Load()
 	st.InFlight = s.nInFlight.Load()
+	st.Delivering = st.State == StateStreaming && checkpointed && (s.attemptAcked.Load() || st.InFlight == 0)
 	st.EventsDelivered = s.nDelivered.Load()
 	st.BytesDelivered = s.nBytes.Load()
 	st.Retries = s.nRetries.Load()
