@@ -161,6 +161,23 @@ type LagReporter interface {
 	LagBytes(ctx context.Context, position string) (int64, error)
 }
 
+// RetentionReporter is implemented by sources whose server keeps log for
+// them up to a limit (a PostgreSQL slot under max_slot_wal_keep_size): the
+// pipeline reports it next to the lag, so an alert can fire before the
+// server invalidates what the source still needs.
+type RetentionReporter interface {
+	Retention(ctx context.Context) (Retention, error)
+}
+
+// Retention is how much log the server keeps for a source and how close
+// that is to its limit.
+type Retention struct {
+	RetainedBytes int64
+	// SafeBytes is how much more the server may write before it may drop
+	// log the source still needs; LimitBytes the limit. Both -1: none.
+	SafeBytes, LimitBytes int64
+}
+
 // Snapshotter is implemented by sources that can re-send chosen tables
 // while they keep streaming (an on-demand snapshot). RequestSnapshot checks
 // that every table ("db.table") is captured and has a key, then queues it;

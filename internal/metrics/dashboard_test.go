@@ -59,6 +59,8 @@ func registeredNames(t *testing.T) map[string]bool {
 	s.Checkpoint("p", "", time.Now(), time.Now())
 	s.SetLagBytes(1)
 	s.ObserveProduce(time.Millisecond)
+	s.SetRetention(1, 1, 2)
+	s.UseToast()
 	mfs, err := r.Prometheus().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +71,11 @@ func registeredNames(t *testing.T) map[string]bool {
 		known[n] = true
 		if mf.GetType().String() == "HISTOGRAM" {
 			known[n+"_bucket"], known[n+"_sum"], known[n+"_count"] = true, true, true
+		}
+	}
+	for _, n := range accuracyMetrics {
+		if !known[n] { // a histogram's parts too, should it be one
+			known[n], known[n+"_bucket"], known[n+"_sum"], known[n+"_count"] = true, true, true, true
 		}
 	}
 	return known

@@ -133,7 +133,7 @@ func NewRegistry(opts ...Option) *Registry {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		r.delivered, r.bytes, r.inFlight, r.produce, r.retries, r.errors, r.up, r.snapDone, r.snapTotal,
-		&scrapeCollector{r: r}, &toastCollector{r: r},
+		&scrapeCollector{r: r}, &toastCollector{r: r}, &retentionCollector{r: r},
 	)
 	return r
 }

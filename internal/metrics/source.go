@@ -41,6 +41,7 @@ type Source struct {
 	// attemptAcked: Kafka acked a message since the state last changed
 	// (the running attempt's sink).
 	attemptAcked atomic.Bool
+	retention    atomic.Pointer[retention] // retention.go
 	// TOAST fill (toast.go).
 	toastOn       atomic.Bool
 	toastUnfilled atomic.Uint64

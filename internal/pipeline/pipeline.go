@@ -402,6 +402,16 @@ func (p *Pipeline) lagLoop(ctx context.Context, lr capture.LagReporter, from str
 				p.logger.Debug("measure lag", "err", err)
 			}
 		}
+		if rr, ok := lr.(capture.RetentionReporter); ok {
+			qctx, cancel := context.WithTimeout(ctx, lagInterval)
+			r, err := rr.Retention(qctx)
+			cancel()
+			if err == nil {
+				p.cfg.Metrics.SetRetention(r.RetainedBytes, r.SafeBytes, r.LimitBytes)
+			} else if ctx.Err() == nil {
+				p.logger.Debug("measure retained log", "err", err)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
