@@ -60,6 +60,7 @@ func registeredNames(t *testing.T) map[string]bool {
 	s.SetLagBytes(1)
 	s.ObserveProduce(time.Millisecond)
 	s.SetRetention(1, 1, 2)
+	s.EventRead(time.Now())
 	s.UseToast()
 	mfs, err := r.Prometheus().Gather()
 	if err != nil {
