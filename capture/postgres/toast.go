@@ -161,6 +161,13 @@ func (f *toastFiller) apply(c *capture.Change) error {
 			continue
 		}
 		e, ok, err := f.cache.Get(table, from, col)
+		if err == nil && !ok && from != key {
+			// A replay of the key change itself: the previous run moved
+			// the value to the new key at exactly this event.
+			if e, ok, err = f.cache.Get(table, key, col); ok && e.At != at {
+				ok = false
+			}
+		}
 		if err != nil {
 			return f.wrap(err)
 		}
@@ -175,7 +182,7 @@ func (f *toastFiller) apply(c *capture.Change) error {
 			continue
 		}
 		c.After[i] = val
-		if from != key {
+		if from != key && e.At != at {
 			if _, err := f.cache.Put(table, key, col, toastcache.Entry{At: at, Type: typ, Value: e.Value}); err != nil {
 				return f.wrap(err)
 			}

@@ -117,6 +117,11 @@ func TestToastDeleteAndKeyChange(t *testing.T) {
 	if cache.Len() != 1 {
 		t.Fatalf("%d entries after the key change, want 1 (under the new key)", cache.Len())
 	}
+	// A replay of the key change (restart from before it): the old key's
+	// value is gone, the one moved at exactly this event is used.
+	if got := newToastRig(t, cache).change(200, capture.OpUpdate, []any{int64(1), absent, absent}, []any{int64(7), absent, int64(1)}); got[1] != a {
+		t.Fatalf("replayed key change: body %.10v", got[1])
+	}
 	if got := r.change(300, capture.OpUpdate, nil, []any{int64(7), absent, int64(2)}); got[1] != a {
 		t.Fatalf("after the key change: body %.10v", got[1])
 	}
