@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,6 +34,7 @@ func toastText(c byte) string {
 // restarted (the cache is durable), and for a row that existed before the
 // daemon started once the snapshot read it. A pre-existing row of a table
 // not snapshotted stays absent, and tributary_toast_unfilled_total says so.
+// The Debezium format carries the filled value too.
 func TestPostgresToastFill(t *testing.T) {
 	schema := func(tbl string) []string {
 		return []string{
@@ -76,6 +78,22 @@ func TestPostgresToastFill(t *testing.T) {
 	d = startDaemon(t, "run", "-c", cfg)
 	d.waitStreaming(t)
 	requireBody(t, waitToastEvent(t, c, s.pgTopic("docs"), 2, 3, "u"), b, "after SIGKILL and restart")
+	d.stop(t)
+
+	// The Debezium format carries the filled value, not Debezium's
+	// unavailable-value placeholder.
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("    format: debezium\n"); err != nil { // the source block ends the file
+		t.Fatal(err)
+	}
+	f.Close()
+	d = startDaemon(t, "run", "-c", cfg)
+	d.waitStreaming(t)
+	testenv.Exec(t, s.db, "UPDATE docs SET n = 4 WHERE id = 2")
+	requireBody(t, waitToastEvent(t, c, s.pgTopic("docs"), 2, 4, "u"), b, "Debezium format")
 	d.stop(t)
 }
 
