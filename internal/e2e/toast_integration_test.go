@@ -68,6 +68,12 @@ func TestPostgresToastFill(t *testing.T) {
 		v, _ := d.metric(t, `tributary_toast_unfilled_total{source="`+s.Source+`"}`)
 		return v >= 1
 	})
+	// The lag loop also reports the slot's retained WAL (the alert on
+	// max_slot_wal_keep_size reads its neighbours).
+	testenv.Eventually(t, 15*time.Second, "tributary_slot_retained_wal_bytes", func() bool {
+		_, ok := d.metric(t, `tributary_slot_retained_wal_bytes{source="`+s.Source+`"}`)
+		return ok
+	})
 
 	// A change of the text, then SIGKILL: the restarted daemon fills from
 	// the cache it wrote before.
