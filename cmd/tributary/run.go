@@ -198,7 +198,7 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		TransactionTopic:   cfg.Topics.Transactions,
 		SchemaChangeTopic:  cfg.Topics.SchemaChanges,
 	}
-	if toast != nil {
+	if toast != nil && fillsToast(sc) {
 		pc.BeforeCheckpoint = toast.Sync
 	}
 	if sc.Format == "debezium" {

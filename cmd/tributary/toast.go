@@ -16,7 +16,7 @@ import (
 // fill, the default); nil when none does.
 func openToastCache(cfg *config.Config, logger *slog.Logger) (*toastcache.DB, error) {
 	for _, sc := range cfg.Sources {
-		if pc, ok := sc.Settings.(*postgres.Config); ok && pc.Toast == postgres.ToastFill {
+		if fillsToast(sc) {
 			db, err := toastcache.Open(toastcache.Dir(cfg.Checkpoints.Dir), logger)
 			if err != nil {
 				return nil, fmt.Errorf("sources[%s].toast fill: %w", sc.Name, err)
@@ -41,4 +41,10 @@ func useToastCache(src capture.Source, db *toastcache.DB, name string, m *metric
 	m.UseToast()
 	ps.UseToastCache(c, m.ToastUnfilled)
 	return nil
+}
+
+// fillsToast reports whether sc is a PostgreSQL source with toast: fill.
+func fillsToast(sc config.Source) bool {
+	pc, ok := sc.Settings.(*postgres.Config)
+	return ok && pc.Toast == postgres.ToastFill
 }
