@@ -154,25 +154,28 @@ type Confirmer interface {
 	Confirm(position string)
 }
 
-// SlotReporter is implemented by sources whose server keeps WAL for them
-// in a replication slot (PostgreSQL): the pipeline reports how much the
-// slot retains next to the server's limit, so an operator sees a slot
-// growing towards being invalidated.
-type SlotReporter interface {
-	SlotWAL(ctx context.Context) (SlotWAL, error)
-}
-
-// SlotWAL is what a slot retains and the most the server lets it retain.
-type SlotWAL struct {
-	RetainedBytes int64 // current WAL position minus the slot's restart_lsn
-	MaxBytes      int64 // max_slot_wal_keep_size in bytes; -1: unlimited
-}
-
 // LagReporter is implemented by sources that can say how many bytes of
 // binlog or WAL the server has written past a position: the pipeline
 // reports it for the committed checkpoint as "lag in bytes".
 type LagReporter interface {
 	LagBytes(ctx context.Context, position string) (int64, error)
+}
+
+// RetentionReporter is implemented by sources whose server keeps log for
+// them up to a limit (a PostgreSQL slot under max_slot_wal_keep_size): the
+// pipeline reports it next to the lag, so an alert can fire before the
+// server invalidates what the source still needs.
+type RetentionReporter interface {
+	Retention(ctx context.Context) (Retention, error)
+}
+
+// Retention is how much log the server keeps for a source and how close
+// that is to its limit.
+type Retention struct {
+	RetainedBytes int64
+	// SafeBytes is how much more the server may write before it may drop
+	// log the source still needs; LimitBytes the limit. Both -1: none.
+	SafeBytes, LimitBytes int64
 }
 
 // Snapshotter is implemented by sources that can re-send chosen tables

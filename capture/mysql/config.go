@@ -41,7 +41,9 @@ type Config struct {
 	// KeyColumns names the key of tables that have no primary key, by
 	// "db.table". A primary key in the table always wins.
 	KeyColumns map[string][]string `yaml:"key_columns"`
-	// Heartbeat is how often the server sends a heartbeat when idle.
+	// Heartbeat bounds how stale an idle source's lag gets: the server is
+	// asked for a heartbeat after heartbeat/2 without events, and each one
+	// is a checkpoint with the current time (source.go).
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	// ReadTimeout fails the stream when nothing (not even a heartbeat)
 	// arrives for this long; it must exceed Heartbeat.

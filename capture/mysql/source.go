@@ -344,7 +344,14 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 		return err
 	}
 
-	heartbeat := s.cfg.Heartbeat
+	// The server sends a heartbeat only after a whole period without
+	// events, so the last transaction before a silence (whose binlog
+	// timestamp is in whole seconds, up to 1 s early) would age a full
+	// period before the heartbeat commit refreshes the lag: up to
+	// heartbeat + 1 s. Asking for half the period keeps an idle source's
+	// lag within heartbeat/2 + 1 s (+ the checkpoint interval), under 2×
+	// heartbeat for any heartbeat above about 1.1 s.
+	heartbeat := s.cfg.Heartbeat / 2
 	if snap != nil {
 		// The stream loop notices a chunk's high watermark as soon as the
 		// server's heartbeat position passes it, also when nothing is written.

@@ -70,6 +70,13 @@ type Config struct {
 	// Snapshot sets when and how the rows that already exist are read
 	// (capture/snapshot).
 	Snapshot snapshot.Config `yaml:"snapshot"`
+	// Toast is what an update's after image holds for a TOASTed column
+	// it did not change: fill (the default) or absent (ToastMode).
+	Toast ToastMode `yaml:"toast"`
+	// ToastCacheMaxBytes bounds the source's TOAST cache on disk (keys
+	// and values; default 1 GiB); past it the least recently used values
+	// are evicted and fall back to absent.
+	ToastCacheMaxBytes int64 `yaml:"toast_cache_max_bytes"`
 }
 
 // Defaults fills unset optional fields; name is the source's configured
@@ -95,6 +102,12 @@ func (c *Config) Defaults(name string) {
 	}
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = 3 * c.Heartbeat
+	}
+	if c.Toast == "" {
+		c.Toast = ToastFill
+	}
+	if c.ToastCacheMaxBytes == 0 {
+		c.ToastCacheMaxBytes = DefaultToastCacheMaxBytes
 	}
 	c.Snapshot.Defaults()
 }
@@ -150,6 +163,14 @@ func (c Config) Validate(prefix string) error {
 	}
 	if c.Heartbeat <= 0 {
 		errs = append(errs, fmt.Errorf("%s must be positive", key("heartbeat")))
+	}
+	switch c.Toast {
+	case ToastFill, ToastAbsent:
+	default:
+		errs = append(errs, fmt.Errorf("%s %q: want fill (unchanged TOASTed columns carry the last value seen) or absent", key("toast"), c.Toast))
+	}
+	if c.ToastCacheMaxBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("%s %d: want at least 1048576 (1 MiB); the cache keeps values of 2 kB and more", key("toast_cache_max_bytes"), c.ToastCacheMaxBytes))
 	}
 	f := filter{include: c.Include, exclude: c.Exclude}
 	errs = append(errs, c.Snapshot.Validate(key("snapshot"), f.match)...)

@@ -54,6 +54,10 @@ type Source struct {
 	reqMu     sync.Mutex
 	run       *snapRun
 	requested []string
+
+	// toast fills unchanged TOASTed columns (toast.go); nil: left absent.
+	toast         ToastCache
+	toastUnfilled func(int)
 }
 
 var (

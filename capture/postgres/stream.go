@@ -88,6 +88,9 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 	if err != nil {
 		return err
 	}
+	if err := s.startToast(start); err != nil {
+		return err
+	}
 	if st, err := s.SlotStatus(ctx); err == nil {
 		if w := slotWarning(s.cfg.Slot, st); w != "" {
 			s.log.Warn(w)
@@ -129,6 +132,9 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 
 	st := &streamState{s: s, h: h, kick: kick, lastCommit: start, rels: map[uint32]*relation{},
 		types: typeResolver{lookup: s.lookupType}, run: run}
+	if s.toast != nil {
+		st.h = &toastFiller{Handler: h, cache: s.toast, unfilled: s.toastUnfilled, st: st}
+	}
 	if snap != nil {
 		s.log.Info("snapshot running alongside the stream", "tables", snap.String(), "parallel", s.cfg.Snapshot.Parallel)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-cdc/tributary/internal/config"
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/internal/pipeline"
+	"github.com/tributary-cdc/tributary/internal/toastcache"
 	"github.com/tributary-cdc/tributary/sink"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform/mapping"
@@ -91,6 +92,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	toast, err := openToastCache(cfg, logger)
+	if err != nil {
+		return err
+	}
+	if toast != nil {
+		defer toast.Close()
+	}
 
 	// The admin endpoint binds after the store, so a second daemon on the
 	// same directory reports the lock, not the port.
@@ -115,7 +123,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	}
 	pipes := make([]*pipeline.Pipeline, 0, len(cfg.Sources))
 	for _, sc := range cfg.Sources {
-		p, err := buildPipeline(cfg, sc, store, reg.Source(sc.Name), mapper, logger)
+		p, err := buildPipeline(cfg, sc, store, toast, reg.Source(sc.Name), mapper, logger)
 		if err != nil {
 			return err
 		}
@@ -164,7 +172,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	return nil
 }
 
-func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Store, m *metrics.Source, mapper *mapping.Mapper, logger *slog.Logger) (*pipeline.Pipeline, error) {
+func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Store, toast *toastcache.DB, m *metrics.Source, mapper *mapping.Mapper, logger *slog.Logger) (*pipeline.Pipeline, error) {
 	password, err := sc.Password()
 	if err != nil {
 		return nil, err
@@ -173,7 +181,13 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 	if !ok {
 		return nil, fmt.Errorf("sources[%s]: unknown kind %q", sc.Name, sc.Kind)
 	}
-	newSource := func() (capture.Source, error) { return reg.NewSource(sc.Name, sc.Settings, password, logger) }
+	newSource := func() (capture.Source, error) {
+		src, err := reg.NewSource(sc.Name, sc.Settings, password, logger)
+		if err != nil {
+			return nil, err
+		}
+		return src, useToastCache(src, toast, sc.Name, m)
+	}
 	newSink := func(ack sink.AckFunc) (sink.Sink, error) {
 		return kafkasink.New(cfg.Kafka, ack, logger.With("source", sc.Name), kafkasink.WithMetrics(m))
 	}
@@ -194,6 +208,9 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		DeadLetterTopic:    cfg.Kafka.DeadLetterTopic,
 		TransactionTopic:   cfg.Topics.Transactions,
 		SchemaChangeTopic:  cfg.Topics.SchemaChanges,
+	}
+	if toast != nil && fillsToast(sc) {
+		pc.BeforeCheckpoint = toast.Sync
 	}
 	if sc.Format == "debezium" {
 		o := sc.DebeziumOptions()

@@ -2,7 +2,7 @@
 //
 //	GET /metrics   Prometheus metrics (internal/metrics)
 //	GET /healthz   200 "ok" while the process runs (liveness)
-//	GET /readyz    200 when every source is streaming, else 503 (readiness);
+//	GET /readyz    200 when every source is streaming and delivering, else 503 (readiness);
 //	               the JSON body gives each source's state
 //	GET /status    JSON: every source's metrics.SourceStatus, sorted by name
 //	POST /snapshot?source=S&table=db.t[&table=…]
@@ -252,18 +252,22 @@ type Readiness struct {
 	Sources map[string]string `json:"sources"` // name → state
 }
 
-// readyz is 200 only when every source streams and none is stalled. With no
-// source registered the daemon is not ready either: it has nothing to do
-// yet.
+// readyz is 200 only when every source streams, has delivered since its
+// attempt began (or confirmed it is idle: SourceStatus.Delivering) and none
+// is stalled. With no source registered the daemon is not ready either: it
+// has nothing to do yet.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	sts := s.reg.Statuses()
 	body := Readiness{Ready: len(sts) > 0, Sources: make(map[string]string, len(sts))}
 	for _, st := range sts {
 		body.Sources[st.Name] = st.State
-		if st.Stalled {
+		switch {
+		case st.Stalled:
 			body.Sources[st.Name] = "stalled"
+		case st.State == metrics.StateStreaming && !st.Delivering:
+			body.Sources[st.Name] = "awaiting_delivery"
 		}
-		if st.State != metrics.StateStreaming || st.Stalled {
+		if !st.Delivering || st.Stalled {
 			body.Ready = false
 		}
 	}

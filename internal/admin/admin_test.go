@@ -73,17 +73,62 @@ func TestReadyz(t *testing.T) {
 	check("no sources", http.StatusServiceUnavailable, false, nil)
 	crm, billing := reg.Source("crm"), reg.Source("billing")
 	check("starting", http.StatusServiceUnavailable, false, map[string]string{"crm": "starting", "billing": "starting"})
-	crm.SetState(metrics.StateStreaming, nil)
+	streamIdle := func(m *metrics.Source) { // an attempt that confirms it is idle
+		m.SetState(metrics.StateStreaming, nil)
+		m.SetInFlight(0)
+		m.Checkpoint("p", "", time.Now(), time.Now())
+	}
+	streamIdle(crm)
 	check("one streaming", http.StatusServiceUnavailable, false, map[string]string{"crm": "streaming", "billing": "starting"})
-	billing.SetState(metrics.StateStreaming, nil)
+	streamIdle(billing)
 	check("all streaming", http.StatusOK, true, map[string]string{"crm": "streaming", "billing": "streaming"})
 	billing.SetState(metrics.StateBackoff, errors.New("connection lost"))
 	check("one in backoff", http.StatusServiceUnavailable, false, map[string]string{"crm": "streaming", "billing": "backoff"})
-	billing.SetState(metrics.StateStreaming, nil)
+	streamIdle(billing)
 	crm.SetStalled(true)
 	check("one stalled", http.StatusServiceUnavailable, false, map[string]string{"crm": "stalled", "billing": "streaming"})
 	crm.SetStalled(false)
 	check("recovered", http.StatusOK, true, map[string]string{"crm": "streaming", "billing": "streaming"})
+}
+
+// A restarted attempt is not ready when it enters "streaming": during a
+// Kafka outage each restart would flicker /readyz to 200 until its sink
+// fails. Only a checkpoint committed by the attempt, with an event acked
+// (or nothing waiting: idle), makes it ready.
+func TestReadyzWaitsForDeliveryAfterRestart(t *testing.T) {
+	t.Parallel()
+	reg := metrics.NewRegistry()
+	srv := startServer(t, reg)
+	m := reg.Source("crm")
+	ready := func(step string, want bool) {
+		t.Helper()
+		code, body := get(t, srv.Addr(), "/readyz")
+		if (code == http.StatusOK) != want {
+			t.Errorf("%s: /readyz %d %s, want ready=%v", step, code, body, want)
+		}
+	}
+	m.SetState(metrics.StateStreaming, nil)
+	m.SetInFlight(3)
+	m.Delivered(3, 300)
+	m.Checkpoint("p1", "", time.Now(), time.Now())
+	ready("first attempt delivered", true)
+
+	m.SetState(metrics.StateBackoff, errors.New("kafka write failed"))
+	m.SetState(metrics.StateStarting, nil)
+	m.Checkpoint("p1", "", time.Now(), time.Now()) // resumed from
+	ready("restart: starting", false)
+	m.SetState(metrics.StateStreaming, nil)
+	ready("restart: streaming, nothing delivered", false)
+	m.SetInFlight(500)
+	ready("restart: events wait for Kafka", false)
+	m.Checkpoint("p1", "", time.Now(), time.Now()) // a boundary before them
+	ready("restart: a checkpoint, events still wait", false)
+	if st := m.Status(); st.Delivering {
+		t.Errorf("status delivering = true before any ack: %+v", st)
+	}
+	m.Delivered(10, 1000)
+	m.Checkpoint("p2", "", time.Now(), time.Now())
+	ready("restart: delivered", true)
 }
 
 func TestStatus(t *testing.T) {

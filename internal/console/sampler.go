@@ -24,7 +24,7 @@ const (
 	// Optional series: their panels appear only while a source has them.
 	seriesDeadLetters  = "tributary_dead_letters_total"
 	seriesSlotRetained = "tributary_slot_retained_wal_bytes"
-	seriesSlotMax      = "tributary_slot_max_wal_keep_bytes"
+	seriesSlotMax      = "tributary_slot_wal_keep_max_bytes"
 	prefixAccuracy     = "tributary_accuracy_"
 )
 

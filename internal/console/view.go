@@ -126,9 +126,9 @@ func card(now time.Time, st metrics.SourceStatus, v view) Card {
 		c.EventsPerSecond = rate(first.at, first.delivered, last.at, last.delivered)
 		c.BytesPerSecond = rate(first.at, first.bytes, last.at, last.bytes)
 	}
-	if !math.IsNaN(v.slotRetained) && !math.IsNaN(v.slotMax) {
+	if !math.IsNaN(v.slotRetained) {
 		c.Slot = &Slot{RetainedBytes: v.slotRetained}
-		if v.slotMax >= 0 { // -1: max_slot_wal_keep_size unlimited
+		if !math.IsNaN(v.slotMax) { // absent: max_slot_wal_keep_size unlimited
 			c.Slot.MaxBytes = num(v.slotMax)
 		}
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-cdc/tributary/internal/admin"
 	"github.com/tributary-cdc/tributary/internal/metrics"
@@ -33,12 +32,10 @@ func TestConsolePanelsInChromium(t *testing.T) {
 	reg := metrics.NewRegistry()
 	orders := reg.Source("orders")
 	orders.SetState(metrics.StateStreaming, nil)
-	orders.SetSlotWAL(300<<20, 1<<30)
+	orders.SetRetention(300<<20, 1<<30-300<<20, 1<<30)
 	orders.DeadLetter(metrics.DeadLetterMapping)
 	reg.Source("crm").SetState(metrics.StateStreaming, nil)
-	accuracy := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tributary_accuracy_mismatches", Help: "test"}, []string{"source"})
-	reg.Prometheus().MustRegister(accuracy)
-	accuracy.WithLabelValues("orders").Set(2)
+	orders.Accuracy().TableChecked(metrics.AccuracyTable{Table: "public.orders", Differing: 2}, 100, time.Second, time.Now())
 
 	srv := admin.New("127.0.0.1:0", reg, nil, admin.WithConsoleInterval(time.Second))
 	if err := srv.Listen(); err != nil {

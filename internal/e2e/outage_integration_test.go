@@ -115,6 +115,10 @@ func TestKafkaOutageBoundsMemoryAndDeliversAll(t *testing.T) {
 	if during.notReady == 0 {
 		t.Errorf("/readyz never answered 503 during the %s Kafka outage (%s)", outage.Round(time.Millisecond), during.summary(down))
 	}
+	if during.readyAfterNotReady > 0 {
+		t.Errorf("/readyz flickered to 200 %d times during the Kafka outage after its first 503: a restarted attempt reported ready before it delivered (%s)",
+			during.readyAfterNotReady, during.summary(down))
+	}
 	if peak >= rssBound {
 		t.Errorf("peak RSS %.1f MiB during the Kafka outage exceeds the bound %.0f MiB derived from max_in_flight %d",
 			float64(peak)/mib, float64(rssBound)/mib, maxInFlight)
@@ -147,8 +151,10 @@ func TestFrozenKafkaLongerThanWriteTimeout(t *testing.T) {
 	// source must be found stalled (the server moves, the checkpoint does
 	// not) within stall_after plus the lag measurement's 5s period and a
 	// margin, and from then on never report ready until the broker is back.
-	var stalledAt time.Duration
-	flickers := 0
+	// Nor may it once /readyz said 503 for any reason (a failed attempt
+	// restarting is not ready before it delivers).
+	var stalledAt, firstNotReady time.Duration
+	flickers, flickersAfter503 := 0, 0
 	readyz := "http://" + d.adminAddr(t) + "/readyz"
 	for time.Since(frozen) < 16*time.Second {
 		code, _ := getStatus(readyz)
@@ -157,6 +163,12 @@ func TestFrozenKafkaLongerThanWriteTimeout(t *testing.T) {
 			stalledAt = time.Since(frozen)
 		case stalledAt > 0 && code == 200:
 			flickers++
+		}
+		switch {
+		case firstNotReady == 0 && code == 503:
+			firstNotReady = time.Since(frozen)
+		case firstNotReady > 0 && code == 200:
+			flickersAfter503++
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -170,6 +182,9 @@ func TestFrozenKafkaLongerThanWriteTimeout(t *testing.T) {
 	}
 	if flickers > 0 {
 		t.Errorf("/readyz answered 200 %d times while the broker stayed frozen after the stall was found", flickers)
+	}
+	if flickersAfter503 > 0 {
+		t.Errorf("/readyz answered 200 %d times while the broker stayed frozen after its first 503 (%s into the freeze)", flickersAfter503, firstNotReady)
 	}
 	thawed := time.Now()
 	// The failed attempt must end and a new one start from the checkpoint

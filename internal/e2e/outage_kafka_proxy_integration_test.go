@@ -94,7 +94,9 @@ func TestNetworkCutAndBlackholeToKafka(t *testing.T) {
 	logOffset := len(d.logs.String())
 	holed := time.Now()
 	proxy.Blackhole(true)
+	ready := pollReadyz("http://"+d.adminAddr(t)+"/readyz", 100*time.Millisecond)
 	time.Sleep(hole) // the hole under load; not synchronisation
+	during := ready.finish()
 	failuresInHole := d.restarts(t) - failed
 	noticed := failures.firstAfter(holed)
 	restored := w.progress.Load()
@@ -117,6 +119,12 @@ func TestNetworkCutAndBlackholeToKafka(t *testing.T) {
 		hole, firstSinkFailure(d, holed), durationOrNever(noticed), failuresInHole, afterRestore.Round(time.Millisecond),
 		time.Since(restoredAt).Round(time.Millisecond), w.changes, time.Since(start).Round(time.Millisecond), dups)
 	t.Logf("warnings and errors from the blackhole on:\n%s", tail(grepLines(holeLog, "level=WARN", "level=ERROR"), 4000))
+	t.Logf("/readyz during the blackhole: %s", during.summary(holed))
+	// Once the failure shows (503), restarted attempts that cannot
+	// deliver must not report ready until the path heals.
+	if during.readyAfterNotReady > 0 {
+		t.Errorf("/readyz flickered to 200 %d times during the blackhole after its first 503 (%s)", during.readyAfterNotReady, during.summary(holed))
+	}
 	if noticed == 0 || noticed > noticeBound {
 		t.Errorf("the daemon noticed the blackholed Kafka connection after %s, want within %s (write_timeout %s × max_attempts %d plus backoff)",
 			durationOrNever(noticed), noticeBound, writeTimeout, maxAttempts)

@@ -296,10 +296,13 @@ type readyzPoller struct {
 	stop, done      chan struct{}
 	sawNotReady     atomic.Bool // readable while polling
 	ready, notReady int
-	other           int           // no answer or another code
-	firstNotReady   time.Time     // zero: never
-	longestNotReady time.Duration // the longest run of 503s
-	runStart        time.Time
+	// readyAfterNotReady counts 200s after the first 503: a restarted
+	// attempt reporting ready before it delivered (a flicker).
+	readyAfterNotReady int
+	other              int           // no answer or another code
+	firstNotReady      time.Time     // zero: never
+	longestNotReady    time.Duration // the longest run of 503s
+	runStart           time.Time
 }
 
 func pollReadyz(url string, every time.Duration) *readyzPoller {
@@ -312,6 +315,9 @@ func pollReadyz(url string, every time.Duration) *readyzPoller {
 			switch code {
 			case http.StatusOK:
 				p.ready++
+				if !p.firstNotReady.IsZero() {
+					p.readyAfterNotReady++
+				}
 				p.runStart = time.Time{}
 			case http.StatusServiceUnavailable:
 				p.notReady++
@@ -352,6 +358,6 @@ func (p *readyzPoller) summary(since time.Time) string {
 	if !p.firstNotReady.IsZero() {
 		first = p.firstNotReady.Sub(since).Round(time.Millisecond).String() + " in"
 	}
-	return fmt.Sprintf("%d×503, %d×200, %d other of %d polls; first 503 %s, longest run of 503s %s",
-		p.notReady, p.ready, p.other, p.notReady+p.ready+p.other, first, p.longestNotReady.Round(time.Millisecond))
+	return fmt.Sprintf("%d×503, %d×200 (%d after the first 503), %d other of %d polls; first 503 %s, longest run of 503s %s",
+		p.notReady, p.ready, p.readyAfterNotReady, p.other, p.notReady+p.ready+p.other, first, p.longestNotReady.Round(time.Millisecond))
 }

@@ -58,8 +58,12 @@ func registeredNames(t *testing.T) map[string]bool {
 	s := r.Source("crm")
 	s.Checkpoint("p", "", time.Now(), time.Now())
 	s.SetLagBytes(1)
-	s.SetSlotWAL(1, -1)
 	s.ObserveProduce(time.Millisecond)
+	s.SetRetention(1, 1, 2)
+	s.EventRead(time.Now())
+	s.UseToast()
+	s.Accuracy().TableChecked(AccuracyTable{Table: "crm.contacts"}, 1, time.Second, time.Now())
+	s.Accuracy().PassDone(time.Now())
 	mfs, err := r.Prometheus().Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -356,18 +356,3 @@ tributary_dead_letters_total{kind="mapping",source="crm"} 2
 tributary_dead_letters_total{kind="oversized",source="crm"} 1
 `, "tributary_dead_letters_total")
 }
-
-func TestSlotWAL(t *testing.T) {
-	t.Parallel()
-	r := NewRegistry()
-	r.Source("crm") // a source without a slot has no slot series
-	r.Source("orders").SetSlotWAL(4096, -1)
-	gather(t, r, `
-# HELP tributary_slot_max_wal_keep_bytes The server's max_slot_wal_keep_size in bytes (-1: unlimited); past it the server invalidates the slot.
-# TYPE tributary_slot_max_wal_keep_bytes gauge
-tributary_slot_max_wal_keep_bytes{source="orders"} -1
-# HELP tributary_slot_retained_wal_bytes WAL the source's PostgreSQL replication slot retains: the server's position minus the slot's restart_lsn.
-# TYPE tributary_slot_retained_wal_bytes gauge
-tributary_slot_retained_wal_bytes{source="orders"} 4096
-`, "tributary_slot_retained_wal_bytes", "tributary_slot_max_wal_keep_bytes")
-}

@@ -77,8 +77,6 @@ type Registry struct {
 	snapDone  *prometheus.GaugeVec
 	snapTotal *prometheus.GaugeVec
 	dead      *prometheus.CounterVec
-	slotWAL   *prometheus.GaugeVec
-	slotMax   *prometheus.GaugeVec
 
 	mu      sync.Mutex
 	sources map[string]*Source
@@ -142,20 +140,12 @@ func NewRegistry(opts ...Option) *Registry {
 		Name: "tributary_dead_letters_total",
 		Help: "Records sent to the dead-letter topic instead of their own, by kind: mapping (a row a mapping rule refused), oversized (a message over the size limit).",
 	}, []string{"source", "kind"})
-	r.slotWAL = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tributary_slot_retained_wal_bytes",
-		Help: "WAL the source's PostgreSQL replication slot retains: the server's position minus the slot's restart_lsn.",
-	}, src)
-	r.slotMax = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "tributary_slot_max_wal_keep_bytes",
-		Help: "The server's max_slot_wal_keep_size in bytes (-1: unlimited); past it the server invalidates the slot.",
-	}, src)
 
 	r.prom.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		r.delivered, r.bytes, r.inFlight, r.produce, r.retries, r.errors, r.up, r.snapDone, r.snapTotal, r.dead, r.slotWAL, r.slotMax,
-		&scrapeCollector{r: r}, &accuracyCollector{r: r},
+		r.delivered, r.bytes, r.inFlight, r.produce, r.retries, r.errors, r.up, r.snapDone, r.snapTotal, r.dead,
+		&scrapeCollector{r: r}, &accuracyCollector{r: r}, &toastCollector{r: r}, &retentionCollector{r: r},
 	)
 	return r
 }

@@ -30,8 +30,6 @@ type Source struct {
 	deadMap   prometheus.Counter
 	deadSize  prometheus.Counter
 	dead      *prometheus.CounterVec // curried with source
-	slotWAL   *prometheus.GaugeVec   // curried; the series exist once set
-	slotMax   *prometheus.GaugeVec
 
 	// Totals for Status; Prometheus counters are not cheap to read back.
 	nDelivered  atomic.Uint64
@@ -44,6 +42,13 @@ type Source struct {
 	lastEvent   atomic.Int64 // Unix ms of the last row change read; 0: none yet
 	stalled     atomic.Bool
 	accuracy    atomic.Pointer[Accuracy] // nil: no accuracy monitor
+	// attemptAcked: Kafka acked a message since the state last changed
+	// (the running attempt's sink).
+	attemptAcked atomic.Bool
+	retention    atomic.Pointer[retention] // retention.go
+	// TOAST fill (toast.go).
+	toastOn       atomic.Bool
+	toastUnfilled atomic.Uint64
 
 	mu           sync.Mutex // guards the fields below
 	state        string
@@ -55,6 +60,9 @@ type Source struct {
 	commitTime   time.Time
 	savedAt      time.Time
 	snapshot     map[string]TableProgress
+	// attemptCheckpointed: a checkpoint was committed while streaming,
+	// since the state last changed (the running attempt's first).
+	attemptCheckpointed bool
 }
 
 func newSource(r *Registry, name string) *Source {
@@ -72,8 +80,6 @@ func newSource(r *Registry, name string) *Source {
 		snapDone:  r.snapDone.MustCurryWith(l),
 		snapTotal: r.snapTotal.MustCurryWith(l),
 		dead:      r.dead.MustCurryWith(l),
-		slotWAL:   r.slotWAL.MustCurryWith(l),
-		slotMax:   r.slotMax.MustCurryWith(l),
 		state:     StateStarting,
 		since:     r.now(),
 		snapshot:  map[string]TableProgress{},
@@ -82,17 +88,6 @@ func newSource(r *Registry, name string) *Source {
 	s.deadSize = s.dead.WithLabelValues(DeadLetterOversized)
 	s.up.Set(0)
 	return s
-}
-
-// SetSlotWAL records what the source's replication slot retains and the
-// server's limit for it (-1: unlimited). Until it is first called, the
-// source has no tributary_slot_* series.
-func (s *Source) SetSlotWAL(retained, limit int64) {
-	if s == nil {
-		return
-	}
-	s.slotWAL.WithLabelValues().Set(float64(retained))
-	s.slotMax.WithLabelValues().Set(float64(limit))
 }
 
 // DeadLetter counts one record sent to the dead-letter topic, of kind
@@ -125,6 +120,7 @@ func (s *Source) Delivered(events int, bytes int) {
 	if s == nil {
 		return
 	}
+	s.attemptAcked.Store(true)
 	s.delivered.Add(float64(events))
 	s.bytes.Add(float64(bytes))
 	s.nDelivered.Add(uint64(events))
@@ -180,6 +176,9 @@ func (s *Source) Checkpoint(position, snapshot string, commitTime, savedAt time.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.position, s.snapshotWork = position, snapshot
+	if s.state == StateStreaming {
+		s.attemptCheckpointed = true
+	}
 	if !commitTime.IsZero() {
 		s.commitTime = commitTime
 	}
@@ -230,6 +229,9 @@ func (s *Source) SetState(state string, err error) {
 	now := s.now()
 	if state != s.state {
 		s.state, s.since = state, now
+		// A new attempt proves itself again (Delivering).
+		s.attemptCheckpointed = false
+		s.attemptAcked.Store(false)
 	}
 	if err != nil {
 		s.lastErr, s.lastErrAt = err.Error(), now
@@ -279,6 +281,7 @@ func (s *Source) Status() SourceStatus {
 		CheckpointCommitTime: s.commitTime,
 		CheckpointSavedAt:    s.savedAt,
 	}
+	checkpointed := s.attemptCheckpointed
 	snap := slices.SortedFunc(maps.Values(s.snapshot), func(a, b TableProgress) int { return strings.Compare(a.Table, b.Table) })
 	s.mu.Unlock()
 	if !st.CheckpointCommitTime.IsZero() {
@@ -295,6 +298,7 @@ func (s *Source) Status() SourceStatus {
 	}
 	st.Stalled = s.stalled.Load()
 	st.InFlight = s.nInFlight.Load()
+	st.Delivering = st.State == StateStreaming && checkpointed && (s.attemptAcked.Load() || st.InFlight == 0)
 	st.EventsDelivered = s.nDelivered.Load()
 	st.BytesDelivered = s.nBytes.Load()
 	st.Retries = s.nRetries.Load()

@@ -32,6 +32,12 @@ type SourceStatus struct {
 	// Stalled: the server wrote past the checkpoint, but the checkpoint
 	// has not moved for stall_after (nothing reaches Kafka). Not ready.
 	Stalled bool `json:"stalled,omitempty"`
+	// Delivering: streaming, and since this attempt began a checkpoint was
+	// committed and either Kafka acked one of its messages or none waits
+	// (an idle source's heartbeat commit). A restarted attempt is not
+	// ready before that: entering "streaming" proves nothing while Kafka
+	// is away.
+	Delivering bool `json:"delivering"`
 
 	InFlight        int64           `json:"in_flight"`
 	EventsDelivered uint64          `json:"events_delivered"`

@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,4 +138,54 @@ func TestEmptyTransactionAdvancesCheckpoint(t *testing.T) {
 			eventually(t, "the checkpoint reaches "+tt.want, func() bool { return store.position() == tt.want })
 		})
 	}
+}
+
+// BeforeCheckpoint (the TOAST cache's sync) runs before every checkpoint
+// commit; while it fails nothing is committed.
+func TestBeforeCheckpointRunsFirst(t *testing.T) {
+	t.Parallel()
+	// Every attempt replays the script from the start (the checkpoint
+	// never moved).
+	srcs := &sources{build: func(int) (capture.Source, error) {
+		return &fakeSource{steps: concat(txn("T1", 1), txn("T2", 2))}, nil
+	}}
+	snks := &sinks{}
+	store := &memStore{}
+	var mu sync.Mutex
+	syncs, failing := 0, true
+	store.onCommit = func(cp checkpoints.Checkpoint) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if syncs == 0 || failing {
+			t.Errorf("checkpoint %q committed without a successful BeforeCheckpoint first", cp.Position)
+		}
+		return nil
+	}
+	cfg := testConfig()
+	cfg.BeforeCheckpoint = func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failing {
+			return errors.New("disk full")
+		}
+		syncs++
+		return nil
+	}
+	start(t, newPipeline(cfg, srcs, snks, store))
+	eventually(t, "both messages are written", func() bool {
+		s := snks.attempt(0)
+		return s != nil && s.written() == 2
+	})
+	snks.attempt(0).AckAll()
+	// The failed commit ends the attempt; the restarts fail alike.
+	consistently(t, "nothing is committed while BeforeCheckpoint fails", settle, func() bool { return store.position() == "" })
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	eventually(t, "the checkpoint reaches T2 once it succeeds", func() bool {
+		for i := 0; snks.attempt(i) != nil; i++ {
+			snks.attempt(i).AckAll()
+		}
+		return store.position() == "T2"
+	})
 }

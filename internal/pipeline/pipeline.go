@@ -64,6 +64,11 @@ type Config struct {
 	// SchemaChangeTopic, when set, receives a record for each schema
 	// change the source reports.
 	SchemaChangeTopic string
+	// BeforeCheckpoint, when set, runs before each checkpoint commit:
+	// state the source keeps beside the checkpoints for the events up to
+	// it (the PostgreSQL TOAST cache) must be durable first. An error
+	// fails the commit.
+	BeforeCheckpoint func() error
 }
 
 // Pipeline runs one source into the sink, restarting after failures.
@@ -381,11 +386,7 @@ const lagInterval = 5 * time.Second
 func (p *Pipeline) lagLoop(ctx context.Context, lr capture.LagReporter, from string) {
 	tick := time.NewTicker(lagInterval)
 	defer tick.Stop()
-	slots, _ := lr.(capture.SlotReporter)
 	for {
-		if slots != nil {
-			p.measureSlot(ctx, slots)
-		}
 		pos, cp := from, checkpoints.Checkpoint{Position: from}
 		if c, ok := p.Stats.Checkpoint(); ok {
 			pos, cp = c.Position, c
@@ -401,26 +402,22 @@ func (p *Pipeline) lagLoop(ctx context.Context, lr capture.LagReporter, from str
 				p.logger.Debug("measure lag", "err", err)
 			}
 		}
+		if rr, ok := lr.(capture.RetentionReporter); ok {
+			qctx, cancel := context.WithTimeout(ctx, lagInterval)
+			r, err := rr.Retention(qctx)
+			cancel()
+			if err == nil {
+				p.cfg.Metrics.SetRetention(r.RetainedBytes, r.SafeBytes, r.LimitBytes)
+			} else if ctx.Err() == nil {
+				p.logger.Debug("measure retained log", "err", err)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
 	}
-}
-
-// measureSlot reports the source's slot WAL; a failure is only logged.
-func (p *Pipeline) measureSlot(ctx context.Context, sr capture.SlotReporter) {
-	qctx, cancel := context.WithTimeout(ctx, lagInterval)
-	defer cancel()
-	w, err := sr.SlotWAL(qctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			p.logger.Debug("measure slot WAL", "err", err)
-		}
-		return
-	}
-	p.cfg.Metrics.SetSlotWAL(w.RetainedBytes, w.MaxBytes)
 }
 
 // observeStall feeds one lag measurement to the stall detector and reports
@@ -447,6 +444,11 @@ func (p *Pipeline) commit(ctx context.Context, tracker *checkpoints.Tracker, con
 	cp, ok := tracker.Committable()
 	if !ok {
 		return nil
+	}
+	if p.cfg.BeforeCheckpoint != nil {
+		if err := p.cfg.BeforeCheckpoint(); err != nil {
+			return withKind(metrics.KindCheckpoint, fmt.Errorf("before checkpoint %s: %w", cp.Position, err))
+		}
 	}
 	cp.SavedAt = time.Now()
 	if err := p.store.Commit(ctx, p.cfg.Source, cp); err != nil {

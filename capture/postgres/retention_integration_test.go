@@ -9,17 +9,17 @@ import (
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
 
-// SlotWAL reports the WAL the slot holds back, which grows while nothing is
-// confirmed, and max_slot_wal_keep_size as the server has it; a source
+// Retention reports the WAL the slot holds back, which grows while nothing
+// is confirmed, and max_slot_wal_keep_size as the server has it; a source
 // whose slot is gone says so.
-func TestSlotWAL(t *testing.T) {
+func TestRetention(t *testing.T) {
 	t.Parallel()
 	db, name := testDB(t)
 	testenv.Exec(t, db, "CREATE TABLE t (id int PRIMARY KEY, v text)", "CREATE PUBLICATION pub_"+name+" FOR TABLE t")
 	s := testSource(t, name, nil)
 	ctx := context.Background()
-	if _, err := s.SlotWAL(ctx); err == nil || !strings.Contains(err.Error(), "no such slot") {
-		t.Errorf("SlotWAL before the slot exists: %v, want no such slot", err)
+	if _, err := s.Retention(ctx); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("Retention before the slot exists: %v, want does not exist", err)
 	}
 	currentPosition(t, s) // creates the slot
 
@@ -27,7 +27,7 @@ func TestSlotWAL(t *testing.T) {
 	if err := db.QueryRow("SELECT setting::bigint FROM pg_settings WHERE name = 'max_slot_wal_keep_size'").Scan(&mb); err != nil {
 		t.Fatal(err)
 	}
-	before, err := s.SlotWAL(ctx)
+	before, err := s.Retention(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,12 +35,12 @@ func TestSlotWAL(t *testing.T) {
 	if mb >= 0 {
 		want = mb << 20
 	}
-	if before.MaxBytes != want {
-		t.Errorf("MaxBytes %d with max_slot_wal_keep_size %d MB, want %d", before.MaxBytes, mb, want)
+	if before.LimitBytes != want {
+		t.Errorf("LimitBytes %d with max_slot_wal_keep_size %d MB, want %d", before.LimitBytes, mb, want)
 	}
 	testenv.Exec(t, db, "INSERT INTO t SELECT g, repeat('x', 1000) FROM generate_series(1, 200) g")
 	testenv.Eventually(t, 10*time.Second, "the slot to retain the new WAL", func() bool {
-		after, err := s.SlotWAL(ctx)
+		after, err := s.Retention(ctx)
 		return err == nil && after.RetainedBytes >= before.RetainedBytes+200_000
 	})
 }
