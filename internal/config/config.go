@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	_ "github.com/tributary-cdc/tributary/internal/sources" // the kinds sources[].kind can name
+	"github.com/tributary-cdc/tributary/internal/schemaregistry"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform/debezium"
 	"github.com/tributary-cdc/tributary/transform/mapping"
@@ -27,6 +28,9 @@ type Config struct {
 	Pipeline    Pipeline         `yaml:"pipeline"`
 	Log         Log              `yaml:"log"`
 	Admin       Admin            `yaml:"admin"`
+	// SchemaRegistry is the Confluent-compatible schema registry that
+	// sources with format: avro register their schemas with.
+	SchemaRegistry schemaregistry.Config `yaml:"schema_registry"`
 	Sources     []Source         `yaml:"sources"`
 	// Mappings rename, mask, cast, filter and route tables' events; see
 	// docs/mapping.md.
@@ -180,6 +184,7 @@ func setDefault[T comparable](p *T, v T) {
 // Validate checks every section and returns all problems at once.
 func (c *Config) Validate() error {
 	var errs []error
+	usesAvro := false
 	if c.Checkpoints.Dir == "" {
 		errs = append(errs, errors.New("checkpoints.dir is required: the directory for the checkpoint store"))
 	}
@@ -234,8 +239,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, s.validateKind(key, ids)...)
 		switch s.Format {
 		case "", "native", "debezium":
+		case "avro":
+			usesAvro = true
 		default:
-			errs = append(errs, fmt.Errorf("%s.format %q: want native or debezium", key, s.Format))
+			errs = append(errs, fmt.Errorf("%s.format %q: want native, debezium or avro", key, s.Format))
 		}
 		switch s.Debezium.BigintUnsigned {
 		case "", "long", "precise":
@@ -246,6 +253,17 @@ func (c *Config) Validate() error {
 		case "", debezium.ConnectorMySQL, debezium.ConnectorMariaDB, debezium.ConnectorPostgreSQL:
 		default:
 			errs = append(errs, fmt.Errorf("%s.debezium.connector %q: want mysql, mariadb or postgresql", key, s.Debezium.Connector))
+		}
+	}
+	switch {
+	case usesAvro && !c.SchemaRegistry.Set():
+		errs = append(errs, errors.New("schema_registry.url: required by the sources with format avro"))
+	case c.SchemaRegistry.Set():
+		if err := c.SchemaRegistry.Validate("schema_registry"); err != nil {
+			errs = append(errs, err)
+		}
+		if c.SchemaRegistry.OnIncompatible == schemaregistry.DeadLetter && c.Kafka.DeadLetterTopic == "" {
+			errs = append(errs, errors.New("schema_registry.on_incompatible: dead_letter needs kafka.dead_letter_topic"))
 		}
 	}
 	if err := c.compileMappings(func(string) (string, bool) { return "x", true },

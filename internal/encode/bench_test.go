@@ -1,6 +1,7 @@
 package encode
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func BenchmarkChange(b *testing.B) {
 			now := time.Unix(1706745600, 0)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := e.Change(c, now, q); err != nil {
+				if _, err := e.Change(context.Background(), c, now, q); err != nil {
 					b.Fatal(err)
 				}
 				if len(q.pending) >= 512 {

@@ -54,6 +54,9 @@ type Config struct {
 	// Debezium, when set, writes Debezium's envelope instead of the
 	// native event (mapped tables stay native).
 	Debezium *debezium.Options
+	// Registry, when set, writes Avro in the Confluent wire format
+	// (format: avro), with schemas registered there.
+	Registry encode.Registrar
 	// TransactionTopic, when set, receives a BEGIN record before the first
 	// event of each source transaction that has events and an END record
 	// with per-table event counts at its commit (docs/events.md).
@@ -244,7 +247,7 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 		enc: encode.New(encode.Config{
 			Source: p.cfg.Source, Connector: p.cfg.Connector, TopicPrefix: p.cfg.TopicPrefix, Tombstones: p.cfg.Tombstones,
 			Mapper: p.cfg.Mapper, DeadLetterTopic: p.cfg.DeadLetterTopic, Debezium: p.cfg.Debezium,
-			TransactionTopic: p.cfg.TransactionTopic, SchemaChangeTopic: p.cfg.SchemaChangeTopic,
+			Registry: p.cfg.Registry, TransactionTopic: p.cfg.TransactionTopic, SchemaChangeTopic: p.cfg.SchemaChangeTopic,
 		}),
 	}
 	p.logger.Info("streaming", "from", from.Position, "snapshot", from.Snapshot)
