@@ -13,8 +13,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	_ "github.com/tributary-cdc/tributary/internal/sources" // the kinds sources[].kind can name
 	"github.com/tributary-cdc/tributary/internal/schemaregistry"
+	_ "github.com/tributary-cdc/tributary/internal/sources" // the kinds sources[].kind can name
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform/debezium"
 	"github.com/tributary-cdc/tributary/transform/mapping"
@@ -31,7 +31,7 @@ type Config struct {
 	// SchemaRegistry is the Confluent-compatible schema registry that
 	// sources with format: avro register their schemas with.
 	SchemaRegistry schemaregistry.Config `yaml:"schema_registry"`
-	Sources     []Source         `yaml:"sources"`
+	Sources        []Source              `yaml:"sources"`
 	// Mappings rename, mask, cast, filter and route tables' events; see
 	// docs/mapping.md.
 	Mappings []mapping.Config `yaml:"mappings"`

@@ -132,7 +132,7 @@ func mysqlType(t typeName) ([]branch, func(any) (int, any, error)) {
 	case "set":
 		return single(setBranch, toStrings)
 	}
-	// char, varchar, text, enum and anything without a mapping.
+	// char, varchar, text, enum.
 	return single(stringBranch, toText)
 }
 
@@ -203,10 +203,41 @@ func postgresType(t typeName) ([]branch, func(any) (int, any, error)) {
 		return withFallback(localTsBranch, parseTimestamp(' ', "", frac))
 	case "timestamptz", "timestamp with time zone":
 		return withFallback(tsBranch, parseTimestamp('T', "Z", frac))
+	case "text", "varchar", "character varying", "bpchar", "char", "character", "name", "citext", "xml":
+		return single(stringBranch, toText)
 	}
-	// text types, enums, domains, intervals, timetz, geometric and network
-	// types: their text.
-	return single(stringBranch, toText)
+	// enums, domains, intervals, timetz, geometric, network and range
+	// types: their text, or a domain's number or boolean as it is.
+	return dynamic()
+}
+
+// dynamic is a column of a type without a mapping: a union of the scalar
+// kinds, the member chosen by the value's own kind (a PostgreSQL domain
+// over int gives longs, an enum strings). A value of no scalar kind (an
+// array of a domain) is written as its JSON format text.
+func dynamic() ([]branch, func(any) (int, any, error)) {
+	return []branch{stringBranch, longBranch, doubleBranch, boolBranch, bytesBranch}, func(v any) (int, any, error) {
+		switch v := v.(type) {
+		case string:
+			return 0, v, nil
+		case int64:
+			return 1, v, nil
+		case uint64:
+			if v <= math.MaxInt64 {
+				return 1, int64(v), nil
+			}
+		case float64:
+			return 2, v, nil
+		case float32:
+			return 2, float64(v), nil
+		case bool:
+			return 3, v, nil
+		case []byte:
+			return 4, v, nil
+		}
+		text, err := capture.AppendValueJSON(nil, v)
+		return 0, string(text), err
+	}
 }
 
 func schemas(bs []branch) []any {
