@@ -268,3 +268,8 @@ func jsonFloat(f float64, bits int) string {
 	}
 	return strconv.FormatFloat(f, 'f', -1, bits)
 }
+
+type (
+	avroSchema = avro.Schema
+	avroField  = avro.Field
+)
