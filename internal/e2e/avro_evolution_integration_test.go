@@ -122,3 +122,44 @@ func fieldType(t *testing.T, s any, name string) avroSchema {
 	t.Fatalf("no field %s", name)
 	return nil
 }
+
+// A registry that stops answering pauses the source: it retries, restarts
+// from its checkpoint with backoff and is not ready meanwhile; once the
+// registry answers again the held-up row arrives, nothing skipped.
+func TestAvroRegistryUnreachableBackpressureMariaDB(t *testing.T) {
+	url := testenv.RegistryURL(t)
+	proxy := testenv.StartProxy(t, testenv.RegistryAddr())
+	s := newSetup(t)
+	db, _ := prepare(t, s)
+	testenv.Exec(t, db, fmt.Sprintf("CREATE TABLE %s.t (id INT PRIMARY KEY, v INT)", s.Database))
+	topic := s.topic("t")
+	createTopics(t, 1, topic)
+	cfg := s.writeConfigWith(t, "", s.mysqlSource(testenv.MySQLAddr(), time.Second, 5*time.Second)+"    format: avro\n")
+	proxied := strings.Replace(url, testenv.RegistryAddr(), proxy.Addr(), 1)
+	prependConfig(t, cfg, fmt.Sprintf("schema_registry: {url: %q, compatibility: BACKWARD, timeout: 500ms}\n", proxied))
+	d := startDaemon(t, "run", "-c", cfg)
+	d.waitStreaming(t)
+	addr, _ := d.loggedAdminAddr()
+
+	proxy.Blackhole(true)
+	testenv.Exec(t, db, fmt.Sprintf("INSERT INTO %s.t VALUES (1, 10)", s.Database))
+	testenv.Eventually(t, 30*time.Second, "/readyz 503 while the registry does not answer", func() bool {
+		d.requireRunning(t)
+		code, _ := getStatus("http://" + addr + "/readyz")
+		return code == 503
+	})
+	if n := len(testenv.NewTopic(topic).ReadAll(t)); n != 0 {
+		t.Fatalf("%d events written without a registered schema", n)
+	}
+	proxy.Restore()
+	recs := readTopicN(t, topic, 1)
+	_, s1, v1 := newAvroDecoder(t, url, false).decode(t, recs[0].Value)
+	if got := newAvroDecoder(t, url, false).canonicalImage(t, fieldType(t, s1, "after"), v1["after"]); got != `{"id":1,"v":10}` {
+		t.Errorf("the held-up row decodes as %s", got)
+	}
+	d.waitStreaming(t)
+	if !strings.Contains(d.logs.String(), "unreachable") {
+		t.Errorf("the log does not say the registry was unreachable:\n%s", tail(problems(d.logs.String()), 2000))
+	}
+	d.stop(t)
+}

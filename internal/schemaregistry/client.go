@@ -49,7 +49,7 @@ func New(cfg Config, key string) (*Client, error) {
 			return nil, err
 		}
 	}
-	opts := []registry.ClientFunc{registry.WithHTTPClient(&http.Client{Transport: transport, Timeout: 10 * time.Second})}
+	opts := []registry.ClientFunc{registry.WithHTTPClient(&http.Client{Transport: transport, Timeout: cfg.Timeout})}
 	if cfg.BasicAuth.Username != "" {
 		opts = append(opts, registry.WithBasicAuth(cfg.BasicAuth.Username, password))
 	}

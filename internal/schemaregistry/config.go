@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tributary-cdc/tributary/internal/tlsconf"
 )
@@ -63,6 +64,11 @@ type Config struct {
 	// Apicurio.
 	Compatibility  string         `yaml:"compatibility"`
 	OnIncompatible OnIncompatible `yaml:"on_incompatible"`
+	// Timeout bounds each request (default 10s). A registry that does not
+	// answer is asked again a few times with backoff; then the source
+	// restarts from its checkpoint (with the pipeline's backoff) and is not
+	// ready until the registry answers.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // BasicAuth is HTTP basic authentication; the password comes from an
@@ -94,6 +100,9 @@ func (c Config) WithDefaults() Config {
 		c.OnIncompatible = Halt
 	}
 	c.Compatibility = strings.ToUpper(c.Compatibility)
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
 	return c
 }
 
@@ -125,6 +134,9 @@ func (c Config) Validate(key string) error {
 	case Halt, DeadLetter:
 	default:
 		errs = append(errs, fmt.Errorf("%s.on_incompatible %q: want halt or dead_letter", key, c.OnIncompatible))
+	}
+	if c.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("%s.timeout %s: want a positive duration", key, c.Timeout))
 	}
 	b := c.BasicAuth
 	switch {
