@@ -24,6 +24,10 @@ type evolutionSetup struct {
 }
 
 func startEvolution(t *testing.T, registryExtra, kafkaExtra string) *evolutionSetup {
+	return startEvolutionCfg(t, registryExtra, kafkaExtra, new(string))
+}
+
+func startEvolutionCfg(t *testing.T, registryExtra, kafkaExtra string, cfgPath *string) *evolutionSetup {
 	t.Helper()
 	url := testenv.RegistryURL(t)
 	s := newSetup(t)
@@ -33,6 +37,7 @@ func startEvolution(t *testing.T, registryExtra, kafkaExtra string) *evolutionSe
 	createTopics(t, 1, topic)
 	cfg := s.writeConfigWith(t, kafkaExtra, s.mysqlSource(testenv.MySQLAddr(), time.Second, 5*time.Second)+"    format: avro\n")
 	prependConfig(t, cfg, fmt.Sprintf("schema_registry: {url: %q, compatibility: BACKWARD%s}\n", url, registryExtra))
+	*cfgPath = cfg
 	d := startDaemon(t, "run", "-c", cfg)
 	d.waitStreaming(t)
 	return &evolutionSetup{setup: s, db: db, d: d, url: url, topic: topic}
@@ -48,7 +53,8 @@ func (e *evolutionSetup) exec(t *testing.T, stmt string) {
 // subject's BACKWARD compatibility rejects stops the source, quoting the
 // registry and naming the table and the DDL.
 func TestAvroSchemaEvolutionMariaDB(t *testing.T) {
-	e := startEvolution(t, "", "")
+	var cfg string
+	e := startEvolutionCfg(t, "", "", &cfg)
 	e.exec(t, "INSERT INTO %s.t VALUES (1, 10)")
 	e.exec(t, "ALTER TABLE %s.t ADD COLUMN c VARCHAR(10) NULL")
 	e.exec(t, "INSERT INTO %s.t VALUES (2, 20, 'new')")
@@ -73,6 +79,18 @@ func TestAvroSchemaEvolutionMariaDB(t *testing.T) {
 	if err != nil || len(versions) != 2 {
 		t.Errorf("subject %s-value has versions %v (%v), want 2", e.topic, versions, err)
 	}
+	// The operator's tools read the Avro topic through the registry: tail
+	// prints the JSON format's events, verify finds the table's rows (row 1
+	// updated, so its image has the new column, as JSON's would need too).
+	e.exec(t, "UPDATE %s.t SET v = 11 WHERE id = 1")
+	readTopicN(t, e.topic, 3)
+	out, err := runCLI(t, "tail", "-c", cfg, "--source", e.Source, "--from-beginning", "--max", "3", "--timeout", "30s")
+	if err != nil || !strings.Contains(out, `"after":{"id":1,"v":10}`) || !strings.Contains(out, `"after":{"id":2,"v":20,"c":"new"}`) {
+		t.Errorf("tail: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "verify", "-c", cfg, "--source", e.Source, "--quiet"); err != nil || !strings.Contains(out, "no differences") {
+		t.Errorf("verify: %v\n%s", err, out)
+	}
 
 	e.exec(t, "ALTER TABLE %s.t MODIFY v VARCHAR(20)")
 	e.exec(t, "INSERT INTO %s.t VALUES (3, 'x', 'y')")
@@ -87,8 +105,8 @@ func TestAvroSchemaEvolutionMariaDB(t *testing.T) {
 			t.Errorf("the log does not say %q:\n%s", want, tail(problems(logs), 3000))
 		}
 	}
-	if n := len(testenv.NewTopic(e.topic).ReadAll(t)); n != 2 {
-		t.Errorf("%d events on the topic, want the 2 before the incompatible change", n)
+	if n := len(testenv.NewTopic(e.topic).ReadAll(t)); n != 3 {
+		t.Errorf("%d events on the topic, want the 3 before the incompatible change", n)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/hamba/avro/v2/registry"
+
+	tavro "github.com/tributary-cdc/tributary/transform/avro"
 )
 
 // Client registers schemas and caches their ids. It is safe for concurrent
@@ -225,6 +227,39 @@ func (c *Client) Decode(ctx context.Context, msg []byte) (value any, id int, err
 		return nil, id, fmt.Errorf("decode Avro body with schema %d: %w", id, err)
 	}
 	return value, id, nil
+}
+
+// IsAvro reports whether msg is in the Confluent wire format (a JSON event
+// starts with '{').
+func IsAvro(msg []byte) bool { return len(msg) >= 5 && msg[0] == 0 }
+
+// CanonicalJSON decodes a Tributary native-flavour Avro message through
+// the registry and writes it as the JSON format writes the same event.
+func (c *Client) CanonicalJSON(ctx context.Context, msg []byte) ([]byte, error) {
+	v, id, err := c.Decode(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.Schema(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	rec, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("schema %d: not a record", id)
+	}
+	if _, isKey := rec["op"]; !isKey {
+		out, err := tavro.CanonicalKeyJSON(s, rec)
+		if err != nil {
+			return nil, fmt.Errorf("schema %d: %w", id, err)
+		}
+		return out, nil
+	}
+	out, err := tavro.CanonicalJSON(s, rec)
+	if err != nil {
+		return nil, fmt.Errorf("schema %d: %w", id, err)
+	}
+	return out, nil
 }
 
 // api is the decoding configuration of schema id. Each id has its own:

@@ -34,6 +34,7 @@ type topicState struct {
 	readTimeout time.Duration
 	transport   *kafka.Transport
 	client      *kafka.Client
+	decode      func(context.Context, []byte) ([]byte, error) // Avro → JSON; nil: none
 
 	mu       sync.Mutex
 	keys     map[string]*entry
@@ -131,7 +132,7 @@ func (s *topicState) readPartition(ctx context.Context, p int, start, end int64)
 		if m.Offset >= end {
 			return nil // past the watermark (the last message was compacted away)
 		}
-		if err := s.apply(m); err != nil {
+		if err := s.apply(ctx, m); err != nil {
 			return err
 		}
 		if m.Offset+1 >= end {
@@ -153,9 +154,19 @@ type event struct {
 
 // apply upserts c/u/r by their after image, removes the key on d, clears
 // the state on t and ignores tombstones.
-func (s *topicState) apply(m kafka.Message) error {
+func (s *topicState) apply(ctx context.Context, m kafka.Message) error {
 	if m.Value == nil {
 		return nil
+	}
+	if len(m.Value) > 0 && m.Value[0] == 0 { // the Confluent wire format: JSON starts with '{'
+		if s.decode == nil {
+			return fmt.Errorf("topic %s partition %d offset %d: an Avro message, and no schema registry configured", s.topic, m.Partition, m.Offset)
+		}
+		value, err := s.decode(ctx, m.Value)
+		if err != nil {
+			return fmt.Errorf("topic %s partition %d offset %d: decode Avro: %w", s.topic, m.Partition, m.Offset, err)
+		}
+		m.Value, m.Key = value, nil // the key as the JSON format writes it: the event's
 	}
 	var ev event
 	if err := json.Unmarshal(m.Value, &ev); err != nil {

@@ -80,6 +80,10 @@ type Options struct {
 	// ReadTimeout fails reading a topic partition that delivers nothing for
 	// this long while below its high watermark (default 30s).
 	ReadTimeout time.Duration
+	// Decode turns a schema-registry Avro message (format: avro) into the
+	// JSON format's bytes of the same event or key; nil: such messages are
+	// errors.
+	Decode func(ctx context.Context, msg []byte) ([]byte, error)
 }
 
 func (o *Options) defaults() error {
@@ -149,6 +153,7 @@ func verifyTable(ctx context.Context, o *Options, db, table string) (TableReport
 	topic := transform.TopicName(o.TopicPrefix, o.SourceName, db, table)
 	tr := TableReport{Database: db, Table: table, Topic: topic}
 	state := newTopicState(o.Kafka, topic, o.ReadTimeout)
+	state.decode = o.Decode
 	defer state.close()
 	if err := state.catchUp(ctx); err != nil {
 		return tr, err
