@@ -65,7 +65,12 @@ func (e *Encoder) codec(source, connector string, table *capture.Table) (*tableC
 		names[i] = c.Name
 	}
 	fieldNames := fieldNames(names)
-	tc := &tableCodec{api: avro.Config{}.Freeze(), table: table, source: source, cols: make([]column, len(table.Columns)), byName: make(map[string]int, len(names))}
+	api := avro.Config{}.Freeze()
+	api.Register(string(avro.Long)+"."+string(avro.LocalTimestampMicros), localMicros(0))
+	// Union members are resolved by Go type (cached per type), images and
+	// records as *map[string]any (nullable unions, cached too): hamba's
+	// {"member": value} form builds a codec per value.
+	tc := &tableCodec{api: api, table: table, source: source, cols: make([]column, len(table.Columns)), byName: make(map[string]int, len(names))}
 	for i, c := range table.Columns {
 		tc.cols[i] = newColumn(c, fieldNames[i], connector == transform.ConnectorPostgres)
 		tc.byName[c.Name] = i
@@ -110,7 +115,7 @@ func (e *Encoder) Encode(ev *transform.Event, table *capture.Table) (Encoded, er
 	}
 	value := map[string]any{"id": ev.ID, "op": string(ev.Op), "source": sourceValue(&ev.Source), "ts_ms": ev.TsMs}
 	if key != nil {
-		value["key"] = map[string]any{tc.key.FullName: key}
+		value["key"] = &key
 	}
 	for _, img := range []struct {
 		name string
@@ -123,12 +128,11 @@ func (e *Encoder) Encode(ev *transform.Event, table *capture.Table) (Encoded, er
 		if err != nil {
 			return Encoded{}, fmt.Errorf("encode event %s %s: %w", ev.ID, img.name, err)
 		}
-		value[img.name] = map[string]any{tc.value.FullName[:len(tc.value.FullName)-len("Value")] + "Row": r}
+		value[img.name] = &r
 	}
 	if !ev.Absent.Empty() {
-		value["absent"] = map[string]any{tc.value.FullName[:len(tc.value.FullName)-len("Value")] + "Absent": map[string]any{
-			"before": nonNil(ev.Absent.Before), "after": nonNil(ev.Absent.After),
-		}}
+		absent := map[string]any{"before": nonNil(ev.Absent.Before), "after": nonNil(ev.Absent.After)}
+		value["absent"] = &absent
 	}
 	if out.Value, err = tc.api.Marshal(tc.value.Parsed, value); err != nil {
 		return Encoded{}, fmt.Errorf("encode event %s: %w", ev.ID, err)
@@ -156,12 +160,9 @@ func (tc *tableCodec) keyRecord(key transform.Row) (map[string]any, error) {
 		if f.Value == nil {
 			return nil, fmt.Errorf("key column %q is null", f.Name)
 		}
-		b, v, err := c.convert(f.Value)
+		_, v, err := c.convert(f.Value)
 		if err != nil {
 			return nil, fmt.Errorf("column %q (%s): %w", c.name, c.sourceType, err)
-		}
-		if len(c.branches) > 1 {
-			v = map[string]any{c.branches[b].name: v}
 		}
 		rec[c.field] = v
 	}
@@ -181,11 +182,11 @@ func (tc *tableCodec) rowRecord(img transform.Row) (map[string]any, error) {
 		if f.Value == nil {
 			continue
 		}
-		b, v, err := c.convert(f.Value)
+		_, v, err := c.convert(f.Value)
 		if err != nil {
 			return nil, fmt.Errorf("column %q (%s): %w", c.name, c.sourceType, err)
 		}
-		rec[c.field] = map[string]any{c.branches[b].name: v}
+		rec[c.field] = v
 	}
 	return rec, nil
 }
@@ -196,13 +197,13 @@ func sourceValue(s *transform.Source) map[string]any {
 		"position": s.Position, "ts_ms": s.TsMs, "snapshot": s.Snapshot,
 	}
 	if s.ServerID != 0 {
-		v["server_id"] = map[string]any{"long": int64(s.ServerID)}
+		v["server_id"] = int64(s.ServerID)
 	}
 	if s.GTID != "" {
-		v["gtid"] = map[string]any{"string": s.GTID}
+		v["gtid"] = s.GTID
 	}
 	if s.TxID != "" {
-		v["txid"] = map[string]any{"string": s.TxID}
+		v["txid"] = s.TxID
 	}
 	return v
 }

@@ -160,13 +160,14 @@ func postgresType(t typeName) ([]branch, func(any) (int, any, error)) {
 					text, err := capture.AppendValueJSON(nil, v)
 					return 1, string(text), err
 				}
-				b, ev, err := elemConv(e)
+				_, ev, err := elemConv(e)
 				if err != nil {
 					return 0, nil, fmt.Errorf("element %d: %w", i, err)
 				}
-				out[i] = map[string]any{elemBranches[b].name: ev}
+				out[i] = ev
 			}
-			return 0, out, nil
+			// hamba/avro resolves no member for []any: name it.
+			return 0, map[string]any{"array": out}, nil
 		}
 	}
 	frac := fraction{trim: true}

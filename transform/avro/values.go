@@ -25,13 +25,19 @@ func parseDecimal(scale int) func(string) (any, bool) {
 	}
 }
 
-// parseDate parses YYYY-MM-DD into days since 1970-01-01.
+// localMicros is a local-timestamp-micros value: hamba/avro resolves union
+// members by Go type and has none for it, so each codec registers this one
+// (Encoder.codec).
+type localMicros int64
+
+// parseDate parses YYYY-MM-DD into midnight UTC of that day (hamba/avro
+// writes days since 1970-01-01).
 func parseDate(s string) (any, bool) {
 	t, ok := parseDay(s)
 	if !ok {
 		return nil, false
 	}
-	return int32(floorDiv(t.Unix(), 86400)), true
+	return t, true
 }
 
 func parseDay(s string) (time.Time, bool) {
@@ -127,7 +133,10 @@ func parseTimestamp(sep byte, suffix string, f fraction) func(string) (any, bool
 		if formatTimestamp(total, sep, suffix, f) != s {
 			return nil, false
 		}
-		return total, true
+		if suffix == "" {
+			return localMicros(total), true
+		}
+		return time.UnixMicro(total).UTC(), true
 	}
 }
 
