@@ -181,3 +181,33 @@ func TestAvroRegistryUnreachableBackpressureMariaDB(t *testing.T) {
 	}
 	d.stop(t)
 }
+
+// PostgreSQL: the relation message after ADD COLUMN makes a new version
+// too; earlier events still decode with theirs.
+func TestAvroSchemaEvolutionPostgres(t *testing.T) {
+	url := testenv.RegistryURL(t)
+	s, _ := preparePGTables(t, []string{"t"}, "CREATE TABLE t (id int PRIMARY KEY, v int)")
+	cfg := s.setup.writeConfigWith(t, "", s.pgSource(testenv.PGAddr(), time.Second, 200*time.Millisecond)+"    format: avro\n")
+	prependConfig(t, cfg, avroRegistryBlock(url))
+	d := startDaemon(t, "run", "-c", cfg)
+	d.waitStreaming(t)
+	testenv.Exec(t, s.db, "INSERT INTO t VALUES (1, 10)", "ALTER TABLE t ADD COLUMN c text", "INSERT INTO t VALUES (2, 20, 'new')")
+	topic := s.pgTopic("t")
+	var recs []testenv.Record
+	testenv.Eventually(t, time.Minute, "2 events", func() bool {
+		recs = testenv.NewTopic(topic).ReadAll(t)
+		return len(recs) >= 2
+	})
+	dec := newAvroDecoder(t, url, true)
+	got := map[string]int{}
+	for _, r := range recs {
+		id, sch, v := dec.decode(t, r.Value)
+		got[dec.canonicalImage(t, fieldType(t, sch, "after"), v["after"])] = id
+	}
+	id1, ok1 := got[`{"id":1,"v":10}`]
+	id2, ok2 := got[`{"id":2,"v":20,"c":"new"}`]
+	if !ok1 || !ok2 || id1 == id2 {
+		t.Fatalf("decoded images and schema ids %v; want both rows, with different ids", got)
+	}
+	d.stop(t)
+}
