@@ -255,6 +255,13 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.debezium.connector %q: want mysql, mariadb or postgresql", key, s.Debezium.Connector))
 		}
 	}
+	for i, m := range c.Mappings {
+		for _, src := range c.Sources {
+			if src.Format == "avro" && (m.Source == "" || m.Source == src.Name) {
+				errs = append(errs, fmt.Errorf("mappings[%d] applies to sources[%s], whose format is avro: mappings are not supported with format avro yet (set the mapping's source to another source, or that source's format to native or debezium)", i, src.Name))
+			}
+		}
+	}
 	switch {
 	case usesAvro && !c.SchemaRegistry.Set():
 		errs = append(errs, errors.New("schema_registry.url: required by the sources with format avro"))
