@@ -203,6 +203,10 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		pc.Debezium = &o
 	case "avro":
 		pc.Registry = registry
+		if sc.Avro.Envelope == "debezium" {
+			o := sc.DebeziumOptions()
+			pc.AvroDebezium = &o
+		}
 	}
 	return pipeline.New(pc, newSource, newSink, store, logger), nil
 }

@@ -241,6 +241,11 @@ func (c *Config) Validate() error {
 		case "", "native", "debezium":
 		case "avro":
 			usesAvro = true
+			switch s.Avro.Envelope {
+			case "", "native", "debezium":
+			default:
+				errs = append(errs, fmt.Errorf("%s.avro.envelope %q: want native or debezium", key, s.Avro.Envelope))
+			}
 		default:
 			errs = append(errs, fmt.Errorf("%s.format %q: want native, debezium or avro", key, s.Format))
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/tributary-cdc/tributary/sink"
 	"github.com/tributary-cdc/tributary/transform"
 	"github.com/tributary-cdc/tributary/transform/avro"
+	"github.com/tributary-cdc/tributary/transform/debezium"
 	"github.com/tributary-cdc/tributary/transform/mapping"
 )
 
@@ -26,7 +27,8 @@ type Registrar interface {
 // map lookup per event), rejected schemas, and the last DDL per database,
 // which a rejection names.
 type avroState struct {
-	enc      *avro.Encoder
+	enc      bodyEncoder
+	debezium bool // Debezium's envelope: truncates are skipped, as there
 	reg      Registrar
 	ids      map[schemaTopic]int
 	rejected map[*avro.Schema]*schemaregistry.IncompatibleError
@@ -38,8 +40,17 @@ type schemaTopic struct {
 	topic  string
 }
 
-func newAvroState(prefix string, reg Registrar) *avroState {
-	return &avroState{enc: avro.NewEncoder(prefix), reg: reg, ids: map[schemaTopic]int{},
+// bodyEncoder is one Avro flavour.
+type bodyEncoder interface {
+	Encode(ev *transform.Event, table *capture.Table) (avro.Encoded, error)
+}
+
+func newAvroState(prefix string, reg Registrar, dbz *debezium.Options) *avroState {
+	var enc bodyEncoder = avro.NewEncoder(prefix)
+	if dbz != nil {
+		enc = avro.NewDebeziumEncoder(*dbz)
+	}
+	return &avroState{enc: enc, debezium: dbz != nil, reg: reg, ids: map[schemaTopic]int{},
 		rejected: map[*avro.Schema]*schemaregistry.IncompatibleError{}, lastDDL: map[string]string{}}
 }
 
@@ -47,6 +58,9 @@ func newAvroState(prefix string, reg Registrar) *avroState {
 // Confluent wire format, their schemas registered on first use.
 func (e *Encoder) encodeAvro(ctx context.Context, ev *transform.Event, c *capture.Change, out Output) error {
 	a := e.avro
+	if a.debezium && ev.Op == capture.OpTruncate {
+		return nil // Debezium's connectors skip truncates by default
+	}
 	enc, err := a.enc.Encode(ev, c.Table)
 	if err != nil {
 		return &capture.PermanentError{Err: fmt.Errorf("encode event %s as Avro: %w", ev.ID, err)}

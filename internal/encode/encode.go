@@ -34,6 +34,9 @@ type Config struct {
 	// format (format: avro), registering each table's key and value
 	// schemas with it.
 	Registry Registrar
+	// AvroDebezium, with Registry, writes Debezium's Avro envelope instead
+	// of the canonical event's fields.
+	AvroDebezium *debezium.Options
 	// TransactionTopic, when set, receives a BEGIN record before the first
 	// event message of each source transaction and an END record with
 	// per-table event counts at its commit (docs/events.md).
@@ -91,7 +94,7 @@ func New(cfg Config) *Encoder {
 		e.dbz = debezium.NewEncoder(*cfg.Debezium)
 	}
 	if cfg.Registry != nil {
-		e.avro = newAvroState(cfg.TopicPrefix, cfg.Registry)
+		e.avro = newAvroState(cfg.TopicPrefix, cfg.Registry, cfg.AvroDebezium)
 	}
 	return e
 }

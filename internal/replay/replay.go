@@ -125,6 +125,10 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 			return p.summary(), err
 		}
 		p.encoding.Registry = reg
+		if sc.Avro.Envelope == "debezium" {
+			o := sc.DebeziumOptions()
+			p.encoding.AvroDebezium = &o
+		}
 	}
 	p.shutdownTimeout = cfg.Pipeline.ShutdownTimeout
 	p.progress, p.progressEvery, p.logger = opts.Progress, opts.ProgressEvery, logger
