@@ -155,7 +155,7 @@ func (t *tailer) decoded(ctx context.Context, m kafka.Message) kafka.Message {
 		if !schemaregistry.IsAvro(*part) {
 			continue
 		}
-		out, err := t.registry.CanonicalJSON(ctx, *part)
+		out, err := t.registry.ReadableJSON(ctx, *part)
 		if err != nil {
 			fmt.Fprintf(t.stderr, "tributary: tail: %s p%d@%d: %v\n", m.Topic, m.Partition, m.Offset, err)
 			continue

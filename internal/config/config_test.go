@@ -75,6 +75,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"registry password without user", minimal + "schema_registry: {url: \"http://x\", basic_auth: {password_env: P}}\n", "schema_registry.basic_auth.username: required with a password"},
 		{"registry user without password", minimal + "schema_registry: {url: \"http://x\", basic_auth: {username: u}}\n", "schema_registry.basic_auth: set password_env or password_file"},
 		{"registry tls without https", minimal + "schema_registry: {url: \"http://x\", tls: {ca_file: /nonexistent}}\n", "schema_registry.tls: set, but schema_registry.url is not https"},
+		{"avro envelope", strings.Replace(minimal, "name: crm,", "name: crm, format: avro, avro: {envelope: confluent},", 1) + "schema_registry: {url: \"http://x\"}\n", "sources[crm].avro.envelope \"confluent\": want native or debezium"},
 		{"avro with a mapping", strings.Replace(minimal, "name: crm,", "name: crm, format: avro,", 1) + "schema_registry: {url: \"http://x\"}\nmappings:\n  - {table: \"a.b\", drop: [c]}\n", "mappings[0] applies to sources[crm], whose format is avro"},
 		{"registry typo", minimal + "schema_registry: {url: \"http://x\", compatability: BACKWARD}\n", "schema_registry.compatability (line 6) is not a known key; did you mean schema_registry.compatibility?"},
 		{"bad bigint mode", strings.Replace(minimal, "name: crm,", "name: crm, format: debezium, debezium: {bigint_unsigned: huge},", 1), "sources[crm].debezium.bigint_unsigned"},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/hamba/avro/v2"
@@ -89,6 +90,11 @@ func TestAvroDebeziumEnvelopeEqualsDebeziumJSONMariaDB(t *testing.T) {
 				t.Errorf("%s id %s:\n Avro: %v\n JSON: %v", tbl, id, got, want[id])
 			}
 		}
+	}
+	// tail prints Debezium-Avro messages as JSON through the registry.
+	out, err := runCLI(t, "tail", "-c", cfg, "--source", avroSrc, "--from-beginning", "--max", "1", "--timeout", "30s")
+	if err != nil || !strings.Contains(out, `"op":"c"`) || !strings.Contains(out, `"connector":"mariadb"`) {
+		t.Errorf("tail of a Debezium-Avro topic: %v\n%s", err, out)
 	}
 	d.stop(t)
 }

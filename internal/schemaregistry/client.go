@@ -3,9 +3,13 @@ package schemaregistry
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -260,6 +264,54 @@ func (c *Client) CanonicalJSON(ctx context.Context, msg []byte) ([]byte, error) 
 		return nil, fmt.Errorf("schema %d: %w", id, err)
 	}
 	return out, nil
+}
+
+// ReadableJSON is CanonicalJSON for Tributary's native events and keys,
+// and for any other record (Debezium's envelope) its generic decoding as
+// JSON (bytes as base64, decimals as exact strings), for people to read.
+func (c *Client) ReadableJSON(ctx context.Context, msg []byte) ([]byte, error) {
+	out, err := c.CanonicalJSON(ctx, msg)
+	if err == nil {
+		return out, nil
+	}
+	v, _, derr := c.Decode(ctx, msg)
+	if derr != nil {
+		return nil, derr
+	}
+	b, merr := json.Marshal(readable(v))
+	if merr != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// readable makes decoded values encoding/json-friendly.
+func readable(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = readable(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = readable(e)
+		}
+		return out
+	case *big.Rat:
+		return x.RatString()
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return strconv.FormatFloat(x, 'g', -1, 64)
+		}
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return strconv.FormatFloat(float64(x), 'g', -1, 32)
+		}
+	}
+	return v
 }
 
 // api is the decoding configuration of schema id. Each id has its own:
