@@ -35,6 +35,10 @@ type DeadLetter struct {
 const (
 	DeadLetterMapping   = "mapping"
 	DeadLetterOversized = "oversized"
+	// DeadLetterSchemaRegistry: the schema registry rejected the table's
+	// new Avro schema (schema_registry.on_incompatible: dead_letter). Table
+	// and ID are set; Key and Event are the canonical event as JSON.
+	DeadLetterSchemaRegistry = "schema_registry"
 )
 
 // Encode returns d as JSON. Key and Event must be JSON or nil (null); a

@@ -29,6 +29,7 @@ type options struct {
 	n              int64
 	sources        []string
 	debezium       bool
+	avroRegistry   string // schema registry URL for the format avro contender; "" skips it
 	latencyRate    int
 	latencyFor     time.Duration
 	bigTxMB        int
@@ -60,6 +61,8 @@ func parseOptions(args []string) (*options, error) {
 	fs.Int64Var(&o.n, "n", 200_000, "row changes written per source for the catch-up run (the issue's full size is 1000000)")
 	sources := fs.String("sources", "mariadb,postgres", "sources to measure")
 	fs.BoolVar(&o.debezium, "debezium", true, "run the Debezium baseline (needs Java and Maven Central once)")
+	fs.StringVar(&o.avroRegistry, "avro-registry", "http://127.0.0.1:"+env("TRIBUTARY_REGISTRY_PORT", "18081")+"/apis/ccompat/v7",
+		"schema registry of the tributary-avro contender (format avro, MariaDB only); empty skips it")
 	fs.IntVar(&o.latencyRate, "latency-rate", 1000, "rows/s the latency writer commits (0 skips the latency run)")
 	fs.DurationVar(&o.latencyFor, "latency-duration", 30*time.Second, "how long the latency writer runs")
 	fs.IntVar(&o.bigTxMB, "bigtx-mb", 256, "MiB of row data in the single large transaction (1024 for the issue's 1 GB; 0 skips it)")

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -165,6 +168,13 @@ func (b *sourceBench) buildContenders() error {
 		return err
 	}
 	b.contenders = []*contender{trib}
+	if b.o.avroRegistry != "" && b.src.Name() == "mariadb" {
+		avro, err := b.avroContender()
+		if err != nil {
+			return err
+		}
+		b.contenders = append(b.contenders, avro)
+	}
 	if !b.o.debezium && b.dbzBroken == "" {
 		return nil
 	}
@@ -184,6 +194,35 @@ func (b *sourceBench) buildContenders() error {
 	b.contenders = append(b.contenders, dbz)
 	return nil
 }
+
+// avroContender is Tributary with format avro and the schema registry, a
+// source of its own name (and binlog server_id) on the same database.
+func (b *sourceBench) avroContender() (*contender, error) {
+	dir := filepath.Join(b.dir, "tributary-avro")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	name := b.sourceName() + "avro"
+	src := b.src.TributarySource(name)
+	src = serverIDLine.ReplaceAllStringFunc(src, func(l string) string {
+		id, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "server_id:")))
+		return fmt.Sprintf("    server_id: %d", id+50)
+	}) + "    format: avro\n"
+	c, err := newTributary(b.bin, dir, b.o.kafkaAddr, "tb"+b.run, src, name, b.src.TopicDB())
+	if err != nil {
+		return nil, err
+	}
+	c.name = "tributary-avro"
+	cfg := filepath.Join(dir, "tributary.yaml")
+	raw, err := os.ReadFile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	reg := fmt.Sprintf("schema_registry: {url: %q, compatibility: BACKWARD}\n", b.o.avroRegistry)
+	return c, os.WriteFile(cfg, append([]byte(reg), raw...), 0o644)
+}
+
+var serverIDLine = regexp.MustCompile(`(?m)^\s*server_id: \d+`)
 
 // prime starts every contender on the empty stream and writes marker rows
 // until each delivered one, then stops them: each has recorded a position
@@ -298,7 +337,7 @@ func (b *sourceBench) measure(ctx context.Context, c *contender, cr *ContenderRe
 	cu.Rate = newRate(b.rep.Workload.Changes, bytes, last.Sub(first))
 	progress("%s/%s: %.0f events/s, %.1f MB/s, first event after %.1fs", b.src.Name(), c.name, cu.EventsPerSec, cu.MBPerSec, cu.FirstEventSeconds)
 
-	if b.o.latencyRate > 0 {
+	if b.o.latencyRate > 0 && c.name != "tributary-avro" { // the latency probe reads JSON
 		if b.probeRows > 0 { // rows an earlier contender's latency run wrote
 			if _, _, err := b.k.waitCount(ctx, b.probeRows, 2*time.Minute, p.alive, c.topic(probeTable)); err != nil {
 				return sample, fmt.Errorf("latency: draining earlier rows: %w", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/tributary-cdc/tributary/internal/config"
 	"github.com/tributary-cdc/tributary/internal/encode"
 	"github.com/tributary-cdc/tributary/internal/metrics"
+	"github.com/tributary-cdc/tributary/internal/schemaregistry"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform/mapping"
 )
@@ -32,7 +33,7 @@ type accuracyMonitors struct {
 // startAccuracy builds a monitor for every source with accuracy.enabled;
 // none when no source enables it. Close releases the store and readers
 // after the monitors' Run returned.
-func startAccuracy(cfg *config.Config, reg *metrics.Registry, mapper *mapping.Mapper, logger *slog.Logger) (*accuracyMonitors, error) {
+func startAccuracy(cfg *config.Config, reg *metrics.Registry, mapper *mapping.Mapper, registry *schemaregistry.Client, logger *slog.Logger) (*accuracyMonitors, error) {
 	am := &accuracyMonitors{monitors: map[string]*accuracy.Monitor{}}
 	var conn *kafkasink.Connection
 	for _, sc := range cfg.Sources {
@@ -56,12 +57,17 @@ func startAccuracy(cfg *config.Config, reg *metrics.Registry, mapper *mapping.Ma
 		}
 		am.readers = append(am.readers, reader)
 		a := sc.Accuracy
+		var decode func(context.Context, []byte) ([]byte, error)
+		if sc.Format == "avro" && registry != nil {
+			decode = registry.CanonicalJSON
+		}
 		m, err := accuracy.New(accuracy.Config{
 			Source: sc.Name, Interval: a.Interval, RowsPerSecond: a.RowsPerSecond, ChunkSize: a.ChunkSize,
 			Rechecks: a.Rechecks, RecheckWait: a.RecheckWait, StateMaxBytes: a.StateMaxBytes,
 			Encode: encode.Config{Source: sc.Name, Connector: string(sc.Kind), TopicPrefix: cfg.Topics.Prefix,
 				Tombstones: *cfg.Topics.Tombstones, Mapper: mapper, DeadLetterTopic: cfg.Kafka.DeadLetterTopic},
 			Delivered: deliveredUpTo(reg.Source(sc.Name)),
+			Decode:    decode,
 		}, reader, conn, am.store, reg.Source(sc.Name).Accuracy(), logger)
 		if err != nil {
 			am.Close()

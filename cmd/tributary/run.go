@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-cdc/tributary/internal/config"
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/internal/pipeline"
+	"github.com/tributary-cdc/tributary/internal/schemaregistry"
 	"github.com/tributary-cdc/tributary/internal/toastcache"
 	"github.com/tributary-cdc/tributary/sink"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
@@ -121,9 +122,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *path, err)
 	}
+	registry, err := schemaRegistry(cfg)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
 	pipes := make([]*pipeline.Pipeline, 0, len(cfg.Sources))
 	for _, sc := range cfg.Sources {
-		p, err := buildPipeline(cfg, sc, store, toast, reg.Source(sc.Name), mapper, logger)
+		p, err := buildPipeline(cfg, sc, store, toast, reg.Source(sc.Name), mapper, registry, logger)
 		if err != nil {
 			return err
 		}
@@ -131,7 +136,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		logSourceSummary(logger, cfg, sc)
 	}
 	adm.OnSnapshot(snapshotRequests(sourceNames(cfg), pipes)) // POST /snapshot
-	monitors, err := startAccuracy(cfg, reg, mapper, logger)
+	monitors, err := startAccuracy(cfg, reg, mapper, registry, logger)
 	if err != nil {
 		return err
 	}
@@ -172,7 +177,16 @@ func cmdRun(args []string, stderr io.Writer) error {
 	return nil
 }
 
-func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Store, toast *toastcache.DB, m *metrics.Source, mapper *mapping.Mapper, logger *slog.Logger) (*pipeline.Pipeline, error) {
+// schemaRegistry is the daemon's one registry client (its id cache shared
+// by the sources), nil when no source writes Avro.
+func schemaRegistry(cfg *config.Config) (*schemaregistry.Client, error) {
+	if !cfg.SchemaRegistry.Set() {
+		return nil, nil
+	}
+	return schemaregistry.New(cfg.SchemaRegistry, "schema_registry")
+}
+
+func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Store, toast *toastcache.DB, m *metrics.Source, mapper *mapping.Mapper, registry *schemaregistry.Client, logger *slog.Logger) (*pipeline.Pipeline, error) {
 	password, err := sc.Password()
 	if err != nil {
 		return nil, err
@@ -212,9 +226,16 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 	if toast != nil && fillsToast(sc) {
 		pc.BeforeCheckpoint = toast.Sync
 	}
-	if sc.Format == "debezium" {
+	switch sc.Format {
+	case "debezium":
 		o := sc.DebeziumOptions()
 		pc.Debezium = &o
+	case "avro":
+		pc.Registry = registry
+		if sc.Avro.Envelope == "debezium" {
+			o := sc.DebeziumOptions()
+			pc.AvroDebezium = &o
+		}
 	}
 	return pipeline.New(pc, newSource, newSink, store, logger), nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/tributary-cdc/tributary/internal/config"
+	"github.com/tributary-cdc/tributary/internal/schemaregistry"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform"
 )
@@ -62,6 +63,11 @@ func cmdTail(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", *path, err)
 	}
 	t := &tailer{kafka: conn, prefixes: prefixes, fromBeginning: *fromBeginning, stderr: stderr}
+	if cfg.SchemaRegistry.Set() {
+		if t.registry, err = schemaregistry.New(cfg.SchemaRegistry, "schema_registry"); err != nil {
+			return fmt.Errorf("%s: %w", *path, err)
+		}
+	}
 	n, err := t.run(ctx, *limit, stdout)
 	switch {
 	case err != nil:
@@ -133,6 +139,30 @@ type tailer struct {
 	prefixes      []string
 	fromBeginning bool
 	stderr        io.Writer // listing errors that are retried
+	// registry decodes Avro messages (format: avro) into the JSON format's
+	// event; nil: they print quoted.
+	registry *schemaregistry.Client
+}
+
+// decoded is m with an Avro key and value (the Confluent wire format)
+// written as the JSON format writes them, and the schema ids noted; a
+// message that does not decode is printed as it is, with the reason.
+func (t *tailer) decoded(ctx context.Context, m kafka.Message) kafka.Message {
+	if t.registry == nil {
+		return m
+	}
+	for _, part := range []*[]byte{&m.Key, &m.Value} {
+		if !schemaregistry.IsAvro(*part) {
+			continue
+		}
+		out, err := t.registry.ReadableJSON(ctx, *part)
+		if err != nil {
+			fmt.Fprintf(t.stderr, "tributary: tail: %s p%d@%d: %v\n", m.Topic, m.Partition, m.Offset, err)
+			continue
+		}
+		*part = out
+	}
+	return m
 }
 
 type topicPartition struct {
@@ -224,7 +254,7 @@ func (t *tailer) run(ctx context.Context, limit int, w io.Writer) (int, error) {
 	for limit == 0 || n < limit {
 		select {
 		case m := <-msgs:
-			if _, err := fmt.Fprintln(w, formatMessage(m)); err != nil {
+			if _, err := fmt.Fprintln(w, formatMessage(t.decoded(ctx, m))); err != nil {
 				return n, err
 			}
 			n++

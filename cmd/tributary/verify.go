@@ -12,6 +12,7 @@ import (
 	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/internal/config"
 	"github.com/tributary-cdc/tributary/internal/encode"
+	"github.com/tributary-cdc/tributary/internal/schemaregistry"
 	"github.com/tributary-cdc/tributary/internal/verify"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 )
@@ -96,6 +97,13 @@ func cmdVerify(args []string, stdout io.Writer) error {
 	}
 	if *rechecks == 0 {
 		opts.Rechecks = -1
+	}
+	if cfg.SchemaRegistry.Set() {
+		reg, err := schemaregistry.New(cfg.SchemaRegistry, "schema_registry")
+		if err != nil {
+			return fmt.Errorf("%s: %w", *path, err)
+		}
+		opts.Decode = reg.CanonicalJSON
 	}
 	if *quiet {
 		opts.Progress = nil

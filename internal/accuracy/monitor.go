@@ -50,6 +50,9 @@ type Config struct {
 	// wait for it (verify.Options.Delivered). Nil: re-checks rely on
 	// RecheckWait alone.
 	Delivered func() time.Time
+	// Decode reads the source's Avro messages (format: avro) as their
+	// JSON events (verify.Follower.DecodeAvro); nil: JSON topics.
+	Decode func(ctx context.Context, msg []byte) ([]byte, error)
 }
 
 // exampleKeys is how many keys per kind of mismatch /status and the log
@@ -83,9 +86,13 @@ func New(cfg Config, reader capture.TableReader, conn *kafkasink.Connection, sto
 	if err != nil {
 		return nil, err
 	}
+	follower := verify.NewFollower(conn, cfg.Source, st, 30*time.Second)
+	if cfg.Decode != nil {
+		follower.DecodeAvro(cfg.Decode)
+	}
 	return &Monitor{
 		cfg: cfg, reader: reader, kafka: conn, state: st,
-		follower: verify.NewFollower(conn, cfg.Source, st, 30*time.Second),
+		follower: follower,
 		acc:      acc, log: logger.With("source", cfg.Source, "component", "accuracy"),
 		topics: map[string]bool{}, reported: map[string][]string{},
 	}, nil

@@ -66,7 +66,7 @@ func (a Accuracy) validate(key string, format string) error {
 		errs = append(errs, fmt.Errorf("%s.state_max_bytes %d: want at least 1048576 (1 MiB)", k, a.StateMaxBytes))
 	}
 	if format == "debezium" {
-		errs = append(errs, errors.New(k+".enabled: the monitor compares native events; a source with format debezium cannot use it"))
+		errs = append(errs, errors.New(k+".enabled: the monitor compares native events; a source with format debezium (or avro with avro.envelope debezium) cannot use it"))
 	}
 	return errors.Join(errs...)
 }

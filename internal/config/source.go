@@ -34,6 +34,8 @@ type Source struct {
 	// debezium (Debezium's JsonConverter envelope; see docs/debezium.md).
 	Format   string   `yaml:"format"`
 	Debezium Debezium `yaml:"debezium"`
+	// Avro tunes format avro.
+	Avro Avro `yaml:"avro"`
 
 	// Accuracy configures the source's accuracy monitor (off by default).
 	Accuracy Accuracy `yaml:"accuracy"`
@@ -55,6 +57,23 @@ type Debezium struct {
 	Connector      string `yaml:"connector"`       // mysql | mariadb | postgresql; default from the source
 	TopicPrefix    string `yaml:"topic_prefix"`    // Debezium topic.prefix; default the source name
 	BigintUnsigned string `yaml:"bigint_unsigned"` // long (default) | precise
+}
+
+// Avro tunes the avro output format of a source.
+type Avro struct {
+	// Envelope is native (the canonical event's fields, the default) or
+	// debezium (Debezium's Avro envelope, as its AvroConverter writes it,
+	// named and tuned by the debezium: keys).
+	Envelope string `yaml:"envelope"`
+}
+
+// eventFlavour is the shape of the source's events whatever their bytes:
+// native, or debezium (format debezium, or avro with the Debezium envelope).
+func (s Source) eventFlavour() string {
+	if s.Format == "debezium" || (s.Format == "avro" && s.Avro.Envelope == "debezium") {
+		return "debezium"
+	}
+	return "native"
 }
 
 // DebeziumOptions returns the encoder options for a debezium-format source.

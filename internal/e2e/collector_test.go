@@ -48,6 +48,16 @@ type collector struct {
 	lastErr    map[string]error // per topic/partition: the last read error
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
+	// decode, when set, turns an Avro value (format avro) into the JSON
+	// format's event before it is collected.
+	decode func([]byte) ([]byte, error)
+}
+
+// decodeAvroWith makes the collector decode Avro values with decode.
+func (c *collector) decodeAvroWith(decode func([]byte) ([]byte, error)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.decode = decode
 }
 
 // collectorRetry is how long a partition's reader waits before it is
@@ -153,6 +163,14 @@ func (c *collector) add(topic string, r testenv.Record) {
 	if r.Value == nil {
 		c.tombstones++
 		return
+	}
+	if c.decode != nil && len(r.Value) > 0 && r.Value[0] == 0 {
+		v, err := c.decode(r.Value)
+		if err != nil {
+			c.errs = append(c.errs, fmt.Errorf("decode Avro event at %s/%d@%d: %w", topic, r.Partition, r.Offset, err))
+			return
+		}
+		r.Value = v
 	}
 	var ev event
 	dec := json.NewDecoder(bytes.NewReader(r.Value))

@@ -1,11 +1,13 @@
 package encode
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/internal/schemaregistry"
 	"github.com/tributary-cdc/tributary/sink"
 	"github.com/tributary-cdc/tributary/transform"
 )
@@ -47,22 +49,53 @@ func (q *queue) Emit(o Out) error {
 
 // BenchmarkChange is the pipeline's per-change path: build, encode,
 // tombstone, queue.
+// With format avro ("avro/u"), the registry is a fake answering from the
+// encoder's id cache after the first event, as in the daemon.
 func BenchmarkChange(b *testing.B) {
-	for _, op := range []capture.Op{capture.OpUpdate, capture.OpDelete} {
-		b.Run(string(op), func(b *testing.B) {
-			e := New(Config{Source: "main", Connector: transform.ConnectorMySQL, TopicPrefix: "cdc", Tombstones: true})
+	for _, format := range []string{"json", "avro"} {
+		for _, op := range []capture.Op{capture.OpUpdate, capture.OpDelete} {
+			b.Run(format+"/"+string(op), func(b *testing.B) { benchChangeFormat(b, format, op) })
+		}
+	}
+}
+
+// fakeRegistrar hands out ids without a registry.
+type fakeRegistrar struct{ calls int }
+
+func (f *fakeRegistrar) Subject(topic, record string, isKey bool) string {
+	if isKey {
+		return topic + "-key"
+	}
+	return topic + "-value"
+}
+
+func (f *fakeRegistrar) Register(context.Context, string, string) (int, error) {
+	f.calls++
+	return f.calls, nil
+}
+
+func (f *fakeRegistrar) OnIncompatible() schemaregistry.OnIncompatible { return schemaregistry.Halt }
+
+func benchChangeFormat(b *testing.B, format string, op capture.Op) {
+	{
+		{
+			cfg := Config{Source: "main", Connector: transform.ConnectorMySQL, TopicPrefix: "cdc", Tombstones: true}
+			if format == "avro" {
+				cfg.Registry = &fakeRegistrar{}
+			}
+			e := New(cfg)
 			q := &queue{}
 			c := benchChange(op)
 			now := time.Unix(1706745600, 0)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := e.Change(c, now, q); err != nil {
+				if _, err := e.Change(context.Background(), c, now, q); err != nil {
 					b.Fatal(err)
 				}
 				if len(q.pending) >= 512 {
 					q.pending = q.pending[:0]
 				}
 			}
-		})
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package encode
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -83,7 +84,7 @@ func TestEncoderOrderAndKinds(t *testing.T) {
 			e := New(cfg)
 			r := &recorder{failAt: tt.failAt}
 			for i, op := range tt.ops {
-				n, err := e.Change(benchChange(op), now, r)
+				n, err := e.Change(context.Background(), benchChange(op), now, r)
 				if (err != nil) != (tt.failAt != 0) {
 					t.Fatalf("change %d: err %v", i, err)
 				}
@@ -111,7 +112,7 @@ func TestEncoderBuildErrorIsPermanent(t *testing.T) {
 	e := New(Config{Source: "main", Connector: transform.ConnectorMySQL})
 	c := benchChange(capture.OpUpdate)
 	c.EventPosition = ""
-	n, err := e.Change(c, time.Now(), &recorder{})
+	n, err := e.Change(context.Background(), c, time.Now(), &recorder{})
 	var pe *capture.PermanentError
 	if n != 0 || !errors.As(err, &pe) {
 		t.Errorf("Change = %d, %v; want 0 and a permanent error", n, err)

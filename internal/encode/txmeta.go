@@ -130,6 +130,9 @@ func (e *Encoder) txRecord(r txRecord, out Output) error {
 // Schema passes the record of s to out, when there is a schema-change
 // topic.
 func (e *Encoder) Schema(s capture.SchemaChange, out Output) error {
+	if e.avro != nil {
+		e.avro.lastDDL[s.Database] = s.Statement
+	}
 	if e.cfg.SchemaChangeTopic == "" {
 		return nil
 	}

@@ -55,7 +55,7 @@ func (h *handler) Change(ctx context.Context, c *capture.Change) error {
 	}
 	now := time.Now()
 	h.metrics.EventRead(now)
-	n, err := h.enc.Change(c, now, h)
+	n, err := h.enc.Change(ctx, c, now, h)
 	h.stats.EventsBuilt.Add(uint64(n))
 	if err != nil {
 		return err

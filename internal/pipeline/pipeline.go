@@ -57,6 +57,10 @@ type Config struct {
 	// Debezium, when set, writes Debezium's envelope instead of the
 	// native event (mapped tables stay native).
 	Debezium *debezium.Options
+	// Registry, when set, writes Avro in the Confluent wire format
+	// (format: avro), with schemas registered there.
+	Registry     encode.Registrar
+	AvroDebezium *debezium.Options // with Registry: Debezium's Avro envelope
 	// TransactionTopic, when set, receives a BEGIN record before the first
 	// event of each source transaction that has events and an END record
 	// with per-table event counts at its commit (docs/events.md).
@@ -252,7 +256,7 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 		enc: encode.New(encode.Config{
 			Source: p.cfg.Source, Connector: p.cfg.Connector, TopicPrefix: p.cfg.TopicPrefix, Tombstones: p.cfg.Tombstones,
 			Mapper: p.cfg.Mapper, DeadLetterTopic: p.cfg.DeadLetterTopic, Debezium: p.cfg.Debezium,
-			TransactionTopic: p.cfg.TransactionTopic, SchemaChangeTopic: p.cfg.SchemaChangeTopic,
+			Registry: p.cfg.Registry, AvroDebezium: p.cfg.AvroDebezium, TransactionTopic: p.cfg.TransactionTopic, SchemaChangeTopic: p.cfg.SchemaChangeTopic,
 		}),
 	}
 	p.logger.Info("streaming", "from", from.Position, "snapshot", from.Snapshot)

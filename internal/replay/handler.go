@@ -61,7 +61,7 @@ func newHandler(p params) *handler {
 }
 
 func (h *handler) Change(ctx context.Context, c *capture.Change) error {
-	n, err := h.enc.Change(c, time.Now(), h)
+	n, err := h.enc.Change(ctx, c, time.Now(), h)
 	if n > 0 {
 		// Every event of a change carries the change's position.
 		if h.firstEvent == "" {

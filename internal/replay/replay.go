@@ -27,6 +27,7 @@ import (
 	mysqlsource "github.com/tributary-cdc/tributary/capture/mysql"
 	"github.com/tributary-cdc/tributary/internal/config"
 	"github.com/tributary-cdc/tributary/internal/encode"
+	"github.com/tributary-cdc/tributary/internal/schemaregistry"
 	"github.com/tributary-cdc/tributary/sink"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform"
@@ -112,9 +113,22 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		Source: sc.Name, TopicPrefix: cfg.Topics.Prefix, Tombstones: *cfg.Topics.Tombstones,
 		Mapper: mapper, DeadLetterTopic: cfg.Kafka.DeadLetterTopic,
 	}
-	if sc.Format == "debezium" {
+	switch sc.Format {
+	case "debezium":
 		o := sc.DebeziumOptions()
 		p.encoding.Debezium = &o
+	case "avro":
+		// The same registry and subjects as the live stream: a replayed
+		// row carries the id its schema has there.
+		reg, err := schemaregistry.New(cfg.SchemaRegistry, "schema_registry")
+		if err != nil {
+			return p.summary(), err
+		}
+		p.encoding.Registry = reg
+		if sc.Avro.Envelope == "debezium" {
+			o := sc.DebeziumOptions()
+			p.encoding.AvroDebezium = &o
+		}
 	}
 	p.shutdownTimeout = cfg.Pipeline.ShutdownTimeout
 	p.progress, p.progressEvery, p.logger = opts.Progress, opts.ProgressEvery, logger

@@ -175,7 +175,7 @@ func (c *comparison) scan(ctx context.Context) error {
 // compareRow compares one source row with the state.
 func (c *comparison) compareRow(ctx context.Context, tbl *capture.Table, row []any) error {
 	c.rep.Rows++
-	imgs, err := c.im.images(tbl, row)
+	imgs, err := c.im.images(ctx, tbl, row)
 	if err != nil {
 		return err
 	}
@@ -288,7 +288,7 @@ func (c *comparison) recheck(ctx context.Context) error {
 		}
 		c.rep.Rechecks++
 		for key, s := range c.suspects {
-			k, row, st, err := c.judge(key, s, looks[key])
+			k, row, st, err := c.judge(ctx, key, s, looks[key])
 			if err != nil {
 				return err
 			}
@@ -339,7 +339,7 @@ func (c *comparison) statePrint(table, key string) (rowPrint, error) {
 
 // judge classifies a suspect by its look against the state entry, and
 // returns the prints of both.
-func (c *comparison) judge(key string, s suspect, l look) (diffKind, rowPrint, rowPrint, error) {
+func (c *comparison) judge(ctx context.Context, key string, s suspect, l look) (diffKind, rowPrint, rowPrint, error) {
 	st, err := c.statePrint(s.table, key)
 	if err != nil {
 		return same, rowPrint{}, rowPrint{}, err
@@ -351,7 +351,7 @@ func (c *comparison) judge(key string, s suspect, l look) (diffKind, rowPrint, r
 		}
 		return same, rowPrint{}, st, nil
 	}
-	imgs, err := c.im.images(l.tbl, l.row)
+	imgs, err := c.im.images(ctx, l.tbl, l.row)
 	if err != nil {
 		return same, rowPrint{}, st, err
 	}

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -45,14 +46,14 @@ func (im *imager) Emit(o encode.Out) error {
 }
 
 // images returns the images of row, a row of tbl as the table reader read it.
-func (im *imager) images(tbl *capture.Table, row []any) ([]image, error) {
+func (im *imager) images(ctx context.Context, tbl *capture.Table, row []any) ([]image, error) {
 	im.n++
 	im.outs = im.outs[:0]
 	c := &capture.Change{
 		Op: capture.OpRead, Table: tbl, After: row, Snapshot: true,
 		EventPosition: "verify", RowIndex: im.n, Position: "verify",
 	}
-	if _, err := im.enc.Change(c, time.Time{}, im); err != nil {
+	if _, err := im.enc.Change(ctx, c, time.Time{}, im); err != nil {
 		return nil, fmt.Errorf("encode row %s: %w", strconv.Itoa(im.n), err)
 	}
 	imgs := make([]image, 0, len(im.outs))

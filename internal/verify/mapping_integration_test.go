@@ -52,7 +52,7 @@ func TestVerifyComparesAfterTheMapping(t *testing.T) {
 		p.n++
 		c.EventPosition, c.RowIndex, c.Position = "test", p.n, "test"
 		out.msgs = out.msgs[:0]
-		if _, err := enc.Change(c, time.Now(), out); err != nil {
+		if _, err := enc.Change(context.Background(), c, time.Now(), out); err != nil {
 			t.Fatal(err)
 		}
 		p.write(out.msgs...)

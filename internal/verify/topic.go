@@ -26,6 +26,7 @@ type topicReader struct {
 	readTimeout time.Duration
 	transport   *kafka.Transport
 	client      *kafka.Client
+	decode      func(context.Context, []byte) ([]byte, error) // Avro → JSON; nil: none
 }
 
 // NewFollower returns a Follower of the topics of source, keeping digests.
@@ -38,6 +39,13 @@ func NewFollower(conn *kafkasink.Connection, source string, digests Digests, rea
 		topics:  &topicReader{kafka: conn, readTimeout: readTimeout, transport: tr, client: conn.Client(tr, 10*time.Second)},
 		digests: digests, source: source, locks: map[string]*sync.Mutex{},
 	}
+}
+
+// DecodeAvro makes the follower read schema-registry Avro messages (format:
+// avro) through decode, which turns one into the JSON format's bytes of the
+// same event; without it such messages are errors.
+func (f *Follower) DecodeAvro(decode func(ctx context.Context, msg []byte) ([]byte, error)) {
+	f.topics.decode = decode
 }
 
 // Close releases the follower's idle connections.
@@ -149,6 +157,9 @@ func (t *topicReader) readPartition(ctx context.Context, topic, source string, p
 		if m.Offset < next {
 			continue // delivered again after a reconnect
 		}
+		if err := t.decodeAvro(ctx, &m); err != nil {
+			return messages, err
+		}
 		c, counted, err := decodeChange(m, source)
 		if err != nil {
 			return messages, err
@@ -168,6 +179,22 @@ func (t *topicReader) readPartition(ctx context.Context, topic, source string, p
 	}
 	next = max(next, end)
 	return messages, flush()
+}
+
+// decodeAvro turns an Avro message into the JSON format's event in place.
+func (t *topicReader) decodeAvro(ctx context.Context, m *kafka.Message) error {
+	if len(m.Value) == 0 || m.Value[0] != 0 { // the Confluent wire format; JSON starts with '{'
+		return nil
+	}
+	if t.decode == nil {
+		return fmt.Errorf("topic %s partition %d offset %d: an Avro message, and no schema registry configured", m.Topic, m.Partition, m.Offset)
+	}
+	value, err := t.decode(ctx, m.Value)
+	if err != nil {
+		return fmt.Errorf("topic %s partition %d offset %d: decode Avro: %w", m.Topic, m.Partition, m.Offset, err)
+	}
+	m.Value, m.Key = value, nil // the key as the JSON format writes it: the event's
+	return nil
 }
 
 // decodeChange is the state change message m makes: c/u/r upsert their

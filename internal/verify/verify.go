@@ -116,6 +116,10 @@ type Options struct {
 	// most DeliveryWait (default 30s) per round.
 	Delivered    func() time.Time
 	DeliveryWait time.Duration
+	// Decode turns a schema-registry Avro message (format: avro) into the
+	// JSON format's bytes of the same event or key; nil: such messages are
+	// errors. Used when State is nil.
+	Decode func(ctx context.Context, msg []byte) ([]byte, error)
 }
 
 // encodeConfig is the encoder configuration rows are compared in.
@@ -182,6 +186,9 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	state := opts.State
 	if state == nil {
 		state = NewFollower(opts.Kafka, opts.SourceName, NewMemoryDigests(), opts.ReadTimeout)
+		if opts.Decode != nil {
+			state.DecodeAvro(opts.Decode)
+		}
 		defer state.Close()
 	}
 	var rep Report
