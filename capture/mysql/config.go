@@ -3,6 +3,7 @@ package mysql
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path"
 	"strings"
 	"time"
@@ -25,6 +26,14 @@ const (
 type Config struct {
 	// Addr is host:port of the server.
 	Addr string `yaml:"addr"`
+	// FailoverAddrs are host:port of other servers of the same replication
+	// topology (replicas that may be promoted, with log_slave_updates /
+	// log_replica_updates and GTIDs). Each (re)connect tries the server used
+	// last, then Addr and these in order; on a server other than the
+	// checkpoint's the stream resumes by GTID (failover.go). Setting them
+	// also makes event ids derive from the transaction's GTID, which every
+	// server of the topology logs alike.
+	FailoverAddrs []string `yaml:"failover_addrs"`
 	// User needs REPLICATION SLAVE, REPLICATION CLIENT (BINLOG MONITOR on
 	// MariaDB) and SELECT (column metadata, JSON detection on MariaDB).
 	User string `yaml:"user"`
@@ -76,6 +85,16 @@ func (c *Config) Defaults() {
 func (c Config) Validate(prefix string) error {
 	key := capture.SettingsKey(prefix)
 	errs := capture.ValidateServer(key, c.Addr, c.User)
+	seen := map[string]bool{c.Addr: true}
+	for i, a := range c.FailoverAddrs {
+		k := fmt.Sprintf("%s[%d]", key("failover_addrs"), i)
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("%s %q: want host:port", k, a))
+		} else if seen[a] {
+			errs = append(errs, fmt.Errorf("%s %q: listed twice (addr and failover_addrs name each server once)", k, a))
+		}
+		seen[a] = true
+	}
 	if c.ServerID == 0 {
 		errs = append(errs, fmt.Errorf("%s is required: a replica id unique among the server's replicas (not the server's own server_id)", key("server_id")))
 	}
