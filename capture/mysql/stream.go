@@ -103,8 +103,12 @@ func (st *streamState) handle(ctx context.Context, ev *replication.BinlogEvent) 
 	case *replication.MariadbGTIDListEvent:
 		if gs, ok := st.gset.(*gmysql.MariadbGTIDSet); ok {
 			for i := range e.GTIDs {
+				// A list repeats GTIDs the set has (a GTID dump starts
+				// with its start position): never move a server's back.
 				g := e.GTIDs[i]
-				_ = gs.AddSet(&g)
+				if have := gs.Sets[g.DomainID][g.ServerID]; have == nil || have.SequenceNumber < g.SequenceNumber {
+					_ = gs.AddSet(&g)
+				}
 			}
 		}
 	case *replication.PreviousGTIDsEvent:
