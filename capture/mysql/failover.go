@@ -68,19 +68,20 @@ func (s *Source) selectServer(ctx context.Context) (*sql.DB, error) {
 		err = db.PingContext(pctx)
 		cancel()
 		if err == nil {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			switch {
+			case s.closed:
+				db.Close()
+				return nil, errors.New("source is closed")
+			case s.db != nil: // chosen meanwhile by another caller (the lag probe)
+				db.Close()
+				return s.db, nil
+			}
 			if prev := s.addr(); prev != a {
 				s.log.Warn("connected to another server of the source", "addr", a, "previous_addr", prev)
 			}
 			s.active.Store(&a)
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.closed {
-				db.Close()
-				return nil, errors.New("source is closed")
-			}
-			if s.db != nil {
-				s.db.Close()
-			}
 			s.db = db
 			return db, nil
 		}

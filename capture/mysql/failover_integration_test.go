@@ -159,7 +159,7 @@ func TestFailoverToLaggingReplicaStopsNamingMissingGTIDs(t *testing.T) {
 	if !errors.As(err, &pe) || !errors.Is(err, ErrGTIDsMissing) {
 		t.Fatalf("Stream = %v, want a permanent ErrGTIDsMissing", err)
 	}
-	if msg := err.Error(); !strings.Contains(msg, "domain 0 sequence numbers 5-5") || !strings.Contains(msg, "server has up to 0-11-4") {
+	if msg := err.Error(); !strings.Contains(msg, "domain 0 sequence numbers 5-5 of server_id 11") || !strings.Contains(msg, "up to 0-11-4") {
 		t.Errorf("error %q does not name the missing GTID 0-11-5", msg)
 	}
 }

@@ -2,23 +2,32 @@ package mysql
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	gmysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/tributary-cdc/tributary/capture"
 )
 
 // missingGTIDs is what of checkpoint (a position's GTID set) the server
 // db is connected to has not executed, in text ("" when it has it all).
 // MariaDB's GTIDs are per-domain sequences (gtid_strict_mode keeps them
-// increasing), so the server has a domain's transactions up to its
-// gtid_binlog_pos; MySQL's are sets, compared with gtid_executed.
+// increasing); its gtid_binlog_state holds each domain and server_id's
+// last GTID in the binlog, so the server has a checkpoint GTID d-s-n when
+// its state for d and s has reached n (a sequence number alone is not
+// enough: a promoted server may have written the same number itself).
+// MySQL's are sets, compared with gtid_executed.
 func (s *Source) missingGTIDs(ctx context.Context, db *sql.DB, checkpoint string) (string, error) {
 	query := "SELECT @@GLOBAL.gtid_executed"
 	if s.cfg.Flavor == FlavorMariaDB {
-		query = "SELECT @@GLOBAL.gtid_binlog_pos"
+		query = "SELECT @@GLOBAL.gtid_binlog_state"
 	}
 	var have sql.NullString
 	if err := db.QueryRowContext(ctx, query).Scan(&have); err != nil {
@@ -51,27 +60,35 @@ func mariaDBDomainPos(text string) (map[uint32]gmysql.MariadbGTID, error) {
 	return out, nil
 }
 
+// missingMariaDB compares each GTID of checkpoint with have, a
+// gtid_binlog_state (one GTID per domain and server_id).
 func missingMariaDB(checkpoint, have string) (string, error) {
-	want, err := mariaDBDomainPos(checkpoint)
+	want, err := gmysql.ParseMariadbGTIDSet(checkpoint)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("parse MariaDB GTID set %q: %w", checkpoint, err)
 	}
-	got, err := mariaDBDomainPos(have)
+	got, err := gmysql.ParseMariadbGTIDSet(have)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("parse MariaDB GTID state %q: %w", have, err)
 	}
+	gotSets := got.(*gmysql.MariadbGTIDSet).Sets
 	var missing []string
-	for d, w := range want {
-		g := got[d]
-		if g.SequenceNumber >= w.SequenceNumber {
-			continue
+	for d, servers := range want.(*gmysql.MariadbGTIDSet).Sets {
+		for sid, w := range servers {
+			var last uint64
+			if g := gotSets[d][sid]; g != nil {
+				last = g.SequenceNumber
+			}
+			if last >= w.SequenceNumber {
+				continue
+			}
+			at := "none of server_id " + strconv.FormatUint(uint64(sid), 10) + "'s in the domain"
+			if last > 0 {
+				at = fmt.Sprintf("server_id %d's up to %d-%d-%d", sid, d, sid, last)
+			}
+			missing = append(missing, fmt.Sprintf("domain %d sequence numbers %d-%d of server_id %d (the checkpoint has %s, the server's binlog %s)",
+				d, last+1, w.SequenceNumber, sid, w.String(), at))
 		}
-		at := "none of the domain"
-		if g.SequenceNumber > 0 {
-			at = "up to " + g.String()
-		}
-		missing = append(missing, fmt.Sprintf("domain %d sequence numbers %d-%d (the checkpoint is at %s, the server has %s)",
-			d, g.SequenceNumber+1, w.SequenceNumber, w.String(), at))
 	}
 	sort.Strings(missing)
 	return strings.Join(missing, "; "), nil
@@ -178,4 +195,52 @@ func gtidWithin(a, b string) (bool, error) {
 	}
 	m, err := missingMySQL(a, b)
 	return m == "", err
+}
+
+// locateGTID finds, on the MariaDB server the source is connected to,
+// the binlog file and offset where the transaction after the GTID
+// position text starts: a GTID dump reports it with its first transaction
+// (or, when nothing follows yet, with its first heartbeat). The stream
+// then reads from there by file and offset, as on the checkpoint's own
+// server. (go-mysql v1.13's GTID dump keeps a pointer to each MariaDB GTID
+// event's GTID in its running set and moves it forward in place as later
+// events are parsed, so events still queued for the reader would carry a
+// later transaction's GTID.)
+func (s *Source) locateGTID(ctx context.Context, heartbeat time.Duration, tlsCfg *tls.Config, text string) (Position, error) {
+	dump, err := s.dumpGTIDSet(text)
+	if err != nil {
+		return Position{}, &capture.PermanentError{Err: err}
+	}
+	syncer, err := s.newSyncer(heartbeat, tlsCfg)
+	if err != nil {
+		return Position{}, err
+	}
+	defer s.dropSyncer(syncer)
+	streamer, err := syncer.StartSyncGTID(dump)
+	if err != nil {
+		return Position{}, s.readError(Position{GTIDSet: text}, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ReadTimeout)
+	defer cancel()
+	file := ""
+	for {
+		ev, err := streamer.GetEvent(ctx)
+		if err != nil {
+			return Position{}, s.readError(Position{GTIDSet: text}, err)
+		}
+		h := ev.Header
+		switch {
+		case h.EventType == replication.ROTATE_EVENT:
+			file = string(ev.Event.(*replication.RotateEvent).NextLogName)
+		case file == "" || h.LogPos == 0:
+		case h.EventType == replication.MARIADB_GTID_EVENT:
+			at := Position{File: file, Pos: h.LogPos - h.EventSize}
+			s.log.Info("found the checkpoint's GTID position in the server's binlog", "after", dump.String(), "at", at.String(), "addr", s.addr())
+			return at, nil
+		case h.EventType == replication.HEARTBEAT_EVENT, h.EventType == replication.HEARTBEAT_LOG_EVENT_V2:
+			at := Position{File: file, Pos: h.LogPos}
+			s.log.Info("the server has nothing after the checkpoint's GTID position yet; its binlog ends", "after", dump.String(), "at", at.String(), "addr", s.addr())
+			return at, nil
+		}
+	}
 }

@@ -14,10 +14,12 @@ func TestMissingGTIDsMariaDB(t *testing.T) {
 		checkpoint, have, want string
 	}{
 		{"0-11-50", "0-11-50", ""},
-		{"0-11-50", "0-12-61", ""}, // the promoted server wrote on in the domain
-		{"0-11-40,0-12-50", "0-12-50", ""},
-		{"0-11-50", "0-11-45", "domain 0 sequence numbers 46-50 (the checkpoint is at 0-11-50, the server has up to 0-11-45)"},
-		{"0-11-50,1-3-7", "0-11-50", "domain 1 sequence numbers 1-7 (the checkpoint is at 1-3-7, the server has none of the domain)"},
+		{"0-11-50", "0-11-50,0-12-61", ""}, // the promoted server wrote on in the domain
+		{"0-11-40,0-12-50", "0-11-40,0-12-50", ""},
+		{"0-11-50", "0-11-45", "domain 0 sequence numbers 46-50 of server_id 11 (the checkpoint has 0-11-50, the server's binlog server_id 11's up to 0-11-45)"},
+		// The same sequence number written by another server: diverged.
+		{"0-11-23", "0-11-22,0-12-23", "domain 0 sequence numbers 23-23 of server_id 11 (the checkpoint has 0-11-23, the server's binlog server_id 11's up to 0-11-22)"},
+		{"0-11-50,1-3-7", "0-11-50", "domain 1 sequence numbers 1-7 of server_id 3 (the checkpoint has 1-3-7, the server's binlog none of server_id 3's in the domain)"},
 		{"", "0-1-1", ""},
 	}
 	for _, tt := range tests {

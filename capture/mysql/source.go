@@ -383,12 +383,6 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 	if err != nil {
 		return err
 	}
-	if byGTID {
-		// Offsets are the new server's, learnt from its first events.
-		start = Position{GTIDSet: start.GTIDSet}
-	}
-	start.Server = ident
-
 	heartbeat := s.cfg.Heartbeat
 	if snap != nil {
 		// The stream loop notices a chunk's high watermark as soon as the
@@ -399,6 +393,17 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 	if err != nil {
 		return err
 	}
+	if byGTID && s.cfg.Flavor == FlavorMariaDB {
+		at, err := s.locateGTID(ctx, heartbeat, tlsCfg, start.GTIDSet)
+		if err != nil {
+			return err
+		}
+		start, byGTID = Position{File: at.File, Pos: at.Pos, GTIDSet: start.GTIDSet}, false
+	} else if byGTID {
+		// Offsets are the new server's, learnt from its first events.
+		start = Position{GTIDSet: start.GTIDSet}
+	}
+	start.Server = ident
 	syncer, err := s.newSyncer(heartbeat, tlsCfg)
 	if err != nil {
 		return err

@@ -70,9 +70,8 @@ func (p *MariaDBFailoverPair) Open(t testing.TB, addr, db string) *sql.DB {
 	return conn
 }
 
-// KillPrimary stops the primary hard (kill -9 of mariadbd) and waits until
-// it is gone.
-func (p *MariaDBFailoverPair) KillPrimary(t testing.TB) {
+// primaryPID is the running primary's process id.
+func (p *MariaDBFailoverPair) primaryPID(t testing.TB) int {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(p.dir, "primary", "mariadbd.pid"))
 	if err != nil {
@@ -82,6 +81,49 @@ func (p *MariaDBFailoverPair) KillPrimary(t testing.TB) {
 	if err != nil {
 		t.Fatalf("the failover primary's pid %q: %v", b, err)
 	}
+	return pid
+}
+
+// PrimaryGTIDPos is the primary's @@gtid_binlog_pos: the last GTID it
+// logged ("0-11-57").
+func (p *MariaDBFailoverPair) PrimaryGTIDPos(t testing.TB) string {
+	t.Helper()
+	var pos string
+	if err := p.Open(t, p.PrimaryAddr, "").QueryRow("SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+		t.Fatalf("the primary's gtid_binlog_pos: %v", err)
+	}
+	return pos
+}
+
+// WaitReplicaReached waits until the replica has applied the primary's
+// domain-0 transactions up to gtid ("0-11-57") or beyond, while the
+// primary may go on writing.
+func (p *MariaDBFailoverPair) WaitReplicaReached(t testing.TB, gtid string) {
+	t.Helper()
+	want := seqNo(t, gtid)
+	replica := p.Open(t, p.ReplicaAddr, "")
+	Eventually(t, 30*time.Second, "the replica to apply "+gtid, func() bool {
+		var got string
+		return replica.QueryRow("SELECT @@gtid_slave_pos").Scan(&got) == nil && got != "" && seqNo(t, got) >= want
+	})
+}
+
+// seqNo is the sequence number of a one-domain MariaDB GTID position.
+func seqNo(t testing.TB, gtid string) uint64 {
+	t.Helper()
+	parts := strings.Split(gtid, "-")
+	n, err := strconv.ParseUint(parts[len(parts)-1], 10, 64)
+	if err != nil || len(parts) != 3 {
+		t.Fatalf("GTID position %q: want one domain-server-seq", gtid)
+	}
+	return n
+}
+
+// KillPrimary stops the primary hard (kill -9 of mariadbd) and waits until
+// it is gone.
+func (p *MariaDBFailoverPair) KillPrimary(t testing.TB) {
+	t.Helper()
+	pid := p.primaryPID(t)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill -9 the failover primary (pid %d): %v", pid, err)
 	}
