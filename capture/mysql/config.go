@@ -3,7 +3,6 @@ package mysql
 import (
 	"errors"
 	"fmt"
-	"net"
 	"path"
 	"strings"
 	"time"
@@ -85,16 +84,7 @@ func (c *Config) Defaults() {
 func (c Config) Validate(prefix string) error {
 	key := capture.SettingsKey(prefix)
 	errs := capture.ValidateServer(key, c.Addr, c.User)
-	seen := map[string]bool{c.Addr: true}
-	for i, a := range c.FailoverAddrs {
-		k := fmt.Sprintf("%s[%d]", key("failover_addrs"), i)
-		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
-			errs = append(errs, fmt.Errorf("%s %q: want host:port", k, a))
-		} else if seen[a] {
-			errs = append(errs, fmt.Errorf("%s %q: listed twice (addr and failover_addrs name each server once)", k, a))
-		}
-		seen[a] = true
-	}
+	errs = append(errs, capture.ValidateFailoverAddrs(key, c.Addr, c.FailoverAddrs)...)
 	if c.ServerID == 0 {
 		errs = append(errs, fmt.Errorf("%s is required: a replica id unique among the server's replicas (not the server's own server_id)", key("server_id")))
 	}
