@@ -44,6 +44,23 @@ func ValidateServer(key func(string) string, addr, user string) []error {
 	return errs
 }
 
+// ValidateFailoverAddrs checks failover_addrs: host:port each, every
+// server (addr included) named once.
+func ValidateFailoverAddrs(key func(string) string, addr string, addrs []string) []error {
+	var errs []error
+	seen := map[string]bool{addr: true}
+	for i, a := range addrs {
+		k := fmt.Sprintf("%s[%d]", key("failover_addrs"), i)
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("%s %q: want host:port", k, a))
+		} else if seen[a] {
+			errs = append(errs, fmt.Errorf("%s %q: listed twice (addr and failover_addrs name each server once)", k, a))
+		}
+		seen[a] = true
+	}
+	return errs
+}
+
 // ValidateTables checks the keys that choose a source's tables and their
 // keys: the include and exclude patterns, and key_columns, by "db.table",
 // each with at least one column.

@@ -25,6 +25,14 @@ const (
 type Config struct {
 	// Addr is host:port of the server.
 	Addr string `yaml:"addr"`
+	// FailoverAddrs are host:port of other servers of the same replication
+	// topology (replicas that may be promoted, with log_slave_updates /
+	// log_replica_updates and GTIDs). Each (re)connect tries the server used
+	// last, then Addr and these in order; on a server other than the
+	// checkpoint's the stream resumes by GTID (failover.go). Setting them
+	// also makes event ids derive from the transaction's GTID, which every
+	// server of the topology logs alike.
+	FailoverAddrs []string `yaml:"failover_addrs"`
 	// User needs REPLICATION SLAVE, REPLICATION CLIENT (BINLOG MONITOR on
 	// MariaDB) and SELECT (column metadata, JSON detection on MariaDB).
 	User string `yaml:"user"`
@@ -78,6 +86,7 @@ func (c *Config) Defaults() {
 func (c Config) Validate(prefix string) error {
 	key := capture.SettingsKey(prefix)
 	errs := capture.ValidateServer(key, c.Addr, c.User)
+	errs = append(errs, capture.ValidateFailoverAddrs(key, c.Addr, c.FailoverAddrs)...)
 	if c.ServerID == 0 {
 		errs = append(errs, fmt.Errorf("%s is required: a replica id unique among the server's replicas (not the server's own server_id)", key("server_id")))
 	}

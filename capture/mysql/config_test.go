@@ -13,6 +13,11 @@ func TestConfigValidate(t *testing.T) {
 	if err := ok.Validate("sources[crm]"); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
+	withReplica := ok
+	withReplica.FailoverAddrs = []string{"replica:3306"}
+	if err := withReplica.Validate("sources[crm]"); err != nil {
+		t.Errorf("failover_addrs: %v", err)
+	}
 	if ok.Flavor != FlavorMariaDB || ok.Heartbeat != 5*time.Second || ok.ReadTimeout != 30*time.Second {
 		t.Errorf("defaults: %+v", ok)
 	}
@@ -29,6 +34,8 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.Exclude = []string{"a.[b"} }, "sources[crm].exclude[0]"},
 		{func(c *Config) { c.KeyColumns = map[string][]string{"a.b": nil} }, "sources[crm].key_columns[a.b]"},
 		{func(c *Config) { c.ReadTimeout = time.Second }, "sources[crm].read_timeout"},
+		{func(c *Config) { c.FailoverAddrs = []string{"replica"} }, "sources[crm].failover_addrs[0] \"replica\": want host:port"},
+		{func(c *Config) { c.FailoverAddrs = []string{"r:3306", "db:3306"} }, "sources[crm].failover_addrs[1] \"db:3306\": listed twice"},
 	}
 	for _, tt := range tests {
 		c := ok

@@ -42,18 +42,23 @@ func (s *Source) checkNotAhead(ctx context.Context, db *sql.DB, from Position) e
 		return nil
 	}
 	return fmt.Errorf("%w: resume position %s is past %s's current binlog position %s (%s): the checkpoint is from another server, or this one was restored from a backup or had its binlogs reset; streaming would skip what it writes below that position — rewind the checkpoint (checkpoints rewind) or re-snapshot",
-		ErrPositionAhead, from.File+":"+fmt.Sprint(from.Pos), s.server, cur.File+":"+fmt.Sprint(cur.Pos), s.cfg.Addr)
+		ErrPositionAhead, from.File+":"+fmt.Sprint(from.Pos), s.server, cur.File+":"+fmt.Sprint(cur.Pos), s.addr())
 }
 
 // readError wraps a binlog read error with where it happened, turning a
 // missing file into ErrPositionGone.
 func (s *Source) readError(at Position, err error) error {
 	var me *gmysql.MyError
+	if errors.As(err, &me) && me.Code == errMasterFatalReadingBinlog && strings.Contains(me.Message, "not in the master's binlog") {
+		// MariaDB's own check of a GTID dump's start (gtid_strict_mode).
+		return fmt.Errorf("read binlog after %s: %w: %s at %s says %q — the server was behind the checkpoint's, or has diverged from it; re-snapshot (snapshot.mode when_needed), or point the source at a server that has them",
+			at, ErrGTIDsMissing, s.server, s.addr(), me.Message)
+	}
 	if errors.As(err, &me) && me.Code == errMasterFatalReadingBinlog && positionGone(me.Message) {
 		return fmt.Errorf("read binlog at %s: %w: %s at %s says %q; the checkpoint's binlog file is no longer on the server (purged by binlog expiry or PURGE BINARY LOGS, or the server was replaced) — re-snapshot the captured tables, or rewind the checkpoint to a file listed by SHOW BINARY LOGS",
-			at, ErrPositionGone, s.server, s.cfg.Addr, me.Message)
+			at, ErrPositionGone, s.server, s.addr(), me.Message)
 	}
-	return fmt.Errorf("read binlog at %s from %s: %w", at, s.cfg.Addr, err)
+	return fmt.Errorf("read binlog at %s from %s: %w", at, s.addr(), err)
 }
 
 // positionGone tells a purged/unknown file or position from other fatal

@@ -129,6 +129,9 @@ func startStream(t *testing.T, s *Source, from capture.Resume) (*recorder, func(
 	finished := false
 	t.Cleanup(func() {
 		cancel()
+		if finished { // streamErr took Stream's result
+			return
+		}
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):

@@ -209,7 +209,8 @@ func TestTransactionBoundariesAndResume(t *testing.T) {
 	if a1, a2 := events[0].(*capture.Change), events[1].(*capture.Change); a1.EventPosition != a2.EventPosition || a1.RowIndex != 0 || a2.RowIndex != 1 {
 		t.Errorf("multi-row event: %s/%d and %s/%d", a1.EventPosition, a1.RowIndex, a2.EventPosition, a2.RowIndex)
 	}
-	if last := events[5].(*capture.Change); last.Position != c0.Position && positionOf(t, last.Position).Compare(p0) <= 0 {
+	// (Events name positions without the server identity Commits carry.)
+	if last := events[5].(*capture.Change); positionOf(t, last.Position).Compare(p0) < 0 {
 		t.Errorf("second transaction's position %s, want at or after the first commit's %s", last.Position, c0.Position)
 	}
 

@@ -43,7 +43,7 @@ var Registration = capture.Registration{
 	},
 	LogAttrs: func(s capture.Settings) []any {
 		c := s.(*Config)
-		return []any{"addr", c.Addr, "user", c.User, "include", c.Include, "exclude", c.Exclude, "server_id", c.ServerID}
+		return []any{"addr", c.Addr, "failover_addrs", c.FailoverAddrs, "user", c.User, "include", c.Include, "exclude", c.Exclude, "server_id", c.ServerID}
 	},
 }
 
@@ -65,11 +65,25 @@ type registeredPosition struct{ p Position }
 
 func (r registeredPosition) String() string { return r.p.String() }
 
-// Compare orders binlog positions by file and offset (Position.Compare).
+// Compare orders binlog positions of one server by file and offset
+// (Position.Compare); positions of different servers, or naming no file,
+// by their GTID sets.
 func (r registeredPosition) Compare(q capture.Position) (int, error) {
 	o, ok := q.(registeredPosition)
 	if !ok {
 		return 0, fmt.Errorf("compare binlog position %s with %s: not a binlog position", r, q)
 	}
-	return r.p.Compare(o.p), nil
+	across := r.p.GTIDOnly() || o.p.GTIDOnly() ||
+		(r.p.Server.Known() && o.p.Server.Known() && !r.p.Server.Same(o.p.Server))
+	if !across {
+		return r.p.Compare(o.p), nil
+	}
+	if r.p.GTIDSet == "" || o.p.GTIDSet == "" {
+		return 0, fmt.Errorf("compare binlog positions %s and %s: of different servers, and without GTID sets", r, q)
+	}
+	c, err := compareGTIDSets(r.p.GTIDSet, o.p.GTIDSet)
+	if err != nil {
+		return 0, fmt.Errorf("compare binlog positions %s and %s: %w", r, q, err)
+	}
+	return c, nil
 }

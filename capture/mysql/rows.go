@@ -83,7 +83,12 @@ func NewReader(name string, cfg Config) (*Reader, error) {
 }
 
 // NewReader returns a Reader for the source's server and configuration.
-func (s *Source) NewReader() (*Reader, error) { return NewReader(s.name, s.cfg) }
+// The server is the one the source uses now.
+func (s *Source) NewReader() (*Reader, error) {
+	cfg := s.cfg
+	cfg.Addr = s.addr()
+	return NewReader(s.name, cfg)
+}
 
 // Close releases the Reader's connections.
 func (r *Reader) Close() error { return r.db.Close() }

@@ -17,11 +17,11 @@ func (s *Source) currentPosition(ctx context.Context, db *sql.DB) (Position, err
 	if err != nil {
 		var err2 error
 		if p, err2 = showStatus(ctx, db, "SHOW BINARY LOG STATUS"); err2 != nil {
-			return Position{}, fmt.Errorf("read current binlog position of %s: %w", s.cfg.Addr, err)
+			return Position{}, fmt.Errorf("read current binlog position of %s: %w", s.addr(), err)
 		}
 	}
 	if p.File == "" {
-		return Position{}, fmt.Errorf("read current binlog position of %s: the server reports no binlog file; is log_bin enabled?", s.cfg.Addr)
+		return Position{}, fmt.Errorf("read current binlog position of %s: the server reports no binlog file; is log_bin enabled?", s.addr())
 	}
 	return p, nil
 }

@@ -64,7 +64,7 @@ func (st *streamState) emitReady(ctx context.Context, ready func(high Position) 
 // Commit at the current resume position whose snapshot work has moved past
 // the chunk, and lets c's reader go on.
 func (st *streamState) emitChunk(ctx context.Context, c *chunk) error {
-	n, err := st.snap.Emit(ctx, st.h, c, st.boundary.String())
+	n, err := st.snap.Emit(ctx, st.h, c, st.boundary.eventString())
 	st.src.stats.changes.Add(uint64(n))
 	if err != nil {
 		return err

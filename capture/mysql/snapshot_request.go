@@ -72,17 +72,17 @@ func (s *Source) checkSnapshotTables(ctx context.Context, tables []string) ([]st
 			}
 			exists, err := tableExists(ctx, db, schema, tbl)
 			if err != nil {
-				return nil, fmt.Errorf("check table %s on %s: %w", t, s.cfg.Addr, err)
+				return nil, fmt.Errorf("check table %s on %s: %w", t, s.addr(), err)
 			}
 			if !exists {
-				return fmt.Errorf("%w: table %s does not exist on %s", ErrSnapshotRequest, t, s.cfg.Addr), nil
+				return fmt.Errorf("%w: table %s does not exist on %s", ErrSnapshotRequest, t, s.addr()), nil
 			}
 			if _, ok := s.cfg.KeyColumns[t]; ok {
 				return nil, nil
 			}
 			var n int
 			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY'", schema, tbl).Scan(&n); err != nil {
-				return nil, fmt.Errorf("check the key of %s on %s: %w", t, s.cfg.Addr, err)
+				return nil, fmt.Errorf("check the key of %s on %s: %w", t, s.addr(), err)
 			}
 			if n == 0 {
 				return snapshot.NoKeyError(s.name, t), nil

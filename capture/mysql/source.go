@@ -35,8 +35,10 @@ type Source struct {
 	log    *slog.Logger
 	filter filter
 	server string // "MariaDB" or "MySQL", for messages
-	host   string
-	port   uint16
+
+	// active is the address of the server in use (failover.go); nil
+	// until one was chosen: cfg.Addr.
+	active atomic.Pointer[string]
 
 	mu     sync.Mutex
 	db     *sql.DB
@@ -64,11 +66,6 @@ func New(name string, cfg Config, logger *slog.Logger) (*Source, error) {
 	if err := cfg.Validate("sources[" + name + "]"); err != nil {
 		return nil, err
 	}
-	host, portStr, _ := net.SplitHostPort(cfg.Addr)
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil {
-		return nil, fmt.Errorf("sources[%s].addr %q: port: %w", name, cfg.Addr, err)
-	}
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -84,8 +81,6 @@ func New(name string, cfg Config, logger *slog.Logger) (*Source, error) {
 		log:    log,
 		filter: filter{include: cfg.Include, exclude: cfg.Exclude},
 		server: server,
-		host:   host,
-		port:   uint16(port),
 
 		snapWake: make(chan struct{}, 1),
 	}, nil
@@ -140,29 +135,57 @@ func (s *Source) Close() error {
 }
 
 // sqlDB returns the source's SQL connection pool (preflight, positions,
-// JSON column lookups), opening it on first use.
+// JSON column lookups), opening it on first use: to addr, or, with
+// failover addresses, to the first server that answers (selectServer).
 func (s *Source) sqlDB() (*sql.DB, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return nil, errors.New("source is closed")
 	}
 	if s.db != nil {
+		defer s.mu.Unlock()
 		return s.db, nil
 	}
+	s.mu.Unlock()
+	if len(s.cfg.FailoverAddrs) > 0 {
+		return s.selectServer(context.Background())
+	}
+	db, err := s.openPool(s.addr())
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		db.Close()
+		return nil, errors.New("source is closed")
+	case s.db != nil: // opened meanwhile by another caller
+		db.Close()
+		return s.db, nil
+	}
+	s.db = db
+	return db, nil
+}
+
+// openPool opens a connection pool to addr; it does not connect.
+func (s *Source) openPool(addr string) (*sql.DB, error) {
 	mc := mysql.NewConfig()
-	mc.User, mc.Passwd, mc.Net, mc.Addr = s.cfg.User, s.cfg.Password, "tcp", s.cfg.Addr
+	mc.User, mc.Passwd, mc.Net, mc.Addr = s.cfg.User, s.cfg.Password, "tcp", addr
 	mc.Timeout, mc.ReadTimeout = 10*time.Second, s.cfg.ReadTimeout
-	if err := s.cfg.applyTLS(s.name, mc); err != nil {
+	cfg := s.cfg
+	cfg.Addr = addr
+	if err := cfg.applyTLS(s.name, mc); err != nil {
 		return nil, err
 	}
 	connector, err := mysql.NewConnector(mc)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", s.cfg.Addr, err)
+		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
-	s.db = sql.OpenDB(connector)
-	s.db.SetMaxOpenConns(2)
-	return s.db, nil
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(2)
+	return db, nil
 }
 
 // eventReadAhead is how many binlog events go-mysql decodes ahead of the
@@ -171,12 +194,17 @@ const eventReadAhead = 256
 
 func (s *Source) newSyncer(heartbeat time.Duration, tlsCfg *tls.Config) (*replication.BinlogSyncer, error) {
 	f := s.filter
+	host, portStr, _ := net.SplitHostPort(s.addr())
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("sources[%s] address %q: port: %w", s.name, s.addr(), err)
+	}
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID:  s.cfg.ServerID,
 		Flavor:    string(s.cfg.Flavor),
 		TLSConfig: tlsCfg,
-		Host:      s.host,
-		Port:      s.port,
+		Host:      host,
+		Port:      uint16(port),
 		User:      s.cfg.User,
 		Password:  s.cfg.Password,
 		// DECIMAL as shopspring decimal.Decimal: never a float on the way.
@@ -255,7 +283,7 @@ func (s *Source) dropSyncer(syncer *replication.BinlogSyncer) {
 // server's current position with a fresh snapshot instead.
 func (s *Source) Stream(ctx context.Context, from capture.Resume, h capture.Handler) error {
 	err := s.stream(ctx, from, h)
-	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrPositionGone) || errors.Is(err, ErrPositionAhead) {
+	if errors.Is(err, ErrPreflight) || errors.Is(err, ErrPositionGone) || errors.Is(err, ErrPositionAhead) || errors.Is(err, ErrGTIDsMissing) {
 		return &capture.PermanentError{Err: err}
 	}
 	return s.permanentIfRefused(err)
@@ -290,6 +318,9 @@ func (s *Source) currentPositionWithGTID(ctx context.Context) (Position, error) 
 	if err != nil {
 		return Position{}, err
 	}
+	if p.Server, err = s.serverIdentity(ctx, db); err != nil {
+		return Position{}, err
+	}
 	if p.GTIDSet == "" {
 		gset, err := s.startGTIDSet(ctx, db, p)
 		if err != nil {
@@ -303,11 +334,14 @@ func (s *Source) currentPositionWithGTID(ctx context.Context) (Position, error) 
 }
 
 func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Handler) error {
+	if len(s.cfg.FailoverAddrs) > 0 {
+		s.dropPool() // choose the server again: the last one may be gone
+	}
 	db, err := s.sqlDB()
 	if err != nil {
 		return err
 	}
-	warnings, err := preflight(ctx, db, s.server, s.cfg.Addr, s.cfg.User)
+	warnings, err := preflight(ctx, db, s.server, s.addr(), s.cfg.User)
 	for _, w := range warnings {
 		s.log.Warn(w)
 	}
@@ -317,7 +351,12 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 	if err := s.checkKeys(ctx, db); err != nil {
 		return err
 	}
+	ident, err := s.serverIdentity(ctx, db)
+	if err != nil {
+		return err
+	}
 	var start Position
+	byGTID := false
 	first := from.Position == ""
 	if first {
 		if start, err = s.currentPosition(ctx, db); err != nil {
@@ -325,8 +364,19 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 		}
 	} else if start, err = ParseResume(from); err != nil {
 		return err
-	} else if err := s.checkNotAhead(ctx, db, start); err != nil {
-		return err
+	} else if byGTID, err = s.resumeByGTID(ctx, db, start, ident); err != nil {
+		if !errors.Is(err, ErrGTIDsMissing) || s.cfg.Snapshot.Mode != SnapshotWhenNeeded {
+			return err
+		}
+		// when_needed: a fresh snapshot from here replaces the stream.
+		if start, err = s.resnapshotAtCurrent(ctx, start, err.Error()); err != nil {
+			return err
+		}
+		byGTID = false
+	} else if !byGTID {
+		if err := s.checkNotAhead(ctx, db, start); err != nil {
+			return err
+		}
 	}
 	snap := start.Snapshot
 	start.Snapshot = nil
@@ -334,7 +384,7 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 		if snap, err = s.newSnapshot(ctx, start.String()); err != nil {
 			return err
 		}
-	} else if !first && s.cfg.Snapshot.Mode == SnapshotWhenNeeded {
+	} else if !first && !byGTID && s.cfg.Snapshot.Mode == SnapshotWhenNeeded {
 		if start, snap, err = s.resnapshotIfGone(ctx, db, start, snap); err != nil {
 			return err
 		}
@@ -361,16 +411,38 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 	if err != nil {
 		return err
 	}
+	if byGTID && s.cfg.Flavor == FlavorMariaDB {
+		at, err := s.locateGTID(ctx, heartbeat, tlsCfg, start.GTIDSet)
+		if err != nil {
+			return err
+		}
+		start, byGTID = Position{File: at.File, Pos: at.Pos, GTIDSet: start.GTIDSet}, false
+	} else if byGTID {
+		// Offsets are the new server's, learnt from its first events.
+		start = Position{GTIDSet: start.GTIDSet}
+	}
+	start.Server = ident
 	syncer, err := s.newSyncer(heartbeat, tlsCfg)
 	if err != nil {
 		return err
 	}
 	defer s.dropSyncer(syncer)
-	streamer, err := syncer.StartSync(gmysql.Position{Name: start.File, Pos: start.Pos})
-	if err != nil {
-		return s.readError(start, err)
+	var streamer *replication.BinlogStreamer
+	if byGTID {
+		dump, err := s.dumpGTIDSet(start.GTIDSet)
+		if err != nil {
+			return &capture.PermanentError{Err: err}
+		}
+		if streamer, err = syncer.StartSyncGTID(dump); err != nil {
+			return s.readError(start, err)
+		}
+		s.log.Info("streaming binlog by GTID", "after", dump.String(), "server", ident.String(), "addr", s.addr())
+	} else {
+		if streamer, err = syncer.StartSync(gmysql.Position{Name: start.File, Pos: start.Pos}); err != nil {
+			return s.readError(start, err)
+		}
+		s.log.Info("streaming binlog", "from", start.String(), "addr", s.addr())
 	}
-	s.log.Info("streaming binlog", "from", start.String())
 
 	st := newStreamState(s, db, h, start, gset)
 	if snap != nil {
@@ -425,16 +497,12 @@ func (s *Source) resnapshotIfGone(ctx context.Context, db *sql.DB, start Positio
 	if err != nil || listed {
 		return start, pending, err
 	}
-	cur, err := s.currentPositionWithGTID(ctx)
+	cur, err := s.resnapshotAtCurrent(ctx, start, "the checkpoint's binlog file is no longer on the server")
 	if err != nil {
 		return start, pending, err
 	}
-	snap, err := s.newSnapshot(ctx, cur.String())
-	if err != nil {
-		return start, pending, err
-	}
-	s.log.Warn("the checkpoint's binlog file is no longer on the server; snapshot mode when_needed: streaming from the server's current position and re-reading every table. Changes between the checkpoint and now are not emitted as changes: the snapshot replaces them (deletes in between are not seen)",
-		"checkpoint", start.String(), "restart_at", cur.String())
+	snap := cur.Snapshot
+	cur.Snapshot = nil
 	return cur, snap, nil
 }
 

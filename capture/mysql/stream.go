@@ -34,6 +34,7 @@ type streamState struct {
 	// transaction of its own (DDL).
 	inTx       bool
 	txGTID     string    // GTID of the open transaction, "" without GTIDs
+	txRows     int       // rows of the open transaction emitted so far (GTID event ids)
 	txCommitTS time.Time // MySQL 8 original commit time, zero when unknown
 	txOpen     bool      // a transaction started (GTID, BEGIN or rows) and has not committed
 	lastCommit time.Time // commit time of the last transaction
@@ -102,8 +103,12 @@ func (st *streamState) handle(ctx context.Context, ev *replication.BinlogEvent) 
 	case *replication.MariadbGTIDListEvent:
 		if gs, ok := st.gset.(*gmysql.MariadbGTIDSet); ok {
 			for i := range e.GTIDs {
+				// A list repeats GTIDs the set has (a GTID dump starts
+				// with its start position): never move a server's back.
 				g := e.GTIDs[i]
-				_ = gs.AddSet(&g)
+				if have := gs.Sets[g.DomainID][g.ServerID]; have == nil || have.SequenceNumber < g.SequenceNumber {
+					_ = gs.AddSet(&g)
+				}
 			}
 		}
 	case *replication.PreviousGTIDsEvent:
@@ -113,7 +118,7 @@ func (st *streamState) handle(ctx context.Context, ev *replication.BinlogEvent) 
 	case *replication.MariadbGTIDEvent:
 		// A GTID event stands in for BEGIN unless the group is standalone
 		// (DDL and other statements with no COMMIT after them).
-		st.txGTID = e.GTID.String()
+		st.txGTID, st.txRows = e.GTID.String(), 0
 		st.inTx = !e.IsStandalone()
 		st.txOpen = true
 		if e.Flags&mariaDBPreparedXA != 0 {
@@ -169,7 +174,7 @@ func (st *streamState) mysqlGTID(e *replication.GTIDEvent, tag string) {
 			st.txGTID = formatMySQLGTID(u.String(), tag, e.GNO)
 		}
 	}
-	st.txCommitTS = e.OriginalCommitTime()
+	st.txCommitTS, st.txRows = e.OriginalCommitTime(), 0
 	st.inTx = false
 	st.txOpen = true
 }
@@ -182,12 +187,12 @@ func (st *streamState) endGroup(hdr *replication.EventHeader) Position {
 			st.src.log.Warn("cannot add GTID to the executed set", "gtid", st.txGTID, "err", err)
 		}
 	}
-	pos := Position{File: st.file, Pos: st.endOf(hdr)}
+	pos := Position{File: st.file, Pos: st.endOf(hdr), Server: st.boundary.Server}
 	if st.gset != nil {
 		pos.GTIDSet = st.gset.String()
 	}
 	st.boundary = pos
-	st.inTx, st.txOpen, st.txGTID, st.txCommitTS = false, false, "", time.Time{}
+	st.inTx, st.txOpen, st.txGTID, st.txCommitTS, st.txRows = false, false, "", time.Time{}, 0
 	return pos
 }
 
@@ -281,7 +286,7 @@ func (st *streamState) statement(ctx context.Context, hdr *replication.EventHead
 		// looked up afresh (table maps also change signature on ALTER).
 		clear(st.jsonCols)
 		st.src.stats.schema.Add(1)
-		sc := capture.SchemaChange{Database: db, Statement: q, Position: st.boundary.String(), CommitTime: eventTime(hdr)}
+		sc := capture.SchemaChange{Database: db, Statement: q, Position: st.boundary.eventString(), CommitTime: eventTime(hdr)}
 		if err := st.h.Schema(ctx, sc); err != nil {
 			return fmt.Errorf("handle schema change at %s: %w", at, err)
 		}
@@ -343,7 +348,7 @@ func (st *streamState) mariaDBJSONColumns(db, table string) (map[string]bool, er
 		`SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
 		 WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ? AND CHECK_CLAUSE LIKE 'json_valid(%'`, db, table)
 	if err != nil {
-		return nil, fmt.Errorf("look up JSON columns of %s on %s: %w", key, st.src.cfg.Addr, err)
+		return nil, fmt.Errorf("look up JSON columns of %s on %s: %w", key, st.src.addr(), err)
 	}
 	defer rows.Close()
 	cols := map[string]bool{}
@@ -407,25 +412,31 @@ func (st *streamState) rows(ctx context.Context, hdr *replication.EventHeader, e
 		commitTime = eventTime(hdr)
 	}
 	txID := st.txID()
-	// The same for every row of the event.
-	position, eventPosition := st.boundary.String(), st.eventName(hdr)
+	// The same for every row of the event. A source that can fail over
+	// names rows by their transaction's GTID and their index in it, which
+	// every server of the topology logs alike; file offsets differ.
+	position, eventPosition, first := st.boundary.eventString(), st.eventName(hdr), 0
+	if st.src.gtidEventIDs() && st.txGTID != "" {
+		eventPosition, first = st.txGTID, st.txRows
+		st.txRows += len(e.Rows) / step
+	}
 	for i := 0; i+step <= len(e.Rows); i += step {
 		c := &capture.Change{
 			Op: op, Table: info.table,
-			Position: position, EventPosition: eventPosition, RowIndex: i / step,
+			Position: position, EventPosition: eventPosition, RowIndex: first + i/step,
 			ServerID: hdr.ServerID, GTID: st.txGTID, TxID: txID, CommitTime: commitTime,
 		}
-		first, err := st.image(info, e, i, evPos)
+		img, err := st.image(info, e, i, evPos)
 		if err != nil {
 			return err
 		}
 		switch op {
 		case capture.OpCreate:
-			c.After = first
+			c.After = img
 		case capture.OpDelete:
-			c.Before = first
+			c.Before = img
 		case capture.OpUpdate:
-			c.Before = first
+			c.Before = img
 			if c.After, err = st.image(info, e, i+1, evPos); err != nil {
 				return err
 			}
@@ -502,3 +513,7 @@ func (st *streamState) image(info *tableInfo, e *replication.RowsEvent, k int, a
 	}
 	return out, nil
 }
+
+// gtidEventIDs reports whether event ids derive from GTIDs: for a source
+// with failover addresses (Config.FailoverAddrs).
+func (s *Source) gtidEventIDs() bool { return len(s.cfg.FailoverAddrs) > 0 }

@@ -78,7 +78,7 @@ func (d *driverLog) lastError() error {
 // server without TLS when one is set, so for prefer it is set only when
 // the SQL session (same server, same settings) did get TLS.
 func (s *Source) binlogTLS(ctx context.Context, db *sql.DB) (*tls.Config, error) {
-	host, _, _ := net.SplitHostPort(s.cfg.Addr)
+	host, _, _ := net.SplitHostPort(s.addr())
 	tc, err := s.cfg.TLS.Config(tlsKey(s.name), host)
 	if err != nil || tc == nil || s.cfg.TLS.WithDefault().Mode != tlsconf.Prefer {
 		return tc, err
@@ -90,7 +90,7 @@ func (s *Source) binlogTLS(ctx context.Context, db *sql.DB) (*tls.Config, error)
 	if cipher == "" {
 		s.plainOnce.Do(func() {
 			s.log.Warn("the server offers no TLS: connected in plaintext (sources[].tls.mode is prefer; set require or verify-full to refuse plaintext)",
-				"source", s.name, "addr", s.cfg.Addr)
+				"source", s.name, "addr", s.addr())
 		})
 		return nil, nil
 	}
@@ -111,7 +111,7 @@ func (s *Source) permanentIfTLS(err error) error {
 	}
 	key := tlsKey(s.name)
 	if he := tlsconf.Explain(key, s.cfg.TLS.CertFile != "", err); he != nil {
-		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %w", s.cfg.Addr, he)}
+		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %w", s.addr(), he)}
 	}
 	// The driver's unexported errBadConnNoWrite also reads "bad connection".
 	if errors.Is(err, driver.ErrInvalidConn) || errors.Is(err, sqldriver.ErrBadConn) || strings.HasSuffix(err.Error(), "bad connection") {
@@ -124,12 +124,12 @@ func (s *Source) permanentIfTLS(err error) error {
 			cause = s.diagnoseTLS()
 		}
 		if he := tlsconf.Explain(key, s.cfg.TLS.CertFile != "", cause); he != nil {
-			return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %w (%w)", s.cfg.Addr, he, err)}
+			return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %w (%w)", s.addr(), he, err)}
 		}
 	}
 	msg := err.Error()
 	if errors.Is(err, driver.ErrNoTLS) || strings.Contains(msg, "does not support TLS required by the client") {
-		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %s.mode %s: the server offers no TLS: %w", s.cfg.Addr, key, s.cfg.TLS.WithDefault().Mode, err)}
+		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %s.mode %s: the server offers no TLS: %w", s.addr(), key, s.cfg.TLS.WithDefault().Mode, err)}
 	}
 	return err
 }
@@ -139,7 +139,7 @@ func (s *Source) permanentIfTLS(err error) error {
 // certificate refused after a TLS 1.3 handshake, for one). nil when the
 // connection succeeds or TLS is off.
 func (s *Source) diagnoseTLS() error {
-	host, _, _ := net.SplitHostPort(s.cfg.Addr)
+	host, _, _ := net.SplitHostPort(s.addr())
 	tc, err := s.cfg.TLS.Config(tlsKey(s.name), host)
 	if err != nil || tc == nil {
 		return err
@@ -148,7 +148,7 @@ func (s *Source) diagnoseTLS() error {
 	// few attempts almost always see the alert.
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		conn, err := client.ConnectWithContext(ctx, s.cfg.Addr, s.cfg.User, s.cfg.Password, "", 3*time.Second,
+		conn, err := client.ConnectWithContext(ctx, s.addr(), s.cfg.User, s.cfg.Password, "", 3*time.Second,
 			func(c *client.Conn) error { c.SetTLSConfig(tc); return nil })
 		cancel()
 		if err == nil {

@@ -87,7 +87,7 @@ func (st *streamState) xaQuery(ctx context.Context, hdr *replication.EventHeader
 		at := st.startOf(hdr)
 		for _, c := range changes {
 			// The transaction happens here: it takes this group's identity.
-			c.Position, c.GTID, c.TxID = st.boundary.String(), st.txGTID, st.txID()
+			c.Position, c.GTID, c.TxID = st.boundary.eventString(), st.txGTID, st.txID()
 			if err := st.emit(ctx, c, at); err != nil {
 				return err
 			}

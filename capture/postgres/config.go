@@ -17,6 +17,18 @@ import (
 type Config struct {
 	// Addr is host:port of the server.
 	Addr string `yaml:"addr"`
+	// FailoverAddrs are host:port of physical standbys of Addr that may be
+	// promoted (failover.go). Each (re)connect tries the server used last,
+	// then Addr and these in order, and streams from the first that is not
+	// in recovery; the slot must then be a failover slot the standby
+	// synchronised (PostgreSQL 17+: FailoverSlot, sync_replication_slots).
+	FailoverAddrs []string `yaml:"failover_addrs"`
+	// FailoverSlot creates the slot with failover = true (and turns it on
+	// for an existing slot), so that standbys with sync_replication_slots
+	// keep a copy of it that a promoted standby can be read from. Default:
+	// on with PostgreSQL 17 and later; false refuses it; on (or
+	// FailoverAddrs) with an older server is an error.
+	FailoverSlot *bool `yaml:"failover_slot"`
 	// User needs the REPLICATION attribute (ALTER ROLE … REPLICATION) and
 	// CONNECT on Database. Creating the publication needs ownership of the
 	// published tables (or superuser); otherwise create it beforehand.
@@ -134,6 +146,10 @@ var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 func (c Config) Validate(prefix string) error {
 	key := capture.SettingsKey(prefix)
 	errs := capture.ValidateServer(key, c.Addr, c.User)
+	errs = append(errs, capture.ValidateFailoverAddrs(key, c.Addr, c.FailoverAddrs)...)
+	if c.FailoverSlot != nil && !*c.FailoverSlot && len(c.FailoverAddrs) > 0 {
+		errs = append(errs, fmt.Errorf("%s is false but %s are set: a promoted standby would have no copy of the slot — leave failover_slot on (PostgreSQL 17+) or remove failover_addrs", key("failover_slot"), key("failover_addrs")))
+	}
 	if c.Database == "" {
 		errs = append(errs, fmt.Errorf("%s is required: a slot decodes one database", key("database")))
 	}

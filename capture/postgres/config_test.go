@@ -23,6 +23,8 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{func(c *Config) { c.Addr = "" }, "sources[orders].addr is required"},
 		{func(c *Config) { c.Addr = "nohost" }, "sources[orders].addr"},
+		{func(c *Config) { c.FailoverAddrs = []string{"standby"} }, "sources[orders].failover_addrs[0] \"standby\": want host:port"},
+		{func(c *Config) { c.FailoverAddrs = []string{"sb:5432"}; c.FailoverSlot = ptr(false) }, "sources[orders].failover_slot is false but sources[orders].failover_addrs are set"},
 		{func(c *Config) { c.User = "" }, "sources[orders].user is required"},
 		{func(c *Config) { c.Database = "" }, "sources[orders].database is required"},
 		{func(c *Config) { c.Slot = "Bad-Slot" }, "sources[orders].slot"},

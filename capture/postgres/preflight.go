@@ -91,18 +91,21 @@ func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
 func (s *Source) checkServer(ctx context.Context) error {
 	var st serverSettings
 	var slotExists bool
+	var version int
 	err := s.withDB(ctx, func(db *pgx.Conn) error {
 		return db.QueryRow(ctx, `SELECT current_setting('wal_level'), current_user, r.rolsuper, r.rolreplication,
 			current_setting('max_replication_slots')::int, (SELECT count(*) FROM pg_replication_slots)::int,
 			current_setting('max_wal_senders')::int, (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender')::int,
-			EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)
+			EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1),
+			current_setting('server_version_num')::int
 			FROM pg_roles r WHERE r.rolname = current_user`, s.cfg.Slot).
-			Scan(&st.WALLevel, &st.Role, &st.Superuser, &st.Replication, &st.MaxSlots, &st.Slots, &st.MaxSenders, &st.Senders, &slotExists)
+			Scan(&st.WALLevel, &st.Role, &st.Superuser, &st.Replication, &st.MaxSlots, &st.Slots, &st.MaxSenders, &st.Senders, &slotExists, &version)
 	})
+	s.version.Store(int64(version))
 	if err != nil {
-		return fmt.Errorf("preflight: read settings of %s: %w", s.cfg.Addr, err)
+		return fmt.Errorf("preflight: read settings of %s: %w", s.addr(), err)
 	}
-	return checkSettings(s.cfg.Addr, st, !slotExists)
+	return checkSettings(s.addr(), st, !slotExists)
 }
 
 // tableIdentities lists the ordinary and partitioned tables of the
@@ -130,7 +133,7 @@ func (s *Source) tableIdentities(ctx context.Context, publication string) ([]tab
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("preflight: list tables of %s/%s: %w", s.cfg.Addr, s.cfg.Database, err)
+		return nil, fmt.Errorf("preflight: list tables of %s/%s: %w", s.addr(), s.cfg.Database, err)
 	}
 	return slices.DeleteFunc(out, func(t tableIdentity) bool { return !s.filter.match(t.Schema, t.Name) }), nil
 }

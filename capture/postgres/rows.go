@@ -92,7 +92,7 @@ func (r *Reader) Tables(ctx context.Context) ([][2]string, error) {
 		return db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, r.s.cfg.Publication).Scan(&exists)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read publication %s on %s: %w", r.s.cfg.Publication, r.s.cfg.Addr, err)
+		return nil, fmt.Errorf("read publication %s on %s: %w", r.s.cfg.Publication, r.s.addr(), err)
 	}
 	pub := ""
 	if exists {
@@ -210,7 +210,7 @@ func (r *Reader) query(ctx context.Context, rt *rowTable, query string, args [][
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s.%s on %s: %w", rt.table.Database, rt.table.Name, r.s.cfg.Addr, err)
+		return nil, fmt.Errorf("read %s.%s on %s: %w", rt.table.Database, rt.table.Name, r.s.addr(), err)
 	}
 	return out, nil
 }
@@ -295,7 +295,7 @@ func (r *Reader) describe(ctx context.Context, schema, table string) (*rowTable,
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("describe %s.%s on %s: %w", schema, table, r.s.cfg.Addr, err)
+		return nil, fmt.Errorf("describe %s.%s on %s: %w", schema, table, r.s.addr(), err)
 	}
 	if len(cols) == 0 {
 		return nil, fmt.Errorf("table %s.%s does not exist in database %s (or has no columns)", schema, table, r.s.cfg.Database)

@@ -26,7 +26,10 @@ type slotInfo struct {
 	// invalidationReason is why the server invalidated the slot, ""
 	// while it is valid and always on PostgreSQL before 17.
 	invalidationReason string
-	confirmed          pglogrepl.LSN
+	// failover and synced are PostgreSQL 17's columns (false before):
+	// the slot is synchronised to standbys, or is such a copy.
+	failover, synced bool
+	confirmed        pglogrepl.LSN
 	// current is the server's WAL write position when the slot was read.
 	current pglogrepl.LSN
 }
@@ -38,13 +41,14 @@ func newSlotColumn(name string) string { return "to_jsonb(s)->>'" + name + "'" }
 
 func (s *Source) readSlot(ctx context.Context) (slotInfo, error) {
 	var si slotInfo
-	var plugin, database, walStatus, reason, confirmed *string
+	var plugin, database, walStatus, reason, confirmed, failover, synced *string
 	var current string
 	err := s.withDB(ctx, func(db *pgx.Conn) error {
 		return db.QueryRow(ctx, `SELECT plugin, slot_type, database, wal_status, `+newSlotColumn("invalidation_reason")+`,
+				`+newSlotColumn("failover")+`, `+newSlotColumn("synced")+`,
 				confirmed_flush_lsn::text, pg_current_wal_lsn()::text
 			FROM pg_replication_slots s WHERE slot_name = $1`, s.cfg.Slot).
-			Scan(&plugin, &si.slotType, &database, &walStatus, &reason, &confirmed, &current)
+			Scan(&plugin, &si.slotType, &database, &walStatus, &reason, &failover, &synced, &confirmed, &current)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return si, nil
@@ -54,6 +58,7 @@ func (s *Source) readSlot(ctx context.Context) (slotInfo, error) {
 	}
 	si.exists = true
 	si.plugin, si.database, si.walStatus, si.invalidationReason = deref(plugin), deref(database), deref(walStatus), deref(reason)
+	si.failover, si.synced = deref(failover) == "true", deref(synced) == "true"
 	if si.current, err = pglogrepl.ParseLSN(current); err != nil {
 		return si, fmt.Errorf("read the server's WAL position: %w", err)
 	}
@@ -81,15 +86,24 @@ func (s *Source) ensureSlot(ctx context.Context, from string) (slotInfo, error) 
 	if err != nil {
 		return si, err
 	}
+	failover, err := s.cfg.wantFailoverSlot("sources["+s.name+"]", s.addr(), int(s.version.Load()))
+	if err != nil {
+		return si, err
+	}
 	if !si.exists {
 		create := fmt.Sprintf("SELECT pg_create_logical_replication_slot('%s', 'pgoutput');", s.cfg.Slot)
+		if failover {
+			create = fmt.Sprintf("SELECT pg_create_logical_replication_slot('%s', 'pgoutput', failover => true);", s.cfg.Slot)
+		}
 		switch {
+		case from != "" && len(s.cfg.FailoverAddrs) > 0:
+			return si, fmt.Errorf("%w: slot %s does not exist in PostgreSQL at %s but the checkpoint %s was read through it: after a failover the promoted standby has the slot only if it was created with failover = true (failover_slot) and the standby ran with sync_replication_slots = on and hot_standby_feedback = on and had synchronised it (synced = true); events after the last checkpoint cannot be read — re-snapshot (snapshot.mode when_needed does it by itself), then delete the checkpoint", ErrSlotGone, s.cfg.Slot, s.addr(), from)
 		case from != "":
-			return si, fmt.Errorf("%w: slot %s does not exist in PostgreSQL at %s but the checkpoint %s was read through it; events after the last checkpoint may have been lost on the server side — re-snapshot the tables, then delete the checkpoint (the slot is recreated with create_slot on, or run %s)", ErrSlotGone, s.cfg.Slot, s.cfg.Addr, from, create)
+			return si, fmt.Errorf("%w: slot %s does not exist in PostgreSQL at %s but the checkpoint %s was read through it; events after the last checkpoint may have been lost on the server side — re-snapshot the tables, then delete the checkpoint (the slot is recreated with create_slot on, or run %s)", ErrSlotGone, s.cfg.Slot, s.addr(), from, create)
 		case !*s.cfg.CreateSlot:
 			return si, fmt.Errorf("%w: replication slot %s does not exist and create_slot is off; create it in database %s: %s", ErrPreflight, s.cfg.Slot, s.cfg.Database, create)
 		}
-		if err := s.createSlot(ctx); err != nil {
+		if err := s.createSlot(ctx, failover); err != nil {
 			return si, err
 		}
 		if si, err = s.readSlot(ctx); err != nil {
@@ -106,8 +120,29 @@ func (s *Source) ensureSlot(ctx context.Context, from string) (slotInfo, error) 
 		return si, fmt.Errorf("%w: replication slot %s decodes database %s, not %s — use another slot name", ErrPreflight, s.cfg.Slot, si.database, s.cfg.Database)
 	case si.walStatus == "lost" || si.invalidationReason != "":
 		return si, fmt.Errorf("%w: replication slot %s has wal_status=lost%s; events after the last checkpoint may have been lost on the server side — re-snapshot the tables, drop and recreate the slot and delete the checkpoint", ErrSlotGone, s.cfg.Slot, invalidationCause(si.invalidationReason))
+	case failover && !si.failover && !si.synced:
+		// A slot made before failover slots were asked for (or by hand).
+		if err := s.alterSlotFailover(ctx); err != nil {
+			return si, err
+		}
+		si.failover = true
 	}
 	return si, nil
+}
+
+// alterSlotFailover turns failover on for the existing slot (PostgreSQL
+// 17+), so that standbys start synchronising it.
+func (s *Source) alterSlotFailover(ctx context.Context) error {
+	conn, err := s.replicationConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER_REPLICATION_SLOT %s (FAILOVER true)", s.cfg.Slot)).ReadAll(); err != nil {
+		return fmt.Errorf("turn failover on for replication slot %s (sources[%s].failover_slot; false keeps it off): %w", s.cfg.Slot, s.name, err)
+	}
+	s.log.Info("turned failover on for the replication slot: standbys with sync_replication_slots keep a copy", "slot", s.cfg.Slot)
+	return nil
 }
 
 // invalidationCause explains an invalidation_reason, naming the setting
@@ -134,14 +169,22 @@ func invalidationCause(reason string) string {
 
 // createSlot runs CREATE_REPLICATION_SLOT … LOGICAL pgoutput on a
 // replication connection (a permanent slot; no snapshot is exported).
-func (s *Source) createSlot(ctx context.Context) error {
+// With failover the slot is a failover slot (PostgreSQL 17+; pglogrepl has
+// no option for it, so the command is written out).
+func (s *Source) createSlot(ctx context.Context, failover bool) error {
 	conn, err := s.replicationConn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	res, err := pglogrepl.CreateReplicationSlot(ctx, conn, s.cfg.Slot, "pgoutput",
-		pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: "NOEXPORT_SNAPSHOT"})
+	var res pglogrepl.CreateReplicationSlotResult
+	if failover {
+		_, err = conn.Exec(ctx, fmt.Sprintf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT 'nothing', FAILOVER true)", s.cfg.Slot)).ReadAll()
+		res.ConsistentPoint = "(failover slot)"
+	} else {
+		res, err = pglogrepl.CreateReplicationSlot(ctx, conn, s.cfg.Slot, "pgoutput",
+			pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: "NOEXPORT_SNAPSHOT"})
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42710" { // duplicate_object: created meanwhile
 		return nil
@@ -149,7 +192,7 @@ func (s *Source) createSlot(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create replication slot %s: %w", s.cfg.Slot, err)
 	}
-	s.log.Info("created replication slot", "slot", s.cfg.Slot, "consistent_point", res.ConsistentPoint)
+	s.log.Info("created replication slot", "slot", s.cfg.Slot, "consistent_point", res.ConsistentPoint, "failover", failover)
 	return nil
 }
 

@@ -42,7 +42,7 @@ func (s *Source) startPosition(ctx context.Context, from capture.Resume, slot sl
 		return 0, nil, fmt.Errorf("%w: %w", ErrPositionGone, err)
 	}
 	if p > slot.current {
-		return 0, nil, fmt.Errorf("%w: resume position %s is past the server's current WAL position %s (%s): the checkpoint is from another server, or this one was restored from a backup; streaming would skip what it writes below that position — rewind the checkpoint (checkpoints rewind) or re-snapshot", ErrPositionAhead, p, slot.current, s.cfg.Addr)
+		return 0, nil, fmt.Errorf("%w: resume position %s is past the server's current WAL position %s (%s): the checkpoint is from another server, or this one was restored from a backup; streaming would skip what it writes below that position — rewind the checkpoint (checkpoints rewind) or re-snapshot", ErrPositionAhead, p, slot.current, s.addr())
 	}
 	if p >= slot.confirmed {
 		return p, st, nil
@@ -150,9 +150,9 @@ func (s *Source) checkSnapshotTables(ctx context.Context, tables []string) ([]st
 			})
 			switch {
 			case err != nil:
-				return nil, fmt.Errorf("check table %s on %s: %w", t, s.cfg.Addr, err)
+				return nil, fmt.Errorf("check table %s on %s: %w", t, s.addr(), err)
 			case !exists:
-				return fmt.Errorf("%w: table %s does not exist in %s on %s", ErrSnapshotRequest, t, s.cfg.Database, s.cfg.Addr), nil
+				return fmt.Errorf("%w: table %s does not exist in %s on %s", ErrSnapshotRequest, t, s.cfg.Database, s.addr()), nil
 			case !keyed && s.cfg.KeyColumns[t] == nil:
 				return snapshot.NoKeyError(s.name, t), nil
 			}

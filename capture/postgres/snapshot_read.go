@@ -96,7 +96,7 @@ func (r *Reader) readChunkConsistent(ctx context.Context, schema, table string, 
 		return tx.Commit(ctx)
 	})
 	if err != nil {
-		return nil, nil, false, ts, fmt.Errorf("read a chunk of %s.%s on %s: %w", schema, table, r.s.cfg.Addr, err)
+		return nil, nil, false, ts, fmt.Errorf("read a chunk of %s.%s on %s: %w", schema, table, r.s.addr(), err)
 	}
 	return rt.table, rows, cut, ts, nil
 }
@@ -109,7 +109,7 @@ func (r *Reader) emitWatermark(ctx context.Context, token string) error {
 	return r.s.withDB(ctx, func(db *pgx.Conn) error {
 		_, err := db.Exec(ctx, "SELECT pg_logical_emit_message(true, $1, $2)", snapshotPrefix, token)
 		if err != nil {
-			return fmt.Errorf("write snapshot watermark on %s: %w", r.s.cfg.Addr, err)
+			return fmt.Errorf("write snapshot watermark on %s: %w", r.s.addr(), err)
 		}
 		return nil
 	})

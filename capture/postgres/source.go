@@ -42,6 +42,12 @@ type Source struct {
 	// position ever reported to the server as written, flushed and applied.
 	confirmed atomic.Uint64
 
+	// active is the address of the server in use (failover.go); nil
+	// until one was chosen: cfg.Addr. version is its
+	// server_version_num, read by checkServer.
+	active  atomic.Pointer[string]
+	version atomic.Int64
+
 	dbMu   sync.Mutex
 	db     *pgx.Conn // catalog queries and heartbeats
 	mu     sync.Mutex
@@ -128,8 +134,11 @@ func (s *Source) Close() error {
 
 // connString is a libpq keyword/value string for the configured server.
 // The session settings make the text output of values canonical (see kind).
-func (s *Source) connString(replication bool) string {
-	host, port, _ := net.SplitHostPort(s.cfg.Addr)
+func (s *Source) connString(replication bool) string { return s.connStringFor(s.addr(), replication) }
+
+// connStringFor is connString for the server at addr.
+func (s *Source) connStringFor(addr string, replication bool) string {
+	host, port, _ := net.SplitHostPort(addr)
 	q := func(v string) string {
 		return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 	}
@@ -155,7 +164,7 @@ func (s *Source) replicationConn(ctx context.Context) (*pgconn.PgConn, error) {
 	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open replication connection to %s/%s: %w", s.cfg.Addr, s.cfg.Database, err)
+		return nil, fmt.Errorf("open replication connection to %s/%s: %w", s.addr(), s.cfg.Database, err)
 	}
 	return conn, nil
 }
@@ -174,7 +183,7 @@ func (s *Source) withDB(ctx context.Context, f func(*pgx.Conn) error) error {
 	if s.db == nil || s.db.IsClosed() {
 		db, err := s.connectPgx(ctx)
 		if err != nil {
-			return fmt.Errorf("connect to %s/%s: %w", s.cfg.Addr, s.cfg.Database, err)
+			return fmt.Errorf("connect to %s/%s: %w", s.addr(), s.cfg.Database, err)
 		}
 		s.db = db
 	}

@@ -70,6 +70,11 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 	s.cancel = cancel
 	s.mu.Unlock()
 
+	if len(s.cfg.FailoverAddrs) > 0 {
+		if err := s.selectPrimary(ctx); err != nil {
+			return err
+		}
+	}
 	if err := s.checkServer(ctx); err != nil {
 		return err
 	}
@@ -83,6 +88,9 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 	}
 	if err := s.ensurePublication(ctx); err != nil {
 		return err
+	}
+	if len(s.cfg.FailoverAddrs) > 0 {
+		s.checkFailoverReady(ctx)
 	}
 	start, snap, err := s.startPosition(ctx, from, slot)
 	if err != nil {
@@ -153,7 +161,7 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 				return snapErr
 			}
 			if wd.fired() {
-				return fmt.Errorf("receive WAL at %s: nothing from %s for %s (read_timeout; a half-open connection?): %w", st.lastCommit, s.cfg.Addr, s.cfg.ReadTimeout, err)
+				return fmt.Errorf("receive WAL at %s: nothing from %s for %s (read_timeout; a half-open connection?): %w", st.lastCommit, s.addr(), s.cfg.ReadTimeout, err)
 			}
 			select {
 			case err := <-sendErr:
@@ -193,7 +201,7 @@ func (s *Source) serverError(what string, err error) error {
 		}
 		return fmt.Errorf("%s: %w: slot %s cannot be used (%s); events after the last checkpoint may have been lost on the server side — re-snapshot the tables, drop the slot and delete the checkpoint", what, ErrSlotGone, s.cfg.Slot, why)
 	}
-	return fmt.Errorf("%s from %s: %w", what, s.cfg.Addr, err)
+	return fmt.Errorf("%s from %s: %w", what, s.addr(), err)
 }
 
 // statusLoop reports the confirmed position every status_interval and
@@ -219,7 +227,7 @@ func (s *Source) statusLoop(ctx context.Context, conn *pgconn.PgConn, floor pglo
 		})
 		if err != nil {
 			if ctx.Err() == nil {
-				sendErr <- fmt.Errorf("send standby status at %s to %s: %w", lsn, s.cfg.Addr, err)
+				sendErr <- fmt.Errorf("send standby status at %s to %s: %w", lsn, s.addr(), err)
 			}
 			return
 		}

@@ -70,8 +70,11 @@ func (s *Source) pgconnConfig(replication bool) (*pgconn.Config, error) {
 }
 
 // pgxConfig is pgconnConfig for a pgx connection.
-func (s *Source) pgxConfig() (*pgx.ConnConfig, error) {
-	cfg, err := pgx.ParseConfig(s.connString(false))
+func (s *Source) pgxConfig() (*pgx.ConnConfig, error) { return s.pgxConfigFor(s.addr()) }
+
+// pgxConfigFor is pgxConfig for the server at addr.
+func (s *Source) pgxConfigFor(addr string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(s.connStringFor(addr, false))
 	if err != nil {
 		return nil, s.tlsConfigError(err)
 	}
@@ -113,10 +116,10 @@ func (s *Source) permanentIfTLS(err error) error {
 	}
 	key := "sources[" + s.name + "].tls"
 	if he := tlsconf.Explain(key, s.cfg.TLS.CertFile != "", err); he != nil {
-		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %w", s.cfg.Addr, he)}
+		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %w", s.addr(), he)}
 	}
 	if strings.Contains(err.Error(), "server refused TLS connection") {
-		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %s.mode %s: the server offers no TLS (ssl = off): %w", s.cfg.Addr, key, s.cfg.sslMode(), err)}
+		return &capture.PermanentError{Err: fmt.Errorf("connect to %s: %s.mode %s: the server offers no TLS (ssl = off): %w", s.addr(), key, s.cfg.sslMode(), err)}
 	}
 	return err
 }

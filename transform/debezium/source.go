@@ -42,14 +42,14 @@ func (tc *tableCodec) sourceBlock(ev *transform.Event) (transform.Row, error) {
 			transform.Field{Name: "xmin", Value: nil},
 		), nil
 	}
-	file, offset := pos, any(nil)
-	if i := strings.LastIndexByte(pos, ':'); i >= 0 {
-		if n, err := strconv.ParseInt(pos[i+1:], 10, 64); err == nil {
-			file, offset = pos[:i], n
-		}
-	}
+	file, offset := binlogOffset(pos)
 	if offset == nil {
-		return nil, fmt.Errorf("event position %q is not a binlog file:offset", pos)
+		// An id named by the transaction's GTID (a source with failover
+		// addresses): the file and offset are the transaction's start.
+		txPos, _, _ := strings.Cut(s.Position, "@")
+		if file, offset = binlogOffset(txPos); offset == nil {
+			return nil, fmt.Errorf("event position %q is not a binlog file:offset, nor is the transaction's %q", pos, s.Position)
+		}
 	}
 	var gtid any
 	if s.GTID != "" {
@@ -69,6 +69,21 @@ func (tc *tableCodec) sourceBlock(ev *transform.Event) (transform.Row, error) {
 		transform.Field{Name: "thread", Value: nil},
 		transform.Field{Name: "query", Value: nil},
 	), nil
+}
+
+// binlogOffset splits "file:offset"; offset is nil when pos is not one.
+func binlogOffset(pos string) (file string, offset any) {
+	if i := strings.LastIndexByte(pos, ':'); i >= 0 {
+		if n, err := strconv.ParseInt(pos[i+1:], 10, 64); err == nil && !strings.Contains(pos[:i], ":") && !isGTID(pos[:i]) {
+			return pos[:i], n
+		}
+	}
+	return pos, nil
+}
+
+// isGTID tells a MySQL GTID's "uuid" (or "uuid:tag") from a file name.
+func isGTID(s string) bool {
+	return len(s) == 36 && strings.Count(s, "-") == 4
 }
 
 // eventPosition recovers the source event position and row index from the
