@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tributary-cdc/tributary/internal/cluster"
 	_ "github.com/tributary-cdc/tributary/internal/sources" // the kinds sources[].kind can name
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform/debezium"
@@ -31,6 +32,9 @@ type Config struct {
 	// Mappings rename, mask, cast, filter and route tables' events; see
 	// docs/mapping.md.
 	Mappings []mapping.Config `yaml:"mappings"`
+	// Cluster, when set, runs this daemon as one member of a group of
+	// daemons with the same sources (internal/cluster); nil: alone.
+	Cluster *cluster.Config `yaml:"cluster"`
 }
 
 // Checkpoints says where source positions are stored.
@@ -168,6 +172,10 @@ func (c *Config) defaults() {
 	for i := range c.Sources {
 		c.Sources[i].defaults()
 	}
+	if c.Cluster != nil {
+		host, _ := os.Hostname()
+		c.Cluster.SetDefaults(host, c.Kafka.ReplicationFactor)
+	}
 }
 
 func setDefault[T comparable](p *T, v T) {
@@ -232,6 +240,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: set password_env or password_file, not both", key))
 		}
 		errs = append(errs, s.validateKind(key, ids)...)
+		if s.Prefer != "" && c.Cluster == nil {
+			errs = append(errs, fmt.Errorf("%s.prefer %q: only applies with cluster: (it names the member that should own the source)", key, s.Prefer))
+		}
 		switch s.Format {
 		case "", "native", "debezium":
 		default:
@@ -246,6 +257,14 @@ func (c *Config) Validate() error {
 		case "", debezium.ConnectorMySQL, debezium.ConnectorMariaDB, debezium.ConnectorPostgreSQL:
 		default:
 			errs = append(errs, fmt.Errorf("%s.debezium.connector %q: want mysql, mariadb or postgresql", key, s.Debezium.Connector))
+		}
+	}
+	if c.Cluster != nil {
+		if err := c.Cluster.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := c.validateClusterTopic(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := c.compileMappings(func(string) (string, bool) { return "x", true },
@@ -281,4 +300,20 @@ func (c *Config) compileMappings(env func(string) (string, bool), readFile func(
 	_, err := mapping.Compile(c.Mappings, env, mapping.WithTopicPrefix(c.Topics.Prefix),
 		mapping.WithSources(names...), mapping.WithReadFile(readFile))
 	return err
+}
+
+// validateClusterTopic keeps the checkpoint topic apart from the topics
+// events go to.
+func (c *Config) validateClusterTopic() error {
+	t := c.Cluster.CheckpointTopic
+	for key, name := range map[string]string{"topics.transactions": c.Topics.Transactions,
+		"topics.schema_changes": c.Topics.SchemaChanges, "kafka.dead_letter_topic": c.Kafka.DeadLetterTopic} {
+		if name != "" && name == t {
+			return fmt.Errorf("cluster.checkpoint_topic %q is also %s: the checkpoints need a topic of their own", t, key)
+		}
+	}
+	if strings.HasPrefix(t, c.Topics.Prefix+".") {
+		return fmt.Errorf("cluster.checkpoint_topic %q starts with topics.prefix %q: events could be routed into it; choose another name", t, c.Topics.Prefix)
+	}
+	return nil
 }

@@ -35,6 +35,10 @@ type Source struct {
 	Format   string   `yaml:"format"`
 	Debezium Debezium `yaml:"debezium"`
 
+	// Prefer names the cluster member (cluster.member) that should own
+	// this source when it is in the group; a hint, only with cluster:.
+	Prefer string `yaml:"prefer"`
+
 	// Settings are the kind's settings (addr, user, include, exclude,
 	// snapshot, tls, …), defaults applied; nil when Kind is unknown.
 	Settings capture.Settings `yaml:"-"`
