@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/checkpoints"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
 	"github.com/tributary-cdc/tributary/internal/admin"
 	"github.com/tributary-cdc/tributary/internal/config"
@@ -114,12 +115,35 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", *path, err)
 	}
 	pipes := make([]*pipeline.Pipeline, 0, len(cfg.Sources))
+	var ckpts checkpoints.Store = store
+	var node *clusterNode
+	byName := map[string]*pipeline.Pipeline{} // filled before the member runs
+	if cfg.Cluster != nil {
+		runSource := func(ctx context.Context, source string) error {
+			err := byName[source].Run(ctx)
+			if err == nil {
+				reg.Source(source).SetState(metrics.StateStandby, nil)
+			}
+			return err
+		}
+		if node, err = startCluster(ctx, cfg, store, reg, runSource, logger); err != nil {
+			return fmt.Errorf("%s: %w", *path, err)
+		}
+		defer node.close()
+		ckpts = node.store
+		adm.OnCluster(func() any { return node.member.State() })
+	}
 	for _, sc := range cfg.Sources {
-		p, err := buildPipeline(cfg, sc, store, reg.Source(sc.Name), mapper, logger)
+		var sinkOpts func() []kafkasink.Option
+		if node != nil {
+			sinkOpts = func() []kafkasink.Option { return node.sinkOptions(sc.Name) }
+		}
+		p, err := buildPipeline(cfg, sc, ckpts, reg.Source(sc.Name), mapper, sinkOpts, logger)
 		if err != nil {
 			return err
 		}
 		pipes = append(pipes, p)
+		byName[sc.Name] = p
 		logSourceSummary(logger, cfg, sc)
 	}
 	adm.OnSnapshot(snapshotRequests(sourceNames(cfg), pipes)) // POST /snapshot
@@ -130,6 +154,10 @@ func cmdRun(args []string, stderr io.Writer) error {
 			reporters[i] = p
 		}
 		defer startProgress(bars, stderr, sourceNames(cfg), reporters)()
+	}
+
+	if node != nil {
+		return runMember(ctx, cfg, node, reg, logger)
 	}
 
 	// Sources are independent: one stopping on a permanent error leaves the
@@ -153,7 +181,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 	return nil
 }
 
-func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Store, m *metrics.Source, mapper *mapping.Mapper, logger *slog.Logger) (*pipeline.Pipeline, error) {
+// buildPipeline builds one source's pipeline; sinkOpts, when set, gives
+// each attempt's sink its extra options (cluster mode's fence).
+func buildPipeline(cfg *config.Config, sc config.Source, store checkpoints.Store, m *metrics.Source, mapper *mapping.Mapper, sinkOpts func() []kafkasink.Option, logger *slog.Logger) (*pipeline.Pipeline, error) {
 	password, err := sc.Password()
 	if err != nil {
 		return nil, err
@@ -164,7 +194,11 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 	}
 	newSource := func() (capture.Source, error) { return reg.NewSource(sc.Name, sc.Settings, password, logger) }
 	newSink := func(ack sink.AckFunc) (sink.Sink, error) {
-		return kafkasink.New(cfg.Kafka, ack, logger.With("source", sc.Name), kafkasink.WithMetrics(m))
+		opts := []kafkasink.Option{kafkasink.WithMetrics(m)}
+		if sinkOpts != nil {
+			opts = append(opts, sinkOpts()...)
+		}
+		return kafkasink.New(cfg.Kafka, ack, logger.With("source", sc.Name), opts...)
 	}
 	pc := pipeline.Config{
 		Source:             sc.Name,

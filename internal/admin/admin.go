@@ -8,6 +8,9 @@
 //	POST /snapshot?source=S&table=db.t[&table=…]
 //	               queue an on-demand snapshot of tables (see OnSnapshot):
 //	               202 with a JSON SnapshotAccepted, 4xx with {"error": …}
+//	GET /cluster   JSON: this member's view of its cluster group (member
+//	               id, generation, owned sources with their epochs); 404
+//	               without cluster: (see OnCluster)
 //	GET /debug/pprof/…  Go profiles
 //
 // It listens on admin.addr, DefaultAddr unless configured. The default is
@@ -68,6 +71,25 @@ type Server struct {
 	mu         sync.Mutex
 	ln         net.Listener
 	onSnapshot SnapshotFunc
+	onCluster  func() any
+}
+
+// OnCluster registers what GET /cluster answers (a JSON-encodable value).
+func (s *Server) OnCluster(f func() any) {
+	s.mu.Lock()
+	s.onCluster = f
+	s.mu.Unlock()
+}
+
+func (s *Server) cluster(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	f := s.onCluster
+	s.mu.Unlock()
+	if f == nil {
+		writeJSON(w, http.StatusNotFound, errorBody{"this daemon does not run in cluster mode"})
+		return
+	}
+	writeJSON(w, http.StatusOK, f())
 }
 
 // SnapshotFunc queues an on-demand snapshot of tables ("db.table") of a
@@ -139,6 +161,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /status", s.protect(http.HandlerFunc(s.status)))
 	mux.Handle("POST /snapshot", s.protect(http.HandlerFunc(s.snapshot)))
+	mux.Handle("GET /cluster", s.protect(http.HandlerFunc(s.cluster)))
 	// Profiles for "where does the time go" questions; they show the
 	// process's internals, so they take the token like /status.
 	mux.Handle("GET /debug/pprof/", s.protect(http.HandlerFunc(pprof.Index)))
@@ -237,7 +260,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		if st.Stalled {
 			body.Sources[st.Name] = "stalled"
 		}
-		if st.State != metrics.StateStreaming || st.Stalled {
+		if (st.State != metrics.StateStreaming && st.State != metrics.StateStandby) || st.Stalled {
 			body.Ready = false
 		}
 	}
