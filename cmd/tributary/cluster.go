@@ -65,7 +65,7 @@ func startCluster(ctx context.Context, cfg *config.Config, local checkpoints.Sto
 		}
 	}
 	sup := cluster.NewSupervisor(run, logger)
-	n.member = cluster.NewMember(*cc, names, prefer, conn.Client(groupTransport, 0), sup,
+	n.member = cluster.NewMember(*cc, names, prefer, cluster.NewClient(conn.Client(groupTransport, 0)), sup,
 		reg.Cluster(cc.Group, cc.Member), logger)
 	n.fence = n.member.Fence()
 	writer := &kafka.Writer{

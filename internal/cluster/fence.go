@@ -83,7 +83,10 @@ func (o *ownership) lapsedNow() bool {
 }
 
 // take records a new generation's assignment and returns the sources
-// newly acquired (epoch = generation) and those lost.
+// newly acquired (epoch = generation) and those not given any more. The
+// latter stay owned until forget: the leader gives a source another owner
+// only in a later generation, after this member stopped it and rejoined,
+// so it may flush and commit it under the fence meanwhile.
 func (o *ownership) take(memberID string, generation int, leader bool, sources []string, leaseUntil time.Time) (acquired, lost []string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -91,7 +94,6 @@ func (o *ownership) take(memberID string, generation int, leader bool, sources [
 	for s := range o.owned {
 		if !slices.Contains(sources, s) {
 			lost = append(lost, s)
-			delete(o.owned, s)
 		}
 	}
 	for _, s := range sources {
@@ -102,6 +104,15 @@ func (o *ownership) take(memberID string, generation int, leader bool, sources [
 	}
 	slices.Sort(lost)
 	return acquired, lost
+}
+
+// forget drops sources once they stopped.
+func (o *ownership) forget(sources []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, s := range sources {
+		delete(o.owned, s)
+	}
 }
 
 // dropAll forgets every source (the generation is gone) and returns them.

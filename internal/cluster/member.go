@@ -126,12 +126,11 @@ func (m *Member) Run(ctx context.Context) error {
 // generation ends (a rebalance, a lost membership) or ctx is done.
 func (m *Member) runGeneration(ctx context.Context, a generation) error {
 	hbCtx, stopHB := context.WithCancel(ctx)
-	defer stopHB()
 	ended := make(chan string, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); ended <- m.heartbeat(hbCtx, a.id) }()
-	defer wg.Wait()
+	defer func() { stopHB(); wg.Wait() }()
 
 	acquired, lost := m.own.take(a.memberID, a.id, a.leader, a.Sources, a.leaseUntil)
 	m.rebalances.Add(1)
@@ -141,6 +140,8 @@ func (m *Member) runGeneration(ctx context.Context, a generation) error {
 	m.logger.Info("cluster: generation", "generation", a.id, "member_id", a.memberID, "leader", a.leader,
 		"sources", a.Sources, "acquired", acquired, "released", lost, "rejoin", a.Rejoin)
 	m.release("not assigned in generation "+fmt.Sprint(a.id), lost)
+	m.own.forget(lost)
+	m.reportOwned()
 	for _, s := range acquired {
 		m.assignee.Acquire(s)
 	}
@@ -180,6 +181,7 @@ func (m *Member) heartbeat(ctx context.Context, generation int) string {
 		if err == nil {
 			err = res.Error
 		}
+		m.logger.Debug("cluster: heartbeat", "generation", generation, "err", err)
 		switch {
 		case err == nil:
 			m.own.extend(generation, sent, m.cfg.lease())
@@ -223,6 +225,7 @@ func (m *Member) rebalance(ctx context.Context) (generation, error) {
 	}
 	for attempt := 0; ; attempt++ {
 		memberID := m.own.MemberID()
+		m.logger.Debug("cluster: join", "member_id", memberID, "owned", m.own.ownedList(), "attempt", attempt)
 		jctx, cancel := context.WithTimeout(ctx, m.cfg.RebalanceTimeout+m.cfg.SessionTimeout)
 		join, err := m.client.JoinGroup(jctx, &kafka.JoinGroupRequest{
 			GroupID: m.cfg.Group, MemberID: memberID, ProtocolType: ProtocolType,
@@ -317,10 +320,8 @@ func (m *Member) release(why string, sources []string) {
 		return
 	}
 	m.logger.Warn("cluster: releasing sources", "sources", sources, "why", why)
-	if m.observer != nil {
-		m.observer.Owned(len(m.own.ownedList()))
-	}
 	m.assignee.Release(sources)
+	m.reportOwned()
 }
 
 // shutdown releases every source while heartbeats keep the membership (so
@@ -363,4 +364,10 @@ func (m *Member) leave() {
 	}
 	m.own.forgetMember()
 	m.logger.Info("cluster: left the group", "member_id", id)
+}
+
+func (m *Member) reportOwned() {
+	if m.observer != nil {
+		m.observer.Owned(len(m.own.ownedList()))
+	}
 }

@@ -27,6 +27,7 @@ type event struct {
 	} `json:"source"`
 	partition int
 	offset    int64
+	headers   map[string]string // cluster mode: tributary-epoch, tributary-member
 }
 
 // collector reads every partition of some topics from the beginning, in
@@ -162,6 +163,12 @@ func (c *collector) add(topic string, r testenv.Record) {
 		return
 	}
 	ev.partition, ev.offset = r.Partition, r.Offset
+	if len(r.Headers) > 0 {
+		ev.headers = make(map[string]string, len(r.Headers))
+		for _, h := range r.Headers {
+			ev.headers[h.Key] = string(h.Value)
+		}
+	}
 	c.events = append(c.events, ev)
 	c.values = append(c.values, r.Value)
 }

@@ -1,0 +1,329 @@
+package e2e
+
+// Cluster mode scenarios: several daemons (separate processes) with the
+// same sources in one Kafka group. Each test has its own group, checkpoint
+// topic, topic prefix and databases.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/tributary-cdc/tributary/internal/cluster"
+	"github.com/tributary-cdc/tributary/internal/testenv"
+)
+
+// Session timeouts in these tests: the brokers' group.min.session.timeout.ms
+// (6 s by default) is the floor.
+const (
+	clusterSession   = 6 * time.Second
+	clusterHeartbeat = time.Second
+)
+
+// clusterRig is one test's cluster: its sources' rigs (all under one topic
+// prefix) and the YAML that configures them for every member.
+type clusterRig struct {
+	group   string
+	prefix  string
+	dir     string
+	rigs    []*rig
+	sources string
+}
+
+// newClusterRig prepares mariadbs MariaDB and postgreses PostgreSQL
+// sources, each a database with the workload tables, collected from the
+// start.
+func newClusterRig(t *testing.T, mariadbs, postgreses int) *clusterRig {
+	t.Helper()
+	name := testenv.UniqueName(t, "cl")
+	cr := &clusterRig{group: name, prefix: "t" + name, dir: t.TempDir()}
+	for i := 0; i < mariadbs; i++ {
+		s := newSetup(t)
+		s.Prefix = cr.prefix
+		db, c := prepare(t, s)
+		r := &rig{setup: s, db: db, c: c, kind: &mariadb}
+		cr.rigs = append(cr.rigs, r)
+		cr.sources += r.source(testenv.MySQLAddr(), 5*time.Second)
+	}
+	for i := 0; i < postgreses; i++ {
+		s := newSetup(t)
+		s.Prefix = cr.prefix
+		pg, c := preparePGTablesIn(t, s, []string{"t1", "t2"}, workloadSchemaPG...)
+		r := &rig{setup: s, db: pg.db, c: c, pg: pg, kind: &postgres}
+		cr.rigs = append(cr.rigs, r)
+		cr.sources += r.source(testenv.PGAddr(), 200*time.Millisecond)
+	}
+	return cr
+}
+
+func (cr *clusterRig) sourceNames() []string {
+	var names []string
+	for _, r := range cr.rigs {
+		names = append(names, r.Source)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (cr *clusterRig) checkpointTopic() string { return cr.group + ".checkpoints" }
+
+// writeConfig writes member's config (its own checkpoint directory) and
+// returns its path.
+func (cr *clusterRig) writeConfig(t *testing.T, member string) string {
+	t.Helper()
+	dir := filepath.Join(cr.dir, member)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`
+checkpoints: {dir: %q}
+kafka:
+  brokers: [%q]
+  partitions: 3
+  write_timeout: 5s
+  max_attempts: 3
+topics: {prefix: %q}
+pipeline:
+  checkpoint_interval: 100ms
+  restart_backoff_min: 200ms
+  restart_backoff_max: 2s
+  shutdown_timeout: 10s
+log: {level: debug}
+admin: {addr: "127.0.0.1:0"}
+cluster:
+  group: %s
+  member: %s
+  session_timeout: %s
+  heartbeat_interval: %s
+  rebalance_timeout: %s
+sources:%s`, filepath.Join(dir, "checkpoints"), testenv.KafkaAddr(), cr.prefix, cr.group, member,
+		clusterSession, clusterHeartbeat, clusterSession, cr.sources)
+	path := filepath.Join(dir, "tributary.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// clusterState is GET /cluster of a member; ok false when it does not
+// answer (frozen, killed, not yet listening).
+func (d *daemon) clusterState() (cluster.State, bool) {
+	addr, ok := d.loggedAdminAddr()
+	if !ok {
+		return cluster.State{}, false
+	}
+	client := http.Client{Timeout: time.Second}
+	resp, err := client.Get("http://" + addr + "/cluster")
+	if err != nil {
+		return cluster.State{}, false
+	}
+	defer resp.Body.Close()
+	var st cluster.State
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return cluster.State{}, false
+	}
+	return st, true
+}
+
+// streamingSources are the sources /status shows streaming on the member.
+func (d *daemon) streamingSources() ([]string, bool) {
+	addr, ok := d.loggedAdminAddr()
+	if !ok {
+		return nil, false
+	}
+	sts, err := d.tryStatuses(addr)
+	if err != nil {
+		return nil, false
+	}
+	var out []string
+	for _, st := range sts {
+		if st.State == "streaming" {
+			out = append(out, st.Name)
+		}
+	}
+	return out, true
+}
+
+// ownerWatch samples every member's /cluster and /status in the
+// background: who owns each source, how often a source changed owner, and
+// any moment at which two members claimed or streamed one source.
+type ownerWatch struct {
+	members map[string]*daemon
+	stop    chan struct{}
+	done    chan struct{}
+
+	mu       sync.Mutex
+	owner    map[string]string // source → member name, last seen
+	moves    map[string]int
+	overlaps []string
+	samples  int
+}
+
+func watchOwners(members map[string]*daemon) *ownerWatch {
+	w := &ownerWatch{members: members, stop: make(chan struct{}), done: make(chan struct{}),
+		owner: map[string]string{}, moves: map[string]int{}}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			w.sample()
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return w
+}
+
+func (w *ownerWatch) sample() {
+	claims := map[string][]string{} // source → members owning or streaming it
+	for name, d := range w.members {
+		st, ok := d.clusterState()
+		if !ok {
+			continue
+		}
+		streaming, _ := d.streamingSources()
+		for s := range st.Owned {
+			claims[s] = append(claims[s], name)
+		}
+		for _, s := range streaming {
+			if !slices.Contains(claims[s], name) {
+				claims[s] = append(claims[s], name)
+			}
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.samples++
+	for s, names := range claims {
+		if len(names) > 1 {
+			slices.Sort(names)
+			w.overlaps = append(w.overlaps, fmt.Sprintf("%s: %s at %s", s, strings.Join(names, ", "), time.Now().Format(time.TimeOnly+".000")))
+			continue
+		}
+		if prev, ok := w.owner[s]; ok && prev != names[0] {
+			w.moves[s]++
+		}
+		w.owner[s] = names[0]
+	}
+}
+
+func (w *ownerWatch) finish() *ownerWatch {
+	close(w.stop)
+	<-w.done
+	return w
+}
+
+// owners is the last seen owner of every source.
+func (w *ownerWatch) owners() map[string]string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.owner)
+}
+
+// waitOwned waits until every member in want owns exactly the given number
+// of sources, all in one generation, and every source it owns streams.
+func waitOwned(t *testing.T, timeout time.Duration, want map[*daemon]int) {
+	t.Helper()
+	testenv.Eventually(t, timeout, fmt.Sprintf("the sources to spread %v", counts(want)), func() bool {
+		gen := -1
+		for d, n := range want {
+			d.requireRunning(t)
+			st, ok := d.clusterState()
+			if !ok || len(st.Owned) != n || (gen >= 0 && st.Generation != gen) {
+				return false
+			}
+			gen = st.Generation
+			streaming, _ := d.streamingSources()
+			for s := range st.Owned {
+				if !slices.Contains(streaming, s) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+func counts(want map[*daemon]int) []int {
+	var out []int
+	for _, n := range want {
+		out = append(out, n)
+	}
+	return out
+}
+
+// runLoad runs a workload on every rig in the background; stop ends them
+// and returns the workloads for the checks.
+func (cr *clusterRig) runLoad(t *testing.T, seed uint64) (stop func() []*workload) {
+	t.Helper()
+	ws := make([]*workload, len(cr.rigs))
+	stops := make([]func() error, len(cr.rigs))
+	for i, r := range cr.rigs {
+		ws[i] = r.workload(50, seed+uint64(i))
+		stops[i] = writeLoad(t, ws[i])
+	}
+	return func() []*workload {
+		for _, s := range stops {
+			mustStop(t, s)
+		}
+		return ws
+	}
+}
+
+// checkDelivered waits for every rig's workload to reach Kafka in commit
+// order per key, and compares the state rebuilt from the topics with the
+// tables.
+func (cr *clusterRig) checkDelivered(t *testing.T, ws []*workload) {
+	t.Helper()
+	for i, r := range cr.rigs {
+		waitDelivered(t, r.c, ws[i], 90*time.Second)
+		checkFinalState(t, r.db, ws[i])
+	}
+}
+
+// checkpointRecords reads the cluster's checkpoint topic: every record, in
+// offset order.
+func (cr *clusterRig) checkpointRecords(t *testing.T) []cluster.Record {
+	t.Helper()
+	tp := testenv.NewTopic(cr.checkpointTopic())
+	defer tp.Close()
+	var out []cluster.Record
+	for _, r := range tp.ReadAll(t) {
+		var rec cluster.Record
+		if err := json.Unmarshal(r.Value, &rec); err != nil {
+			t.Fatalf("checkpoint record at %d: %v", r.Offset, err)
+		}
+		rec.Offset = r.Offset
+		out = append(out, rec)
+	}
+	return out
+}
+
+// clusterCheckpoints is each source's winning record, as a new owner
+// would resume from it.
+func (cr *clusterRig) clusterCheckpoints(t *testing.T) map[string]cluster.Record {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr())}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	recs, err := cluster.ReadRecords(ctx, client, cr.checkpointTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}

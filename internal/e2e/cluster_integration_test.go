@@ -1,0 +1,45 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+)
+
+// A member alone takes every source; a second member joining takes half of
+// them, each moving once (sticky: the first member keeps the rest running
+// throughout), and nothing written meanwhile is lost.
+func TestClusterSecondMemberTakesHalf(t *testing.T) {
+	cr := newClusterRig(t, 2, 2)
+	stopLoad := cr.runLoad(t, 1)
+
+	m1 := startDaemon(t, "run", "-c", cr.writeConfig(t, "m1"))
+	keepLog(t, m1)
+	waitOwned(t, 60*time.Second, map[*daemon]int{m1: 4})
+	first, _ := m1.clusterState()
+
+	m2 := startDaemon(t, "run", "-c", cr.writeConfig(t, "m2"))
+	keepLog(t, m2)
+	w := watchOwners(map[string]*daemon{"m1": m1, "m2": m2})
+	waitOwned(t, 60*time.Second, map[*daemon]int{m1: 2, m2: 2})
+	ws := stopLoad()
+	cr.checkDelivered(t, ws)
+	w.finish()
+
+	if len(w.overlaps) > 0 {
+		t.Fatalf("a source was owned or streamed by two members at once: %v", w.overlaps)
+	}
+	for s, n := range w.moves {
+		if n > 1 {
+			t.Fatalf("source %s moved %d times; sticky assignment moves it at most once", s, n)
+		}
+	}
+	kept, _ := m1.clusterState()
+	for s, epoch := range kept.Owned {
+		if first.Owned[s] != epoch {
+			t.Fatalf("m1 kept %s but its epoch went from %d to %d: it was restarted", s, first.Owned[s], epoch)
+		}
+	}
+	t.Logf("owners after the join: %v (moves %v, %d samples)", w.owners(), w.moves, w.samples)
+	m2.stop(t)
+	m1.stop(t)
+}
