@@ -173,7 +173,10 @@ func (m *Member) heartbeat(ctx context.Context, generation int) string {
 		case <-tick.C:
 		}
 		sent := time.Now()
-		hctx, cancel := context.WithTimeout(ctx, m.cfg.SessionTimeout/3)
+		// A slow answer still renews the lease from when it was sent, so
+		// wait for it as long as the session could last; the fence stops
+		// the sources meanwhile if the lease runs out.
+		hctx, cancel := context.WithTimeout(ctx, m.cfg.SessionTimeout)
 		res, err := m.client.Heartbeat(hctx, &kafka.HeartbeatRequest{
 			GroupID: m.cfg.Group, GenerationID: int32(generation), MemberID: m.own.MemberID(),
 		})

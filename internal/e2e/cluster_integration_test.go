@@ -10,12 +10,11 @@ import (
 // throughout), and nothing written meanwhile is lost.
 func TestClusterSecondMemberTakesHalf(t *testing.T) {
 	cr := newClusterRig(t, 2, 2)
-	stopLoad := cr.runLoad(t, 1)
-
 	m1 := startDaemon(t, "run", "-c", cr.writeConfig(t, "m1"))
 	keepLog(t, m1)
 	waitOwned(t, 60*time.Second, map[*daemon]int{m1: 4})
 	first, _ := m1.clusterState()
+	stopLoad := cr.runLoad(t, 1) // the sources start at the servers' current positions
 
 	m2 := startDaemon(t, "run", "-c", cr.writeConfig(t, "m2"))
 	keepLog(t, m2)
