@@ -106,13 +106,3 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
-
-// lease is how long a confirmation from the coordinator keeps a member's
-// sources its own: the coordinator drops a silent member after the session
-// timeout and finishes a rebalance without a member that did not rejoin
-// after the rebalance timeout, whichever comes first. A tenth is kept back
-// for clock rate differences and scheduling.
-func (c Config) lease() time.Duration {
-	d := min(c.SessionTimeout, c.RebalanceTimeout)
-	return d - d/10
-}

@@ -30,13 +30,21 @@ type ownership struct {
 	generation int
 	leader     bool
 	owned      map[string]int // source → epoch: the generation it was acquired in
-	leaseUntil time.Time
-	lapsed     chan struct{} // signalled (non-blocking) when Check finds the lease gone
-	now        func() time.Time
+	leaseUntil time.Time      // min(aliveUntil, stableUntil)
+	// aliveUntil: the coordinator heard from this member (any accepted
+	// heartbeat, a join or sync) and keeps its session that long.
+	// stableUntil: the last heartbeat answered "no rebalance" (or a sync
+	// completed); a rebalance begun after it cannot end without this
+	// member before the rebalance timeout.
+	aliveUntil, stableUntil time.Time
+	session, rebalance      time.Duration // each less a tenth for clock rates and scheduling
+	lapsed                  chan struct{} // signalled (non-blocking) when Check finds the lease gone
+	now                     func() time.Time
 }
 
-func newOwnership() *ownership {
-	return &ownership{owned: map[string]int{}, lapsed: make(chan struct{}, 1), now: time.Now}
+func newOwnership(session, rebalance time.Duration) *ownership {
+	return &ownership{owned: map[string]int{}, lapsed: make(chan struct{}, 1), now: time.Now,
+		session: session - session/10, rebalance: rebalance - rebalance/10}
 }
 
 // Check implements Fence.
@@ -64,15 +72,31 @@ func (o *ownership) MemberID() string {
 	return o.memberID
 }
 
-// extend moves the lease to confirmedAt+d, if generation is still the
-// current one. confirmedAt is when the confirming request was sent: the
-// coordinator's session clock started no earlier.
-func (o *ownership) extend(generation int, confirmedAt time.Time, d time.Duration) {
+// extend renews the lease from a confirmation of generation (ignored if
+// that is no longer the current one). sentAt is when the confirming request
+// was sent: the coordinator's clocks started no earlier. stable says the
+// coordinator answered without a rebalance in progress.
+func (o *ownership) extend(generation int, sentAt time.Time, stable bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if generation == o.generation && confirmedAt.Add(d).After(o.leaseUntil) {
-		o.leaseUntil = confirmedAt.Add(d)
+	if generation != o.generation {
+		return
 	}
+	o.aliveUntil = later(o.aliveUntil, sentAt.Add(o.session))
+	if stable {
+		o.stableUntil = later(o.stableUntil, sentAt.Add(o.rebalance))
+	}
+	o.leaseUntil = o.aliveUntil
+	if o.stableUntil.Before(o.leaseUntil) {
+		o.leaseUntil = o.stableUntil
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // lapsedNow reports whether the lease has run out.
@@ -87,10 +111,18 @@ func (o *ownership) lapsedNow() bool {
 // latter stay owned until forget: the leader gives a source another owner
 // only in a later generation, after this member stopped it and rejoined,
 // so it may flush and commit it under the fence meanwhile.
-func (o *ownership) take(memberID string, generation int, leader bool, sources []string, leaseUntil time.Time) (acquired, lost []string) {
+func (o *ownership) take(memberID string, generation int, leader bool, sources []string, syncSent time.Time) (acquired, lost []string) {
+	o.mu.Lock()
+	o.memberID, o.generation, o.leader = memberID, generation, leader
+	o.aliveUntil, o.stableUntil = time.Time{}, time.Time{}
+	select { // a lapse seen in the previous generation is over
+	case <-o.lapsed:
+	default:
+	}
+	o.mu.Unlock()
+	o.extend(generation, syncSent, true)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.memberID, o.generation, o.leader, o.leaseUntil = memberID, generation, leader, leaseUntil
 	for s := range o.owned {
 		if !slices.Contains(sources, s) {
 			lost = append(lost, s)
@@ -124,7 +156,7 @@ func (o *ownership) dropAll() []string {
 		lost = append(lost, s)
 	}
 	clear(o.owned)
-	o.leaseUntil = time.Time{}
+	o.leaseUntil, o.aliveUntil, o.stableUntil = time.Time{}, time.Time{}, time.Time{}
 	slices.Sort(lost)
 	return lost
 }

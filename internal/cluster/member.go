@@ -73,7 +73,7 @@ func NewMember(cfg Config, sources []string, prefer map[string]string, client Gr
 	s := slices.Clone(sources)
 	slices.Sort(s)
 	return &Member{cfg: cfg, sources: s, prefer: prefer, client: client, assignee: assignee, observer: observer,
-		logger: logger.With("component", "cluster", "group", cfg.Group), own: newOwnership()}
+		logger: logger.With("component", "cluster", "group", cfg.Group), own: newOwnership(cfg.SessionTimeout, cfg.RebalanceTimeout)}
 }
 
 // Fence is the member's fence.
@@ -94,7 +94,9 @@ func (m *Member) Run(ctx context.Context) error {
 	defer m.leave()
 	retry := m.cfg.HeartbeatInterval
 	for ctx.Err() == nil {
+		stopAlive := m.keepAlive(ctx)
 		a, err := m.rebalance(ctx)
+		stopAlive()
 		if err != nil {
 			var refused *RefusedError
 			if errors.As(err, &refused) {
@@ -132,7 +134,7 @@ func (m *Member) runGeneration(ctx context.Context, a generation) error {
 	go func() { defer wg.Done(); ended <- m.heartbeat(hbCtx, a.id) }()
 	defer func() { stopHB(); wg.Wait() }()
 
-	acquired, lost := m.own.take(a.memberID, a.id, a.leader, a.Sources, a.leaseUntil)
+	acquired, lost := m.own.take(a.memberID, a.id, a.leader, a.Sources, a.syncSent)
 	m.rebalances.Add(1)
 	if m.observer != nil {
 		m.observer.Rebalanced(a.id, a.memberID, len(a.Sources))
@@ -187,8 +189,9 @@ func (m *Member) heartbeat(ctx context.Context, generation int) string {
 		m.logger.Debug("cluster: heartbeat", "generation", generation, "err", err)
 		switch {
 		case err == nil:
-			m.own.extend(generation, sent, m.cfg.lease())
+			m.own.extend(generation, sent, true)
 		case errors.Is(err, kafka.RebalanceInProgress):
+			m.own.extend(generation, sent, false) // the session goes on meanwhile
 			return "a rebalance began"
 		case errors.Is(err, kafka.UnknownMemberId), errors.Is(err, kafka.IllegalGeneration), errors.Is(err, kafka.FencedInstanceID):
 			// The coordinator dropped us (a session that expired while we
@@ -213,10 +216,10 @@ func (m *Member) heartbeat(ctx context.Context, generation int) string {
 // generation is one SyncGroup's outcome.
 type generation struct {
 	assignment
-	id         int
-	memberID   string
-	leader     bool
-	leaseUntil time.Time
+	id       int
+	memberID string
+	leader   bool
+	syncSent time.Time
 }
 
 // rebalance joins the group (the leader assigns) and returns this
@@ -283,7 +286,7 @@ func (m *Member) rebalance(ctx context.Context) (generation, error) {
 			return generation{}, &RefusedError{Reason: a.Refused}
 		}
 		return generation{assignment: a, id: join.GenerationID, memberID: join.MemberID, leader: leader,
-			leaseUntil: sent.Add(m.cfg.lease())}, nil
+			syncSent: sent}, nil
 	}
 }
 
@@ -373,4 +376,38 @@ func (m *Member) reportOwned() {
 	if m.observer != nil {
 		m.observer.Owned(len(m.own.ownedList()))
 	}
+}
+
+// keepAlive heartbeats the current generation while a rebalance is under
+// way (the sources keep running meanwhile): each accepted heartbeat proves
+// the session goes on, so the lease does not lapse while the coordinator
+// waits for a slow or dead member. It never decides that the membership
+// is lost; the join does. The returned func stops it.
+func (m *Member) keepAlive(ctx context.Context) (stop func()) {
+	st := m.own.state()
+	if len(st.Owned) == 0 || st.MemberID == "" {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(m.cfg.HeartbeatInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			sent := time.Now()
+			res, err := m.client.Heartbeat(ctx, &kafka.HeartbeatRequest{
+				GroupID: m.cfg.Group, GenerationID: int32(st.Generation), MemberID: st.MemberID,
+			})
+			if err == nil && (res.Error == nil || errors.Is(res.Error, kafka.RebalanceInProgress)) {
+				m.own.extend(st.Generation, sent, false)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

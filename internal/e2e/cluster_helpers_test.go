@@ -18,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/segmentio/kafka-go"
 
+	pgsource "github.com/tributary-cdc/tributary/capture/postgres"
 	"github.com/tributary-cdc/tributary/internal/cluster"
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
@@ -108,7 +110,7 @@ cluster:
   heartbeat_interval: %s
   rebalance_timeout: %s
 sources:%s`, filepath.Join(dir, "checkpoints"), testenv.KafkaAddr(), cr.prefix, cr.group, member,
-		clusterSession, clusterHeartbeat, clusterSession, cr.sources)
+		clusterSession, clusterHeartbeat, 2*clusterSession, cr.sources)
 	path := filepath.Join(dir, "tributary.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -326,4 +328,74 @@ func (cr *clusterRig) clusterCheckpoints(t *testing.T) map[string]cluster.Record
 		t.Fatal(err)
 	}
 	return recs
+}
+
+// clusterSlotProbe samples every PostgreSQL source's slot and then the
+// cluster's checkpoint topic in the background: confirmed_flush_lsn must
+// never be ahead of the source's winning checkpoint record (a slot is
+// confirmed only after the record was acked, so reading the slot first and
+// the topic after must always find the record at or past it).
+type clusterSlotProbe struct {
+	stop chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex
+	samples  int
+	problems []string
+}
+
+func (cr *clusterRig) probeSlots(t *testing.T) *clusterSlotProbe {
+	t.Helper()
+	p := &clusterSlotProbe{stop: make(chan struct{}), done: make(chan struct{})}
+	client := &kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr()), Timeout: 10 * time.Second}
+	go func() {
+		defer close(p.done)
+		tick := time.NewTicker(300 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			confirmed := map[string]pglogrepl.LSN{}
+			for _, r := range cr.rigs {
+				if r.pg != nil {
+					confirmed[r.Source] = r.pg.confirmedFlush(t)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			recs, err := cluster.ReadRecords(ctx, client, cr.checkpointTopic())
+			cancel()
+			p.mu.Lock()
+			if err == nil {
+				p.samples++
+				for src, lsn := range confirmed {
+					rec, ok := recs[src]
+					durable, _, perr := pgsource.ParsePosition(rec.Position)
+					if lsn != 0 && (!ok || perr != nil || lsn > durable) {
+						p.problems = append(p.problems, fmt.Sprintf("%s: slot confirmed_flush_lsn %s, cluster checkpoint %q (epoch %d)", src, lsn, rec.Position, rec.Epoch))
+					}
+				}
+			}
+			p.mu.Unlock()
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return p
+}
+
+// finish stops the probe and fails the test if the slot was ever ahead.
+func (p *clusterSlotProbe) finish(t *testing.T) string {
+	t.Helper()
+	close(p.stop)
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.problems) > 0 {
+		t.Fatalf("a slot was confirmed past the cluster checkpoint (%d of %d samples), e.g. %s", len(p.problems), p.samples, p.problems[0])
+	}
+	if p.samples == 0 {
+		t.Fatal("the slot probe never read the checkpoint topic")
+	}
+	return fmt.Sprintf("slots sampled %d times, never ahead of the cluster checkpoint", p.samples)
 }
