@@ -70,7 +70,14 @@ type Config struct {
 	// Snapshot sets when and how the rows that already exist are read
 	// (capture/snapshot).
 	Snapshot snapshot.Config `yaml:"snapshot"`
+
+	// Takeover is set in cluster mode (capture.Takeover), not from YAML.
+	Takeover capture.TakeoverPolicy `yaml:"-"`
 }
+
+// SetTakeover implements capture.Takeover: the slot's previous reader is
+// waited for and then terminated (takeover.go).
+func (c *Config) SetTakeover(p capture.TakeoverPolicy) { c.Takeover = p }
 
 // Defaults fills unset optional fields; name is the source's configured
 // name, used in the default slot and publication names.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/tributary-cdc/tributary/capture"
 	"github.com/tributary-cdc/tributary/checkpoints"
 	"github.com/tributary-cdc/tributary/internal/cluster"
 	"github.com/tributary-cdc/tributary/internal/config"
@@ -85,15 +86,40 @@ func (n *clusterNode) close() {
 	}
 }
 
+// sourceFence is one source's view of the member's fence.
+type sourceFence struct {
+	source string
+	fence  cluster.Fence
+}
+
+// sourceFence returns the source's fence and, for kinds whose server
+// serves one reader per position (capture.Takeover: PostgreSQL's slot),
+// sets the source to take its reader over from a previous owner once the
+// fence allows it: the previous owner's lease is over by the time this
+// member is given the source, so its walsender has at most a heartbeat
+// interval to go by itself.
+func (n *clusterNode) sourceFence(cfg *config.Config, sc config.Source) *sourceFence {
+	f := &sourceFence{source: sc.Name, fence: n.fence}
+	if t, ok := sc.Settings.(capture.Takeover); ok {
+		t.SetTakeover(capture.TakeoverPolicy{Wait: cfg.Cluster.HeartbeatInterval, Allowed: f.check})
+	}
+	return f
+}
+
+func (f *sourceFence) check() error {
+	_, err := f.fence.Check(f.source)
+	return err
+}
+
 // sinkOptions fence a source's sink: every produce request asks the fence
 // first, and every message carries the epoch and member it was produced
 // under. Called at each pipeline attempt, so the epoch is the current one.
-func (n *clusterNode) sinkOptions(source string) []kafkasink.Option {
-	epoch, _ := n.fence.Check(source)
+func (f *sourceFence) sinkOptions() []kafkasink.Option {
+	epoch, _ := f.fence.Check(f.source)
 	gate := func() error {
-		e, err := n.fence.Check(source)
+		e, err := f.fence.Check(f.source)
 		if err == nil && e != epoch {
-			err = fmt.Errorf("source %s: %w: epoch %d is over (now %d)", source, cluster.ErrFenced, epoch, e)
+			err = fmt.Errorf("source %s: %w: epoch %d is over (now %d)", f.source, cluster.ErrFenced, epoch, e)
 		}
 		return err
 	}
@@ -101,7 +127,7 @@ func (n *clusterNode) sinkOptions(source string) []kafkasink.Option {
 		kafkasink.WithProduceGate(gate),
 		kafkasink.WithHeaders(
 			kafka.Header{Key: HeaderEpoch, Value: []byte(strconv.Itoa(epoch))},
-			kafka.Header{Key: HeaderMember, Value: []byte(n.fence.MemberID())},
+			kafka.Header{Key: HeaderMember, Value: []byte(f.fence.MemberID())},
 		),
 	}
 }

@@ -134,11 +134,11 @@ func cmdRun(args []string, stderr io.Writer) error {
 		adm.OnCluster(func() any { return node.member.State() })
 	}
 	for _, sc := range cfg.Sources {
-		var sinkOpts func() []kafkasink.Option
+		var fence *sourceFence
 		if node != nil {
-			sinkOpts = func() []kafkasink.Option { return node.sinkOptions(sc.Name) }
+			fence = node.sourceFence(cfg, sc)
 		}
-		p, err := buildPipeline(cfg, sc, ckpts, reg.Source(sc.Name), mapper, sinkOpts, logger)
+		p, err := buildPipeline(cfg, sc, ckpts, reg.Source(sc.Name), mapper, fence, logger)
 		if err != nil {
 			return err
 		}
@@ -181,9 +181,10 @@ func cmdRun(args []string, stderr io.Writer) error {
 	return nil
 }
 
-// buildPipeline builds one source's pipeline; sinkOpts, when set, gives
-// each attempt's sink its extra options (cluster mode's fence).
-func buildPipeline(cfg *config.Config, sc config.Source, store checkpoints.Store, m *metrics.Source, mapper *mapping.Mapper, sinkOpts func() []kafkasink.Option, logger *slog.Logger) (*pipeline.Pipeline, error) {
+// buildPipeline builds one source's pipeline; fence, when set (cluster
+// mode), keeps each attempt from starting, and its sink from producing,
+// while this member does not own the source.
+func buildPipeline(cfg *config.Config, sc config.Source, store checkpoints.Store, m *metrics.Source, mapper *mapping.Mapper, fence *sourceFence, logger *slog.Logger) (*pipeline.Pipeline, error) {
 	password, err := sc.Password()
 	if err != nil {
 		return nil, err
@@ -192,11 +193,18 @@ func buildPipeline(cfg *config.Config, sc config.Source, store checkpoints.Store
 	if !ok {
 		return nil, fmt.Errorf("sources[%s]: unknown kind %q", sc.Name, sc.Kind)
 	}
-	newSource := func() (capture.Source, error) { return reg.NewSource(sc.Name, sc.Settings, password, logger) }
+	newSource := func() (capture.Source, error) {
+		if fence != nil {
+			if err := fence.check(); err != nil {
+				return nil, err
+			}
+		}
+		return reg.NewSource(sc.Name, sc.Settings, password, logger)
+	}
 	newSink := func(ack sink.AckFunc) (sink.Sink, error) {
 		opts := []kafkasink.Option{kafkasink.WithMetrics(m)}
-		if sinkOpts != nil {
-			opts = append(opts, sinkOpts()...)
+		if fence != nil {
+			opts = append(opts, fence.sinkOptions()...)
 		}
 		return kafkasink.New(cfg.Kafka, ack, logger.With("source", sc.Name), opts...)
 	}

@@ -90,10 +90,11 @@ func assign(members map[string]memberMeta, leader string, prefer map[string]stri
 		delete(owner, s)
 	}
 	for _, id := range agree {
-		// Over its share: give up first what another member prefers.
+		// Over its share: give up first what another member prefers, last
+		// what prefers this one.
 		ks := kept[id]
 		slices.SortStableFunc(ks, func(a, b string) int {
-			return cmp.Compare(prefersOther(named(b), id), prefersOther(named(a), id))
+			return cmp.Compare(keepRank(named(b), id), keepRank(named(a), id))
 		})
 		for i, s := range ks {
 			if i >= quota[id] {
@@ -154,10 +155,14 @@ func assign(members map[string]memberMeta, leader string, prefer map[string]stri
 
 func spare(id string, load, quota map[string]int) int { return quota[id] - load[id] }
 
-// prefersOther is 0 when a source prefers another member (give it up
-// first), 1 otherwise.
-func prefersOther(preferred []string, id string) int {
-	if len(preferred) > 0 && !slices.Contains(preferred, id) {
+// keepRank orders what a member over its share keeps: a source preferring
+// it (2), one without a present preferred member (1), one preferring
+// another member (0).
+func keepRank(preferred []string, id string) int {
+	switch {
+	case slices.Contains(preferred, id):
+		return 2
+	case len(preferred) > 0:
 		return 0
 	}
 	return 1

@@ -124,6 +124,11 @@ func TestAssignHonoursPrefer(t *testing.T) {
 	if !slices.Equal(out["m2"].Sources, []string{"a", "b"}) {
 		t.Fatalf("prefer ignored: %+v", out)
 	}
+	// A member over its share keeps what prefers it.
+	out, _ = settle(t, map[string]memberMeta{"m1": meta("x", four...), "m2": meta("y")}, map[string]string{"d": "x"})
+	if !slices.Contains(out["m1"].Sources, "d") {
+		t.Fatalf("m1 gave up the source preferring it: %+v", out)
+	}
 	// A preference for an absent member is only a hint.
 	out, _ = settle(t, map[string]memberMeta{"m1": meta("x")}, map[string]string{"a": "nobody"})
 	if !slices.Equal(out["m1"].Sources, four) {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,8 +40,8 @@ type clusterRig struct {
 	group   string
 	prefix  string
 	dir     string
-	rigs    []*rig
-	sources string
+	rigs   []*rig
+	blocks []string // each rig's sources[] entry
 }
 
 // newClusterRig prepares mariadbs MariaDB and postgreses PostgreSQL
@@ -56,7 +57,7 @@ func newClusterRig(t *testing.T, mariadbs, postgreses int) *clusterRig {
 		db, c := prepare(t, s)
 		r := &rig{setup: s, db: db, c: c, kind: &mariadb}
 		cr.rigs = append(cr.rigs, r)
-		cr.sources += r.source(testenv.MySQLAddr(), 5*time.Second)
+		cr.blocks = append(cr.blocks, r.source(testenv.MySQLAddr(), 5*time.Second))
 	}
 	for i := 0; i < postgreses; i++ {
 		s := newSetup(t)
@@ -64,7 +65,7 @@ func newClusterRig(t *testing.T, mariadbs, postgreses int) *clusterRig {
 		pg, c := preparePGTablesIn(t, s, []string{"t1", "t2"}, workloadSchemaPG...)
 		r := &rig{setup: s, db: pg.db, c: c, pg: pg, kind: &postgres}
 		cr.rigs = append(cr.rigs, r)
-		cr.sources += r.source(testenv.PGAddr(), 200*time.Millisecond)
+		cr.blocks = append(cr.blocks, r.source(testenv.PGAddr(), 200*time.Millisecond))
 	}
 	return cr
 }
@@ -76,6 +77,11 @@ func (cr *clusterRig) sourceNames() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// prefer makes rig i's source prefer member.
+func (cr *clusterRig) prefer(i int, member string) {
+	cr.blocks[i] += "    prefer: " + member + "\n"
 }
 
 func (cr *clusterRig) checkpointTopic() string { return cr.group + ".checkpoints" }
@@ -110,7 +116,7 @@ cluster:
   heartbeat_interval: %s
   rebalance_timeout: %s
 sources:%s`, filepath.Join(dir, "checkpoints"), testenv.KafkaAddr(), cr.prefix, cr.group, member,
-		clusterSession, clusterHeartbeat, 2*clusterSession, cr.sources)
+		clusterSession, clusterHeartbeat, 2*clusterSession, strings.Join(cr.blocks, ""))
 	path := filepath.Join(dir, "tributary.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -398,4 +404,71 @@ func (p *clusterSlotProbe) finish(t *testing.T) string {
 		t.Fatal("the slot probe never read the checkpoint topic")
 	}
 	return fmt.Sprintf("slots sampled %d times, never ahead of the cluster checkpoint", p.samples)
+}
+
+// checkFenced proves from the topics that after a newer epoch of source
+// began, nothing of its older epoch old (written by member) followed: in
+// every partition of the source's topics, and in the checkpoint topic.
+func (cr *clusterRig) checkFenced(t *testing.T, r *rig, old int, member string) (messages, records int) {
+	t.Helper()
+	evs, _ := r.c.snapshot()
+	type tp struct {
+		topic     string
+		partition int
+	}
+	newer := map[tp]int64{} // first offset of a newer epoch
+	slices.SortFunc(evs, func(a, b event) int {
+		if c := strings.Compare(a.topic, b.topic); c != 0 {
+			return c
+		}
+		if a.partition != b.partition {
+			return a.partition - b.partition
+		}
+		return int(a.offset - b.offset)
+	})
+	for _, ev := range evs {
+		k := tp{ev.topic, ev.partition}
+		epoch, err := strconv.Atoi(ev.headers["tributary-epoch"])
+		if err != nil {
+			t.Fatalf("%s/%d@%d has no tributary-epoch header: %v", ev.topic, ev.partition, ev.offset, ev.headers)
+		}
+		if _, ok := newer[k]; !ok && epoch > old {
+			newer[k] = ev.offset
+		}
+		if first, ok := newer[k]; ok && epoch <= old {
+			t.Fatalf("%s/%d@%d: epoch %d from %s after epoch %d began at offset %d: a fenced member produced", ev.topic, ev.partition, ev.offset, epoch, ev.headers["tributary-member"], old, first)
+		}
+		if ev.headers["tributary-member"] == member && epoch == old {
+			messages++
+		}
+	}
+	if len(newer) == 0 {
+		t.Fatalf("no message of %s carries an epoch above %d", r.Source, old)
+	}
+	newerSeen := false
+	for _, rec := range cr.checkpointRecords(t) {
+		if rec.Source != r.Source {
+			continue
+		}
+		if rec.Epoch > old {
+			newerSeen = true
+		}
+		if newerSeen && rec.Epoch <= old {
+			t.Fatalf("checkpoint record at %d for %s has epoch %d (member %s) after a newer epoch's: a fenced member checkpointed", rec.Offset, r.Source, rec.Epoch, rec.Member)
+		}
+		if rec.Member == member && rec.Epoch == old {
+			records++
+		}
+	}
+	if !newerSeen {
+		t.Fatalf("the checkpoint topic has no record of %s above epoch %d", r.Source, old)
+	}
+	return messages, records
+}
+
+// count is how many distinct events the collector holds.
+func (c *collector) count() int {
+	evs, _ := c.snapshot()
+	unique, _ := dedupe(evs)
+	return len(unique)
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"syscall"
 	"testing"
 	"time"
 )
@@ -84,4 +85,48 @@ func keys(m map[string]int) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// A member frozen (SIGSTOP) for longer than the session timeout loses its
+// source to the other member, which takes the PostgreSQL slot over from
+// the frozen walsender. After SIGCONT it produces nothing and writes no
+// checkpoint for the source it lost (the epoch headers and the checkpoint
+// topic show nothing of its epoch after the new one began), rejoins and
+// gets its preferred source back, and the final state is exact.
+func TestClusterFrozenMemberIsFenced(t *testing.T) {
+	cr := newClusterRig(t, 1, 1)
+	pg := cr.rigs[1]
+	cr.prefer(1, "m1") // m1 owns the PostgreSQL source, so the freeze leaves its walsender behind
+	m1 := startDaemon(t, "run", "-c", cr.writeConfig(t, "m1"))
+	keepLog(t, m1)
+	m2 := startDaemon(t, "run", "-c", cr.writeConfig(t, "m2"))
+	keepLog(t, m2)
+	waitOwned(t, 60*time.Second, map[*daemon]int{m1: 1, m2: 1})
+	before, _ := m1.clusterState()
+	if _, ok := before.Owned[pg.Source]; !ok {
+		t.Fatalf("m1 owns %v, not its preferred %s", before.Owned, pg.Source)
+	}
+	probe := cr.probeSlots(t)
+	stopLoad := cr.runLoad(t, 21)
+	waitCaughtUp(t, pg.c, 50, 60*time.Second)
+
+	m1.cmd.Process.Signal(syscall.SIGSTOP)
+	frozen := time.Now()
+	waitOwned(t, clusterSession+20*time.Second, map[*daemon]int{m2: 2})
+	took := time.Since(frozen)
+	waitCaughtUp(t, pg.c, int64(pg.c.count()+50), 60*time.Second) // m2 streams it
+	if held := time.Since(frozen); held < clusterSession {
+		t.Fatalf("frozen for only %s", held)
+	}
+	m1.cmd.Process.Signal(syscall.SIGCONT)
+	resumed := time.Now()
+	waitOwned(t, 60*time.Second, map[*daemon]int{m1: 1, m2: 1}) // back as a fair share
+	ws := stopLoad()
+	cr.checkDelivered(t, ws)
+	msgs, recs := cr.checkFenced(t, pg, before.Owned[pg.Source], before.MemberID)
+	t.Logf("frozen m1's %s streamed on m2 %s after SIGSTOP (slot taken over: %d); after SIGCONT (%s later) nothing of epoch %d followed the new epoch (%d messages and %d checkpoints of it, all earlier); %s",
+		pg.Source, took.Round(100*time.Millisecond), m2.count("slot takeover"), resumed.Sub(frozen).Round(100*time.Millisecond),
+		before.Owned[pg.Source], msgs, recs, probe.finish(t))
+	m1.stop(t)
+	m2.stop(t)
 }
