@@ -37,9 +37,9 @@ const (
 // clusterRig is one test's cluster: its sources' rigs (all under one topic
 // prefix) and the YAML that configures them for every member.
 type clusterRig struct {
-	group   string
-	prefix  string
-	dir     string
+	group  string
+	prefix string
+	dir    string
 	rigs   []*rig
 	blocks []string // each rig's sources[] entry
 }
