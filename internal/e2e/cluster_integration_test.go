@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"syscall"
 	"testing"
 	"time"
@@ -40,6 +41,31 @@ func TestClusterSecondMemberTakesHalf(t *testing.T) {
 		}
 	}
 	t.Logf("owners after the join: %v (moves %v, %d samples)", w.owners(), w.moves, w.samples)
+
+	// tributary cluster status shows the same owners and a checkpoint each.
+	out, err := runCLI(t, "cluster", "status", "--json", "-c", cr.writeConfig(t, "m1"))
+	if err != nil {
+		t.Fatalf("cluster status: %v\n%s", err, out)
+	}
+	var st struct {
+		Members []struct{ Member string }
+		Sources []struct {
+			Name, Owner        string
+			CheckpointPosition string `json:"checkpoint_position"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("cluster status --json: %v\n%s", err, out)
+	}
+	owners := w.owners()
+	if len(st.Members) != 2 || len(st.Sources) != 4 {
+		t.Fatalf("cluster status: %s", out)
+	}
+	for _, s := range st.Sources {
+		if s.Owner != owners[s.Name] || s.CheckpointPosition == "" {
+			t.Fatalf("cluster status says %s is %s's at %q; /cluster says %s:\n%s", s.Name, s.Owner, s.CheckpointPosition, owners[s.Name], out)
+		}
+	}
 	m2.stop(t)
 	m1.stop(t)
 }
