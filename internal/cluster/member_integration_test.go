@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -69,4 +71,26 @@ func TestMembersSpreadAndHandBack(t *testing.T) {
 	})
 	stop2()
 	testenv.Eventually(t, 30*time.Second, "a owns all again", func() bool { return len(a1.list()) == 4 })
+}
+
+// A member whose sources differ from the group's is refused and says which.
+func TestMemberWithOtherSourcesIsRefused(t *testing.T) {
+	testenv.RequireTCP(t, "Kafka", testenv.KafkaAddr())
+	cfg := Config{Group: testenv.UniqueName(t, "grp"), Member: "a", SessionTimeout: 6 * time.Second,
+		HeartbeatInterval: 500 * time.Millisecond, RebalanceTimeout: 6 * time.Second}
+	_, a1, _ := startMember(t, cfg, "a")
+	testenv.Eventually(t, 30*time.Second, "a alone owns all", func() bool { return len(a1.list()) == 4 })
+
+	cfg.Member = "odd"
+	client := NewClient(&kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr()), Transport: &kafka.Transport{}})
+	odd := NewMember(cfg, []string{"a", "b", "c", "x"}, nil, client, &fakeAssignee{running: map[string]bool{}}, nil,
+		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := odd.Run(ctx)
+	var refused *RefusedError
+	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "has x which the group has not") || !strings.Contains(err.Error(), "the group has d") {
+		t.Fatalf("odd member: %v, want a refusal naming x and d", err)
+	}
+	testenv.Eventually(t, 30*time.Second, "a to keep all four", func() bool { return len(a1.list()) == 4 })
 }
