@@ -124,7 +124,11 @@ func assign(members map[string]memberMeta, leader string, prefer map[string]stri
 			assigned[id] = append(assigned[id], s)
 		}
 	}
-	for _, s := range sources { // free sources: the preferred member, else the least loaded
+	// Free sources: those preferring a present member first, so they find
+	// it with room; each to the preferred member, else the least loaded.
+	free := slices.Clone(sources)
+	slices.SortStableFunc(free, func(a, b string) int { return cmp.Compare(min(len(named(b)), 1), min(len(named(a)), 1)) })
+	for _, s := range free {
 		if _, ok := owner[s]; ok || moving[s] {
 			continue
 		}

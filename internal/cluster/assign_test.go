@@ -124,6 +124,11 @@ func TestAssignHonoursPrefer(t *testing.T) {
 	if !slices.Equal(out["m2"].Sources, []string{"a", "b"}) {
 		t.Fatalf("prefer ignored: %+v", out)
 	}
+	// Members joining together: a preferred source finds its member with room.
+	out, _ = settle(t, map[string]memberMeta{"m1": meta("x"), "m2": meta("y")}, map[string]string{"d": "x"})
+	if !slices.Contains(out["m1"].Sources, "d") {
+		t.Fatalf("d went elsewhere: %+v", out)
+	}
 	// A member over its share keeps what prefers it.
 	out, _ = settle(t, map[string]memberMeta{"m1": meta("x", four...), "m2": meta("y")}, map[string]string{"d": "x"})
 	if !slices.Contains(out["m1"].Sources, "d") {

@@ -156,3 +156,36 @@ func TestClusterFrozenMemberIsFenced(t *testing.T) {
 	m1.stop(t)
 	m2.stop(t)
 }
+
+// A rolling restart under load: each member in turn gets SIGTERM (it
+// flushes, commits and leaves the group, so the other takes its sources
+// without waiting for the session timeout) and starts again; nothing is
+// lost and each source's pause is logged.
+func TestClusterRollingRestart(t *testing.T) {
+	cr := newClusterRig(t, 1, 1)
+	paths := map[string]string{"m1": cr.writeConfig(t, "m1"), "m2": cr.writeConfig(t, "m2")}
+	members := map[string]*daemon{}
+	for _, name := range []string{"m1", "m2"} {
+		members[name] = startDaemon(t, "run", "-c", paths[name])
+		keepLog(t, members[name])
+	}
+	waitOwned(t, 60*time.Second, map[*daemon]int{members["m1"]: 1, members["m2"]: 1})
+	stopLoad := cr.runLoad(t, 31)
+	for _, name := range []string{"m1", "m2"} {
+		other := members[map[string]string{"m1": "m2", "m2": "m1"}[name]]
+		stopped := time.Now()
+		members[name].stop(t)
+		waitOwned(t, clusterSession, map[*daemon]int{other: 2}) // within one rebalance, not a session timeout
+		t.Logf("%s stopped: its source streamed on the other member %s later", name, time.Since(stopped).Round(100*time.Millisecond))
+		members[name] = startDaemon(t, "run", "-c", paths[name])
+		keepLog(t, members[name])
+		back := time.Now()
+		waitOwned(t, 60*time.Second, map[*daemon]int{members["m1"]: 1, members["m2"]: 1})
+		t.Logf("%s back: the spread is one each again %s later", name, time.Since(back).Round(100*time.Millisecond))
+	}
+	ws := stopLoad()
+	cr.checkDelivered(t, ws)
+	for _, d := range members {
+		d.stop(t)
+	}
+}
