@@ -65,7 +65,7 @@ func TestStoreMigratesOnceAndHighestEpochWins(t *testing.T) {
 	if err != nil || recs["a"].MigratedFrom != "badger" || recs["a"].Epoch != 5 {
 		t.Fatalf("topic after migration = %+v, %v", recs, err)
 	}
-	if err := s.Commit(ctx, "a", checkpoints.Checkpoint{Position: "p2"}); err != nil {
+	if err := s.Commit(ctx, "a", checkpoints.Checkpoint{Position: "p2", Snapshot: "snapshot-work"}); err != nil {
 		t.Fatal(err)
 	}
 	// An older epoch written later (a zombie's) does not win.
@@ -78,8 +78,8 @@ func TestStoreMigratesOnceAndHighestEpochWins(t *testing.T) {
 	if err := local.Commit(ctx, "a", checkpoints.Checkpoint{Position: "local-newer"}); err != nil {
 		t.Fatal(err)
 	}
-	if cp, err := s.Load(ctx, "a"); err != nil || cp.Position != "p2" {
-		t.Fatalf("load = %+v, %v; want p2 (epoch 5 beats the later epoch 3, the topic beats Badger)", cp, err)
+	if cp, err := s.Load(ctx, "a"); err != nil || cp.Position != "p2" || cp.Snapshot != "snapshot-work" {
+		t.Fatalf("load = %+v, %v; want p2 with its snapshot work (epoch 5 beats the later epoch 3, the topic beats Badger)", cp, err)
 	}
 	// Not owned: nothing is written.
 	if err := s.Commit(ctx, "b", checkpoints.Checkpoint{Position: "x"}); !errors.Is(err, ErrFenced) {

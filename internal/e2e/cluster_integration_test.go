@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"encoding/json"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tributary-cdc/tributary/internal/testenv"
 )
 
 // A member alone takes every source; a second member joining takes half of
@@ -185,6 +188,53 @@ func TestClusterRollingRestart(t *testing.T) {
 	}
 	ws := stopLoad()
 	cr.checkDelivered(t, ws)
+	for _, d := range members {
+		d.stop(t)
+	}
+}
+
+// Three members, four sources (two MariaDB, two PostgreSQL) under load: at
+// every sample of all three members' /cluster and /status each source is
+// owned and streamed by one member at most, the spread is 2-1-1, and
+// nothing is lost.
+func TestClusterThreeMembersFourSources(t *testing.T) {
+	cr := newClusterRig(t, 2, 2)
+	members := map[string]*daemon{}
+	for _, name := range []string{"m1", "m2", "m3"} {
+		members[name] = startDaemon(t, "run", "-c", cr.writeConfig(t, name))
+		keepLog(t, members[name])
+	}
+	w := watchOwners(members)
+	testenv.Eventually(t, 60*time.Second, "four sources spread 2-1-1 over three members, all streaming", func() bool {
+		var counts []int
+		gen := -1
+		for _, d := range members {
+			d.requireRunning(t)
+			st, ok := d.clusterState()
+			if !ok || (gen >= 0 && st.Generation != gen) {
+				return false
+			}
+			gen = st.Generation
+			streaming, _ := d.streamingSources()
+			if len(streaming) != len(st.Owned) {
+				return false
+			}
+			counts = append(counts, len(st.Owned))
+		}
+		slices.Sort(counts)
+		return slices.Equal(counts, []int{1, 1, 2})
+	})
+	stopLoad := cr.runLoad(t, 41)
+	for _, r := range cr.rigs {
+		waitCaughtUp(t, r.c, 100, 60*time.Second)
+	}
+	ws := stopLoad()
+	cr.checkDelivered(t, ws)
+	w.finish()
+	if len(w.overlaps) > 0 {
+		t.Fatalf("a source was owned or streamed by two members at once: %v", w.overlaps)
+	}
+	t.Logf("owners %v over %d samples of three members, never two at once", w.owners(), w.samples)
 	for _, d := range members {
 		d.stop(t)
 	}
