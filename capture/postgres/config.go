@@ -89,7 +89,14 @@ type Config struct {
 	// and values; default 1 GiB); past it the least recently used values
 	// are evicted and fall back to absent.
 	ToastCacheMaxBytes int64 `yaml:"toast_cache_max_bytes"`
+
+	// Takeover is set in cluster mode (capture.Takeover), not from YAML.
+	Takeover capture.TakeoverPolicy `yaml:"-"`
 }
+
+// SetTakeover implements capture.Takeover: the slot's previous reader is
+// waited for and then terminated (takeover.go).
+func (c *Config) SetTakeover(p capture.TakeoverPolicy) { c.Takeover = p }
 
 // Defaults fills unset optional fields; name is the source's configured
 // name, used in the default slot and publication names.

@@ -105,6 +105,9 @@ func (s *Source) stream(ctx context.Context, from capture.Resume, h capture.Hand
 		}
 	}
 
+	if err := s.takeOverSlot(ctx); err != nil {
+		return err
+	}
 	conn, err := s.replicationConn(ctx)
 	if err != nil {
 		return err

@@ -37,7 +37,7 @@ commands:
   tail -c config.yaml [--source S] [--from-beginning] [--max N] [--timeout D]
                                      print the sources' Kafka messages, one line
                                      each; fails if --timeout ends before --max
-` + snapshotUsage + replayUsage
+` + snapshotUsage + replayUsage + clusterUsage
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -69,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdSnapshot(args[1:], stdout)
 	case "tail":
 		err = cmdTail(args[1:], stdout, stderr)
+	case "cluster":
+		err = cmdCluster(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/checkpoints"
 	badgerstore "github.com/tributary-cdc/tributary/checkpoints/badger"
 	"github.com/tributary-cdc/tributary/internal/admin"
 	"github.com/tributary-cdc/tributary/internal/config"
@@ -127,12 +128,35 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", *path, err)
 	}
 	pipes := make([]*pipeline.Pipeline, 0, len(cfg.Sources))
+	var ckpts checkpoints.Store = store
+	var node *clusterNode
+	byName := map[string]*pipeline.Pipeline{} // filled before the member runs
+	if cfg.Cluster != nil {
+		runSource := func(ctx context.Context, source string) error {
+			err := byName[source].Run(ctx)
+			if err == nil {
+				reg.Source(source).SetState(metrics.StateStandby, nil)
+			}
+			return err
+		}
+		if node, err = startCluster(ctx, cfg, store, reg, runSource, logger); err != nil {
+			return fmt.Errorf("%s: %w", *path, err)
+		}
+		defer node.close()
+		ckpts = node.store
+		adm.OnCluster(func() any { return node.member.State() })
+	}
 	for _, sc := range cfg.Sources {
-		p, err := buildPipeline(cfg, sc, store, toast, reg.Source(sc.Name), mapper, registry, logger)
+		var fence *sourceFence
+		if node != nil {
+			fence = node.sourceFence(cfg, sc)
+		}
+		p, err := buildPipeline(cfg, sc, ckpts, toast, reg.Source(sc.Name), mapper, registry, fence, logger)
 		if err != nil {
 			return err
 		}
 		pipes = append(pipes, p)
+		byName[sc.Name] = p
 		logSourceSummary(logger, cfg, sc)
 	}
 	adm.OnSnapshot(snapshotRequests(sourceNames(cfg), pipes)) // POST /snapshot
@@ -154,6 +178,10 @@ func cmdRun(args []string, stderr io.Writer) error {
 			reporters[i] = p
 		}
 		defer startProgress(bars, stderr, sourceNames(cfg), reporters)()
+	}
+
+	if node != nil {
+		return runMember(ctx, cfg, node, reg, logger)
 	}
 
 	// Sources are independent: one stopping on a permanent error leaves the
@@ -186,7 +214,10 @@ func schemaRegistry(cfg *config.Config) (*schemaregistry.Client, error) {
 	return schemaregistry.New(cfg.SchemaRegistry, "schema_registry")
 }
 
-func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Store, toast *toastcache.DB, m *metrics.Source, mapper *mapping.Mapper, registry *schemaregistry.Client, logger *slog.Logger) (*pipeline.Pipeline, error) {
+// buildPipeline builds one source's pipeline; fence, when set (cluster
+// mode), keeps each attempt from starting, and its sink from producing,
+// while this member does not own the source.
+func buildPipeline(cfg *config.Config, sc config.Source, store checkpoints.Store, toast *toastcache.DB, m *metrics.Source, mapper *mapping.Mapper, registry *schemaregistry.Client, fence *sourceFence, logger *slog.Logger) (*pipeline.Pipeline, error) {
 	password, err := sc.Password()
 	if err != nil {
 		return nil, err
@@ -196,6 +227,11 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		return nil, fmt.Errorf("sources[%s]: unknown kind %q", sc.Name, sc.Kind)
 	}
 	newSource := func() (capture.Source, error) {
+		if fence != nil {
+			if err := fence.check(); err != nil {
+				return nil, err
+			}
+		}
 		src, err := reg.NewSource(sc.Name, sc.Settings, password, logger)
 		if err != nil {
 			return nil, err
@@ -203,7 +239,11 @@ func buildPipeline(cfg *config.Config, sc config.Source, store *badgerstore.Stor
 		return src, useToastCache(src, toast, sc.Name, m)
 	}
 	newSink := func(ack sink.AckFunc) (sink.Sink, error) {
-		return kafkasink.New(cfg.Kafka, ack, logger.With("source", sc.Name), kafkasink.WithMetrics(m))
+		opts := []kafkasink.Option{kafkasink.WithMetrics(m)}
+		if fence != nil {
+			opts = append(opts, fence.sinkOptions()...)
+		}
+		return kafkasink.New(cfg.Kafka, ack, logger.With("source", sc.Name), opts...)
 	}
 	pc := pipeline.Config{
 		Source:             sc.Name,

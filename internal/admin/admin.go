@@ -11,6 +11,9 @@
 //	POST /verify?source=S[&table=db.t]
 //	               compare tables with the accuracy monitor's digests now
 //	               (see OnVerify): 200 with the verify report as JSON
+//	GET /cluster   JSON: this member's view of its cluster group (member
+//	               id, generation, owned sources with their epochs); 404
+//	               without cluster: (see OnCluster)
 //	GET /debug/pprof/…  Go profiles
 //	GET /               the operator's console page (internal/console), with
 //	                    its assets under /console/ and its JSON at
@@ -80,6 +83,25 @@ type Server struct {
 	ln         net.Listener
 	onSnapshot SnapshotFunc
 	onVerify   VerifyFunc
+	onCluster  func() any
+}
+
+// OnCluster registers what GET /cluster answers (a JSON-encodable value).
+func (s *Server) OnCluster(f func() any) {
+	s.mu.Lock()
+	s.onCluster = f
+	s.mu.Unlock()
+}
+
+func (s *Server) cluster(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	f := s.onCluster
+	s.mu.Unlock()
+	if f == nil {
+		writeJSON(w, http.StatusNotFound, errorBody{"this daemon does not run in cluster mode"})
+		return
+	}
+	writeJSON(w, http.StatusOK, f())
 }
 
 // SnapshotFunc queues an on-demand snapshot of tables ("db.table") of a
@@ -153,6 +175,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /status", s.protect(http.HandlerFunc(s.status)))
 	mux.Handle("POST /snapshot", s.protect(http.HandlerFunc(s.snapshot)))
 	mux.Handle("POST /verify", s.protect(http.HandlerFunc(s.verify)))
+	mux.Handle("GET /cluster", s.protect(http.HandlerFunc(s.cluster)))
 	// Profiles for "where does the time go" questions; they show the
 	// process's internals, so they take the token like /status.
 	mux.Handle("GET /debug/pprof/", s.protect(http.HandlerFunc(pprof.Index)))
@@ -267,7 +290,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		case st.State == metrics.StateStreaming && !st.Delivering:
 			body.Sources[st.Name] = "awaiting_delivery"
 		}
-		if !st.Delivering || st.Stalled {
+		if (!st.Delivering && st.State != metrics.StateStandby) || st.Stalled {
 			body.Ready = false
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tributary-cdc/tributary/internal/schemaregistry"
+	"github.com/tributary-cdc/tributary/internal/cluster"
 	_ "github.com/tributary-cdc/tributary/internal/sources" // the kinds sources[].kind can name
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform/debezium"
@@ -35,6 +36,9 @@ type Config struct {
 	// Mappings rename, mask, cast, filter and route tables' events; see
 	// docs/mapping.md.
 	Mappings []mapping.Config `yaml:"mappings"`
+	// Cluster, when set, runs this daemon as one member of a group of
+	// daemons with the same sources (internal/cluster); nil: alone.
+	Cluster *cluster.Config `yaml:"cluster"`
 }
 
 // Checkpoints says where source positions are stored.
@@ -177,6 +181,10 @@ func (c *Config) defaults() {
 	for i := range c.Sources {
 		c.Sources[i].defaults()
 	}
+	if c.Cluster != nil {
+		host, _ := os.Hostname()
+		c.Cluster.SetDefaults(host, c.Kafka.ReplicationFactor)
+	}
 }
 
 func setDefault[T comparable](p *T, v T) {
@@ -248,6 +256,9 @@ func (c *Config) Validate() error {
 		if err := s.Accuracy.validate(key, s.eventFlavour()); err != nil {
 			errs = append(errs, err)
 		}
+		if s.Prefer != "" && c.Cluster == nil {
+			errs = append(errs, fmt.Errorf("%s.prefer %q: only applies with cluster: (it names the member that should own the source)", key, s.Prefer))
+		}
 		switch s.Format {
 		case "", "native", "debezium":
 		case "avro":
@@ -289,6 +300,14 @@ func (c *Config) Validate() error {
 			errs = append(errs, errors.New("schema_registry.on_incompatible: dead_letter needs kafka.dead_letter_topic"))
 		}
 	}
+	if c.Cluster != nil {
+		if err := c.Cluster.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := c.validateClusterTopic(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := c.compileMappings(func(string) (string, bool) { return "x", true },
 		func(string) ([]byte, error) { return []byte("x"), nil }); err != nil {
 		errs = append(errs, err)
@@ -322,4 +341,20 @@ func (c *Config) compileMappings(env func(string) (string, bool), readFile func(
 	_, err := mapping.Compile(c.Mappings, env, mapping.WithTopicPrefix(c.Topics.Prefix),
 		mapping.WithSources(names...), mapping.WithReadFile(readFile))
 	return err
+}
+
+// validateClusterTopic keeps the checkpoint topic apart from the topics
+// events go to.
+func (c *Config) validateClusterTopic() error {
+	t := c.Cluster.CheckpointTopic
+	for key, name := range map[string]string{"topics.transactions": c.Topics.Transactions,
+		"topics.schema_changes": c.Topics.SchemaChanges, "kafka.dead_letter_topic": c.Kafka.DeadLetterTopic} {
+		if name != "" && name == t {
+			return fmt.Errorf("cluster.checkpoint_topic %q is also %s: the checkpoints need a topic of their own", t, key)
+		}
+	}
+	if strings.HasPrefix(t, c.Topics.Prefix+".") {
+		return fmt.Errorf("cluster.checkpoint_topic %q starts with topics.prefix %q: events could be routed into it; choose another name", t, c.Topics.Prefix)
+	}
+	return nil
 }

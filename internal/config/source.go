@@ -40,6 +40,10 @@ type Source struct {
 	// Accuracy configures the source's accuracy monitor (off by default).
 	Accuracy Accuracy `yaml:"accuracy"`
 
+	// Prefer names the cluster member (cluster.member) that should own
+	// this source when it is in the group; a hint, only with cluster:.
+	Prefer string `yaml:"prefer"`
+
 	// Settings are the kind's settings (addr, user, include, exclude,
 	// snapshot, tls, …), defaults applied; nil when Kind is unknown.
 	Settings capture.Settings `yaml:"-"`

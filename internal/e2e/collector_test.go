@@ -25,8 +25,10 @@ type event struct {
 		Table    string `json:"table"`
 		Position string `json:"position"`
 	} `json:"source"`
+	topic     string
 	partition int
 	offset    int64
+	headers   map[string]string // cluster mode: tributary-epoch, tributary-member
 }
 
 // collector reads every partition of some topics from the beginning, in
@@ -179,7 +181,13 @@ func (c *collector) add(topic string, r testenv.Record) {
 		c.errs = append(c.errs, fmt.Errorf("decode event at %s/%d@%d: %w", topic, r.Partition, r.Offset, err))
 		return
 	}
-	ev.partition, ev.offset = r.Partition, r.Offset
+	ev.topic, ev.partition, ev.offset = topic, r.Partition, r.Offset
+	if len(r.Headers) > 0 {
+		ev.headers = make(map[string]string, len(r.Headers))
+		for _, h := range r.Headers {
+			ev.headers[h.Key] = string(h.Value)
+		}
+	}
 	c.events = append(c.events, ev)
 	c.values = append(c.values, r.Value)
 }

@@ -23,9 +23,15 @@ import (
 // it (a database that holds a slot cannot be dropped), then the database.
 func preparePGTables(t *testing.T, tables []string, stmts ...string) (*pgSetup, *collector) {
 	t.Helper()
+	return preparePGTablesIn(t, newSetup(t), tables, stmts...)
+}
+
+// preparePGTablesIn is preparePGTables in a setup of the caller's.
+func preparePGTablesIn(t *testing.T, setup *setup, tables []string, stmts ...string) (*pgSetup, *collector) {
+	t.Helper()
 	testenv.RequireTCP(t, "PostgreSQL", testenv.PGAddr())
 	testenv.RequireTCP(t, "Kafka", testenv.KafkaAddr())
-	s := &pgSetup{setup: newSetup(t)}
+	s := &pgSetup{setup: setup}
 	admin, err := sql.Open("pgx", testenv.PGURL("postgres"))
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,9 @@ const (
 	StateBackoff   = "backoff"   // a retryable failure; waiting to restart
 	StateStopped   = "stopped"   // graceful stop
 	StateFailed    = "failed"    // a permanent error stopped the source
+	// StateStandby: in cluster mode, another member owns the source; this
+	// one would take it over. Not a fault: /readyz counts it as ready.
+	StateStandby = "standby"
 )
 
 // Error and retry kinds: the label values of tributary_errors_total and

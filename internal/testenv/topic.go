@@ -31,6 +31,7 @@ type Record struct {
 	Key       []byte
 	Value     []byte // nil: a tombstone
 	Time      time.Time
+	Headers   []kafka.Header
 }
 
 // PartitionOffsets are a partition's first offset (older records were
@@ -137,7 +138,7 @@ func (tp *Topic) Fetch(ctx context.Context, partition int, from int64, maxWait t
 		if err == nil {
 			var value []byte
 			value, err = readBytes(r.Value)
-			out = append(out, Record{Partition: partition, Offset: r.Offset, Key: key, Value: value, Time: r.Time})
+			out = append(out, Record{Partition: partition, Offset: r.Offset, Key: key, Value: value, Time: r.Time, Headers: r.Headers})
 		}
 		if err != nil {
 			return out, fmt.Errorf("read %s partition %d at %d: %w", tp.Name, partition, r.Offset, err)

@@ -29,6 +29,14 @@ func (f *fuseTransport) RoundTrip(ctx context.Context, addr net.Addr, req kafka.
 		if err := f.sink.fuseErr(); err != nil {
 			return nil, &blownFuseError{cause: err.Error()}
 		}
+		if gate := f.sink.gate; gate != nil {
+			if err := gate(); err != nil {
+				// Fenced: nothing more may leave for this source, so the
+				// failure must not be retried either.
+				f.sink.blowFuse(err)
+				return nil, &blownFuseError{cause: err.Error()}
+			}
+		}
 	}
 	return f.next.RoundTrip(ctx, addr, req)
 }

@@ -31,6 +31,8 @@ type Sink struct {
 	client    *kafka.Client
 	inflight  *inflight
 	metrics   Metrics
+	gate      func() error   // asked before every produce request (WithProduceGate)
+	headers   []kafka.Header // added to every message (WithHeaders)
 
 	topicMu sync.Mutex // serialises topic lookups and creation
 
@@ -121,6 +123,19 @@ type noMetrics struct{}
 func (noMetrics) Delivered(int, int)           {}
 func (noMetrics) ObserveProduce(time.Duration) {}
 
+// WithProduceGate has every produce request (one batch of one partition)
+// ask gate first; an error refuses the request and fails the sink, as a
+// failed batch does. Cluster mode's fence is such a gate.
+func WithProduceGate(gate func() error) Option {
+	return func(s *Sink) { s.gate = gate }
+}
+
+// WithHeaders adds headers to every message the sink writes (the cluster
+// epoch and member, so consumers can drop a fenced member's late writes).
+func WithHeaders(h ...kafka.Header) Option {
+	return func(s *Sink) { s.headers = h }
+}
+
 // Option configures a Sink.
 type Option func(*Sink)
 
@@ -201,7 +216,7 @@ func (s *Sink) Write(ctx context.Context, msgs []sink.Message) error {
 			last, lastName = tw, m.Topic
 		}
 		metas[i] = msgMeta{seq: m.Seq, describe: m.Describe, written: now}
-		km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, WriterData: &metas[i]}
+		km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, Headers: s.headers, WriterData: &metas[i]}
 		size := recordSize(km)
 		if size <= tw.limit {
 			sc.add(tw, km)
