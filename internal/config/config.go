@@ -13,8 +13,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/tributary-cdc/tributary/internal/schemaregistry"
 	"github.com/tributary-cdc/tributary/internal/cluster"
+	"github.com/tributary-cdc/tributary/internal/schemaregistry"
 	_ "github.com/tributary-cdc/tributary/internal/sources" // the kinds sources[].kind can name
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform/debezium"
