@@ -69,7 +69,7 @@ func (s *Source) selectPrimary(ctx context.Context) error {
 			s.log.Warn("connected to another server of the source", "addr", a, "previous_addr", prev)
 		}
 		s.active.Store(&a)
-		s.dbMu.Lock()
+		s.dbMu.Lock(context.Background()) //nolint:errcheck // never ends
 		if s.db != nil {
 			s.db.Close(context.Background())
 		}

@@ -48,7 +48,7 @@ type Source struct {
 	active  atomic.Pointer[string]
 	version atomic.Int64
 
-	dbMu   sync.Mutex
+	dbMu   ctxMutex
 	db     *pgx.Conn // catalog queries and heartbeats
 	mu     sync.Mutex
 	cancel context.CancelFunc // of the running Stream
@@ -122,7 +122,7 @@ func (s *Source) Close() error {
 		s.cancel()
 	}
 	s.mu.Unlock()
-	s.dbMu.Lock()
+	s.dbMu.Lock(context.Background()) //nolint:errcheck // never ends
 	defer s.dbMu.Unlock()
 	if s.db != nil {
 		err := s.db.Close(context.Background())
@@ -172,7 +172,9 @@ func (s *Source) replicationConn(ctx context.Context) (*pgconn.PgConn, error) {
 // withDB runs f on the source's SQL connection, opening it on first use and
 // reopening it after a failure.
 func (s *Source) withDB(ctx context.Context, f func(*pgx.Conn) error) error {
-	s.dbMu.Lock()
+	if err := s.dbMu.Lock(ctx); err != nil {
+		return fmt.Errorf("wait for the SQL connection to %s: %w", s.addr(), err)
+	}
 	defer s.dbMu.Unlock()
 	s.mu.Lock()
 	closed := s.closed

@@ -98,7 +98,7 @@ var (
 	compatSourceSameMySQL    = []string{"connector", "name", "snapshot", "db", "sequence", "table", "server_id", "gtid", "file", "pos", "row"}
 	compatSourceSamePostgres = []string{"connector", "name", "snapshot", "db", "schema", "table", "txId", "xmin"}
 	compatSourceDiffers      = map[string]bool{ // docs/debezium.md, "Source block"
-		"version": true, "ts_ms": true, "ts_us": true, "ts_ns": true, "thread": true, "query": true, "lsn": true, "sequence": true,
+		"version": true, "ts_ms": true, "ts_us": true, "ts_ns": true, "thread": true, "query": true, "lsn": true, "sequence": true, "origin": true, "origin_lsn": true,
 	}
 	// envelope fields that are processing times (docs/debezium.md, "Envelope")
 	compatEnvelopeDiffers = map[string]bool{"ts_ms": true, "ts_us": true, "ts_ns": true}

@@ -200,7 +200,7 @@ func TestPostgresEnvelope(t *testing.T) {
 	}
 	source := `{"version":"tributary","connector":"postgresql","name":"main","ts_ms":1706745599000,"snapshot":"false",` +
 		`"db":"app","sequence":"[\"23803648\",\"23803720\"]","ts_us":1706745599000000,"ts_ns":1706745599000000000,` +
-		`"schema":"public","table":"docs","txId":7781,"lsn":23803720,"xmin":null}`
+		`"schema":"public","table":"docs","txId":7781,"lsn":23803720,"xmin":null,"origin":null,"origin_lsn":null}`
 	tests := []struct {
 		name      string
 		c         *capture.Change

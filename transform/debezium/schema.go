@@ -78,6 +78,8 @@ func sourceSchema(o Options) connectSchema {
 			field("txId", typeInt64, true),
 			field("lsn", typeInt64, true),
 			field("xmin", typeInt64, true),
+			field("origin", typeString, true),
+			field("origin_lsn", typeInt64, true),
 		)
 	} else {
 		fields = append(fields,

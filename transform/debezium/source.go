@@ -40,6 +40,11 @@ func (tc *tableCodec) sourceBlock(ev *transform.Event) (transform.Row, error) {
 			transform.Field{Name: "txId", Value: optionalInt(s.TxID)},
 			transform.Field{Name: "lsn", Value: lsn},
 			transform.Field{Name: "xmin", Value: nil},
+			// Debezium 3.5+: the replication origin of a transaction that
+			// logical replication applied; pgoutput's Origin messages are
+			// not read, so always null.
+			transform.Field{Name: "origin", Value: nil},
+			transform.Field{Name: "origin_lsn", Value: nil},
 		), nil
 	}
 	file, offset := binlogOffset(pos)
