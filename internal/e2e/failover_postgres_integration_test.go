@@ -1,0 +1,87 @@
+package e2e
+
+// PostgreSQL 18 failover on the destructive pair
+// (testenv.TakePG18FailoverPair, never the shared servers): the daemon
+// reads the primary through a failover slot, the primary is stopped in
+// immediate mode and its standby promoted, and the daemon resumes from the
+// standby's synchronised copy of the slot.
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/tributary-cdc/tributary/internal/testenv"
+)
+
+// TestPostgresFailoverUnderLoad: a write load on the primary; once the
+// standby's copy of the slot is synchronised the load goes on, the
+// primary is stopped (immediate) and the standby promoted, and the writer
+// moves to it. The daemon reconnects to the promoted server and resumes
+// from the synced slot at its checkpoint: the state rebuilt from the topic
+// equals the promoted server's table, every key's events (de-duplicated
+// by id) are in commit order, and every value a committed transaction
+// wrote is in the topic (commits are synchronous to the standby, so an
+// acknowledged commit survives the failover).
+func TestPostgresFailoverUnderLoad(t *testing.T) {
+	testenv.RequireTCP(t, "Kafka", testenv.KafkaAddr())
+	pair := testenv.TakePG18FailoverPair(t)
+	s := &pgSetup{setup: newSetup(t)}
+	testenv.Exec(t, pair.Open(t, pair.PrimaryAddr, "postgres"), "CREATE DATABASE "+s.Database)
+	s.db = pair.Open(t, pair.PrimaryAddr, s.Database)
+	testenv.Exec(t, s.db,
+		"CREATE TABLE t1 (id int PRIMARY KEY, v bigint NOT NULL)",
+		"ALTER TABLE t1 REPLICA IDENTITY FULL",
+		"GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+testenv.PGCDCUser,
+		"CREATE PUBLICATION "+s.publication()+" FOR TABLE t1")
+	createTopics(t, 3, s.pgTopic("t1"))
+	c := collect(t, 3, s.pgTopic("t1"))
+
+	src := s.pgSource(pair.PrimaryAddr, time.Second, 200*time.Millisecond) +
+		fmt.Sprintf("    failover_addrs: [%q]\n    read_timeout: 5s\n", pair.StandbyAddr)
+	d := startDaemon(t, "run", "-c", s.writeConfigWith(t, "", src))
+	keepLog(t, d)
+	d.waitStreaming(t)
+	const upsert, del = "INSERT INTO t1 VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v", "DELETE FROM t1 WHERE id = $1"
+	w := startChainWriterWith(t, s.db, 40, upsert, del)
+	w.waitCommits(t, 100)
+	pair.WaitSlotSynced(t, s.slot())
+	w.waitCommits(t, 20) // the load goes on: the synced copy is behind the last checkpoint
+
+	pair.StopPrimary(t)
+	stopped := time.Now()
+	pair.Promote(t)
+	promoted := pair.Open(t, pair.StandbyAddr, s.Database)
+	w.moveTo(promoted)
+	w.waitCommits(t, 100)
+	if err := w.finish(); err != nil {
+		t.Fatalf("writer on the promoted server: %v", err)
+	}
+
+	unique, dups := waitTopicMatches(t, c, queryState(t, promoted, "SELECT id, v FROM t1"))
+	t.Logf("%d distinct events, %d duplicates dropped by id; caught up %s after the stop", unique, dups, time.Since(stopped).Round(time.Millisecond))
+	evs, _ := c.snapshot()
+	inTopic := map[string]bool{}
+	for _, ev := range evs {
+		inTopic[string(ev.After["v"])] = true
+	}
+	var missing []string
+	for _, v := range w.ackedValues() {
+		if !inTopic[fmt.Sprint(v)] {
+			missing = append(missing, fmt.Sprint(v))
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d committed values are not in the topic, e.g. v=%s", len(missing), strings.Join(missing[:min(10, len(missing))], ", "))
+	}
+	if out := d.logs.String(); !strings.Contains(out, "connected to another server of the source") || !strings.Contains(out, pair.StandbyAddr) {
+		t.Errorf("the daemon's output does not say it moved to %s:\n%s", pair.StandbyAddr, tail(out, 2000))
+	}
+	if st := d.status(t); st.State != "streaming" {
+		t.Errorf("source state %s (%s), want streaming", st.State, st.LastError)
+	}
+	d.stop(t)
+}
