@@ -122,7 +122,12 @@ func TestPostgresFailoverResumesFromSyncedSlot(t *testing.T) {
 	p := startFailoverPair(t, true)
 	s := p.source(t)
 	last := p.streamUntilFailover(t, s, true)
-	testenv.Exec(t, p.Open(t, p.StandbyAddr, "postgres"), "INSERT INTO t VALUES (6, 6)", "UPDATE t SET v = 60 WHERE id = 6", "INSERT INTO t VALUES (7, 7)")
+	promoted := p.Open(t, p.StandbyAddr, "postgres")
+	var synced, failover bool
+	if err := promoted.QueryRow(`SELECT synced, failover FROM pg_replication_slots WHERE slot_name = 'fo_slot'`).Scan(&synced, &failover); err != nil || !synced || !failover {
+		t.Fatalf("fo_slot on the promoted server: synced %v, failover %v, err %v; want both true", synced, failover, err)
+	}
+	testenv.Exec(t, promoted, "INSERT INTO t VALUES (6, 6)", "UPDATE t SET v = 60 WHERE id = 6", "INSERT INTO t VALUES (7, 7)")
 
 	rec := &recorder{}
 	streamErr, _ := startStream(t, s, resumeAt(last.Position), rec)
