@@ -123,8 +123,16 @@ func TestPostgresFailoverWithoutSlotSyncStops(t *testing.T) {
 	d := startDaemon(t, "run", "-c", r.cfg)
 	d.waitStreaming(t)
 	w := r.startWriter(t)
+	start := d.status(t).CheckpointPosition
 	w.waitCommits(t, 50)
-	before := d.status(t).CheckpointPosition
+	// The failover comes after the daemon has delivered and checkpointed
+	// some of the load: what it must not do is go on past it silently.
+	var before string
+	testenv.Eventually(t, 30*time.Second, "events in the topic and a checkpoint past the start", func() bool {
+		evs, _ := r.c.snapshot()
+		before = d.status(t).CheckpointPosition
+		return len(evs) >= 20 && before != start
+	})
 	r.pair.StopPrimary(t)
 	r.pair.Promote(t)
 	w.moveTo(r.pair.Open(t, r.pair.StandbyAddr, r.Database))
