@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tributary-cdc/tributary/capture"
+	"github.com/tributary-cdc/tributary/capture/snapshot"
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
 
@@ -38,14 +39,18 @@ func startFailoverPair(t *testing.T, syncSlots bool) *failoverPair {
 
 // source reads the pair's database postgres from the primary, the
 // standby as failover address.
-func (p *failoverPair) source(t *testing.T) *Source {
+func (p *failoverPair) source(t *testing.T, mods ...func(*Config)) *Source {
 	t.Helper()
-	s, err := New("fo", Config{
+	cfg := Config{
 		Addr: p.PrimaryAddr, FailoverAddrs: []string{p.StandbyAddr},
 		User: testenv.PGAdminUser, Password: testenv.PGAdminPassword, Database: "postgres", SSLMode: "disable",
 		Slot: "fo_slot", Publication: "fo_pub",
 		Include: []string{"public.*"}, StatusInterval: 200 * time.Millisecond, Heartbeat: 500 * time.Millisecond,
-	}, testLogger())
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	s, err := New("fo", cfg, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,4 +168,37 @@ func TestPostgresFailoverWithoutSlotSyncIsAnError(t *testing.T) {
 	if !errors.As(err, &pe) || !errors.Is(err, ErrSlotGone) || !strings.Contains(err.Error(), "fo_slot") || !strings.Contains(err.Error(), "sync_replication_slots = on") {
 		t.Errorf("Stream = %v; want a permanent ErrSlotGone naming fo_slot and sync_replication_slots", err)
 	}
+}
+
+// TestPostgresFailoverWithoutSlotSyncResnapshotsWhenNeeded: after the same
+// failover a source with snapshot mode when_needed creates the slot on the
+// promoted server and re-reads the table, then streams its changes.
+func TestPostgresFailoverWithoutSlotSyncResnapshotsWhenNeeded(t *testing.T) {
+	p := startFailoverPair(t, false)
+	last := p.streamUntilFailover(t, p.source(t), false)
+	// Restarted with when_needed (as after the ErrSlotGone stop).
+	s := p.source(t, func(c *Config) { c.Snapshot = snapshot.Config{Mode: snapshot.WhenNeeded} })
+	rec := &recorder{}
+	streamErr, _ := startStream(t, s, resumeAt(last.Position), rec)
+	testenv.Eventually(t, 30*time.Second, "rows 1-5 re-read from the promoted server", func() bool {
+		if err := streamErr(); err != nil {
+			t.Fatalf("Stream after the failover: %v", err)
+		}
+		read := 0
+		for _, c := range rec.changesFor("t") {
+			if c.Op == capture.OpRead {
+				read++
+			}
+		}
+		return read == 5
+	})
+	testenv.Exec(t, p.Open(t, p.StandbyAddr, "postgres"), "INSERT INTO t VALUES (6, 6)")
+	testenv.Eventually(t, 30*time.Second, "the promoted server's insert", func() bool {
+		for _, c := range rec.changesFor("t") {
+			if c.Op == capture.OpCreate && fmt.Sprint(c.After[0]) == "6" {
+				return true
+			}
+		}
+		return false
+	})
 }

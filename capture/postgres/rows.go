@@ -67,8 +67,18 @@ func NewReader(name string, cfg Config) (*Reader, error) {
 }
 
 // NewReader returns a Reader for the source's server and configuration,
-// with its own connection.
-func (s *Source) NewReader() (*Reader, error) { return NewReader(s.name, s.cfg) }
+// with its own connection. It reads the server in use, which after a
+// failover is a promoted standby, not addr.
+func (s *Source) NewReader() (*Reader, error) {
+	r, err := NewReader(s.name, s.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if a := s.active.Load(); a != nil {
+		r.s.active.Store(a)
+	}
+	return r, nil
+}
 
 func newReader(s *Source) *Reader {
 	r := &Reader{s: s}
