@@ -80,6 +80,31 @@ func (s *Source) selectPrimary(ctx context.Context) error {
 	return fmt.Errorf("no primary among sources[%s].addr and failover_addrs: %w", s.name, errors.Join(errs...))
 }
 
+// openDB opens the SQL connection. A table reader with failover_addrs
+// (readsPrimary) connects to the first candidate not in recovery, as
+// Stream does, so that after a failover it reads the promoted server, not
+// a dead or demoted addr; otherwise it is the server in use.
+func (s *Source) openDB(ctx context.Context) (*pgx.Conn, error) {
+	if !s.readsPrimary || len(s.cfg.FailoverAddrs) == 0 {
+		return s.connectPgx(ctx)
+	}
+	var errs []error
+	for _, a := range s.candidates() {
+		conn, inRecovery, err := s.probe(ctx, a)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", a, err))
+		case inRecovery:
+			conn.Close(context.Background())
+			errs = append(errs, fmt.Errorf("%s: a standby (in recovery)", a))
+		default:
+			s.active.Store(&a)
+			return conn, nil
+		}
+	}
+	return nil, fmt.Errorf("no primary among sources[%s].addr and failover_addrs: %w", s.name, errors.Join(errs...))
+}
+
 // probe connects to addr and asks whether it is in recovery.
 func (s *Source) probe(ctx context.Context, addr string) (*pgx.Conn, bool, error) {
 	cfg, err := s.pgxConfigFor(addr)

@@ -152,6 +152,18 @@ func TestPostgresFailoverResumesFromSyncedSlot(t *testing.T) {
 	if s.addr() != p.StandbyAddr {
 		t.Errorf("source uses %s, want the promoted standby %s", s.addr(), p.StandbyAddr)
 	}
+	// A table reader of the source (verify, the accuracy monitor) reads
+	// the promoted server too.
+	r, err := NewReader("fo", s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if tables, err := r.Tables(ctx); err != nil || len(tables) != 1 || r.s.addr() != p.StandbyAddr {
+		t.Errorf("table reader after the failover: tables %v, err %v, server %s; want public.t on %s", tables, err, r.s.addr(), p.StandbyAddr)
+	}
 }
 
 // TestPostgresFailoverWithoutSlotSyncIsAnError: the standby ran without

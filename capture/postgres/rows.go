@@ -57,12 +57,14 @@ type rowTable struct {
 
 // NewReader returns a Reader for source name (used in messages and the
 // application_name) with configuration cfg (defaults are applied). It does
-// not connect until the first query.
+// not connect until the first query; with failover_addrs it connects to
+// the first of addr and failover_addrs that is not in recovery.
 func NewReader(name string, cfg Config) (*Reader, error) {
 	s, err := New(name, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
+	s.readsPrimary = true
 	return newReader(s), nil
 }
 
