@@ -80,6 +80,31 @@ func (s *Source) selectPrimary(ctx context.Context) error {
 	return fmt.Errorf("no primary among sources[%s].addr and failover_addrs: %w", s.name, errors.Join(errs...))
 }
 
+// openDB opens the SQL connection. A table reader with failover_addrs
+// (readsPrimary) connects to the first candidate not in recovery, as
+// Stream does, so that after a failover it reads the promoted server, not
+// a dead or demoted addr; otherwise it is the server in use.
+func (s *Source) openDB(ctx context.Context) (*pgx.Conn, error) {
+	if !s.readsPrimary || len(s.cfg.FailoverAddrs) == 0 {
+		return s.connectPgx(ctx)
+	}
+	var errs []error
+	for _, a := range s.candidates() {
+		conn, inRecovery, err := s.probe(ctx, a)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", a, err))
+		case inRecovery:
+			conn.Close(context.Background())
+			errs = append(errs, fmt.Errorf("%s: a standby (in recovery)", a))
+		default:
+			s.active.Store(&a)
+			return conn, nil
+		}
+	}
+	return nil, fmt.Errorf("no primary among sources[%s].addr and failover_addrs: %w", s.name, errors.Join(errs...))
+}
+
 // probe connects to addr and asks whether it is in recovery.
 func (s *Source) probe(ctx context.Context, addr string) (*pgx.Conn, bool, error) {
 	cfg, err := s.pgxConfigFor(addr)
@@ -127,6 +152,10 @@ type standbyView struct {
 	InRecovery                        bool
 	HotStandbyFeedback, SyncSlots     string
 	SlotExists, SlotSynced, SlotValid bool
+	// SlotTemporary: the copy is not persisted yet. The slot sync worker
+	// keeps a new copy temporary until the primary's slot has passed the
+	// standby's own restart_lsn and catalog_xmin; a promotion drops it.
+	SlotTemporary bool
 }
 
 // failoverWarnings judges a failover-ready pair: the primary's
@@ -148,6 +177,8 @@ func failoverWarnings(slot, primaryAddr, synchronizedStandbySlots string, standb
 			w = append(w, fmt.Sprintf("standby %s has hot_standby_feedback=%s: slot synchronisation needs it on — set hot_standby_feedback = on on the standby", sb.Addr, orUnset(sb.HotStandbyFeedback)))
 		case !sb.SlotExists || !sb.SlotSynced:
 			w = append(w, fmt.Sprintf("standby %s has no synchronised copy of slot %s yet (synced = false or missing): promoting it now would lose the slot — check sync_replication_slots and primary_conninfo's dbname there", sb.Addr, slot))
+		case sb.SlotTemporary:
+			w = append(w, fmt.Sprintf("standby %s's copy of slot %s is still temporary (not yet persisted: the slot on the primary has not passed the standby's restart_lsn and catalog_xmin; it does once Tributary confirms past a running-transactions record): promoting it now would lose the slot", sb.Addr, slot))
 		case !sb.SlotValid:
 			w = append(w, fmt.Sprintf("standby %s's copy of slot %s is invalidated: promoting it would lose the slot", sb.Addr, slot))
 		}
@@ -188,8 +219,9 @@ func (s *Source) checkFailoverReady(ctx context.Context) {
 		err = conn.QueryRow(qctx, `SELECT current_setting('hot_standby_feedback'), current_setting('sync_replication_slots', true),
 				EXISTS (SELECT 1 FROM pg_replication_slots s WHERE slot_name = $1),
 				COALESCE((SELECT (to_jsonb(s)->>'synced')::bool FROM pg_replication_slots s WHERE slot_name = $1), false),
-				COALESCE((SELECT wal_status <> 'lost' AND to_jsonb(s)->>'invalidation_reason' IS NULL FROM pg_replication_slots s WHERE slot_name = $1), false)`,
-			s.cfg.Slot).Scan(&v.HotStandbyFeedback, &v.SyncSlots, &v.SlotExists, &v.SlotSynced, &v.SlotValid)
+				COALESCE((SELECT wal_status <> 'lost' AND to_jsonb(s)->>'invalidation_reason' IS NULL FROM pg_replication_slots s WHERE slot_name = $1), false),
+				COALESCE((SELECT temporary FROM pg_replication_slots s WHERE slot_name = $1), false)`,
+			s.cfg.Slot).Scan(&v.HotStandbyFeedback, &v.SyncSlots, &v.SlotExists, &v.SlotSynced, &v.SlotValid, &v.SlotTemporary)
 		cancel()
 		conn.Close(context.Background())
 		if err != nil {

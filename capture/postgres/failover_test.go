@@ -47,6 +47,7 @@ func TestFailoverWarnings(t *testing.T) {
 		{"sb", mod(func(v *standbyView) { v.HotStandbyFeedback = "off" }), "hot_standby_feedback=off"},
 		{"sb", mod(func(v *standbyView) { v.SlotSynced = false }), "no synchronised copy of slot s1"},
 		{"sb", mod(func(v *standbyView) { v.SlotValid = false }), "copy of slot s1 is invalidated"},
+		{"sb", mod(func(v *standbyView) { v.SlotTemporary = true }), "copy of slot s1 is still temporary"},
 		{"sb", mod(func(v *standbyView) { v.InRecovery = false }), "is not a standby"},
 	}
 	for _, tt := range tests {

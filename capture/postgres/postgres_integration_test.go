@@ -387,7 +387,12 @@ func TestPreflight(t *testing.T) {
 
 	// Missing slot with create_slot off.
 	s = testSource(t, name, func(c *Config) { c.CreateSlot = ptr(false) })
-	wantPermanent("no slot", run(s, ""), ErrPreflight, "create_slot is off", "SELECT pg_create_logical_replication_slot('"+s.cfg.Slot+"', 'pgoutput');")
+	// On 17+ the statement makes a failover slot (failover => true).
+	wantCreate := "SELECT pg_create_logical_replication_slot('" + s.cfg.Slot + "', 'pgoutput');"
+	if pgServer(t).Version != "15" {
+		wantCreate = "SELECT pg_create_logical_replication_slot('" + s.cfg.Slot + "', 'pgoutput', failover => true);"
+	}
+	wantPermanent("no slot", run(s, ""), ErrPreflight, "create_slot is off", wantCreate)
 
 	// Resuming from before the slot's confirmed_flush_lsn.
 	s = testSource(t, name, nil) // publication pub_<db> created above

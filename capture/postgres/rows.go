@@ -57,18 +57,30 @@ type rowTable struct {
 
 // NewReader returns a Reader for source name (used in messages and the
 // application_name) with configuration cfg (defaults are applied). It does
-// not connect until the first query.
+// not connect until the first query; with failover_addrs it connects to
+// the first of addr and failover_addrs that is not in recovery.
 func NewReader(name string, cfg Config) (*Reader, error) {
 	s, err := New(name, cfg, nil)
 	if err != nil {
 		return nil, err
 	}
+	s.readsPrimary = true
 	return newReader(s), nil
 }
 
 // NewReader returns a Reader for the source's server and configuration,
-// with its own connection.
-func (s *Source) NewReader() (*Reader, error) { return NewReader(s.name, s.cfg) }
+// with its own connection. It reads the server in use, which after a
+// failover is a promoted standby, not addr.
+func (s *Source) NewReader() (*Reader, error) {
+	r, err := NewReader(s.name, s.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if a := s.active.Load(); a != nil {
+		r.s.active.Store(a)
+	}
+	return r, nil
+}
 
 func newReader(s *Source) *Reader {
 	r := &Reader{s: s}

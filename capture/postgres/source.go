@@ -47,6 +47,9 @@ type Source struct {
 	// server_version_num, read by checkServer.
 	active  atomic.Pointer[string]
 	version atomic.Int64
+	// readsPrimary: a table reader's connection goes to the first
+	// candidate not in recovery (openDB).
+	readsPrimary bool
 
 	dbMu   ctxMutex
 	db     *pgx.Conn // catalog queries and heartbeats
@@ -183,7 +186,7 @@ func (s *Source) withDB(ctx context.Context, f func(*pgx.Conn) error) error {
 		return errors.New("source is closed")
 	}
 	if s.db == nil || s.db.IsClosed() {
-		db, err := s.connectPgx(ctx)
+		db, err := s.openDB(ctx)
 		if err != nil {
 			return fmt.Errorf("connect to %s/%s: %w", s.addr(), s.cfg.Database, err)
 		}

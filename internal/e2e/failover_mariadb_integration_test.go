@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,16 +54,29 @@ func (r *failoverRig) config(t *testing.T, addr, extra string) string {
 // of the key's previous event. It writes to the primary until that fails,
 // then, once moved, to the promoted server.
 type chainWriter struct {
-	db      atomic.Pointer[sql.DB]
-	moved   chan struct{}
-	n       int64
-	commits atomic.Int64
+	db          atomic.Pointer[sql.DB]
+	upsert, del string // statements of (id, v) and (id)
+	moved       chan struct{}
+	n           int64
+	commits     atomic.Int64
+	// acked are the v values of upserts whose transaction committed.
+	ackedMu sync.Mutex
+	acked   []int64
 	done    chan error
 	stop    chan struct{}
 }
 
+// startChainWriter writes to MariaDB's database.t1.
 func startChainWriter(t *testing.T, db *sql.DB, database string, keys int) *chainWriter {
-	w := &chainWriter{moved: make(chan struct{}), done: make(chan error, 1), stop: make(chan struct{})}
+	return startChainWriterWith(t, db, keys,
+		fmt.Sprintf("INSERT INTO %s.t1 VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)", database),
+		fmt.Sprintf("DELETE FROM %s.t1 WHERE id = ?", database))
+}
+
+// startChainWriterWith writes with the given upsert (id, v) and delete
+// (id) statements.
+func startChainWriterWith(t *testing.T, db *sql.DB, keys int, upsert, del string) *chainWriter {
+	w := &chainWriter{upsert: upsert, del: del, moved: make(chan struct{}), done: make(chan error, 1), stop: make(chan struct{})}
 	w.db.Store(db)
 	rng := rand.New(rand.NewPCG(16, 7))
 	go func() {
@@ -73,7 +87,7 @@ func startChainWriter(t *testing.T, db *sql.DB, database string, keys int) *chai
 				return
 			default:
 			}
-			if err := w.txn(database, rng, keys); err != nil {
+			if err := w.txn(rng, keys); err != nil {
 				select {
 				case <-w.moved: // an error on the promoted server is real
 					w.done <- err
@@ -88,20 +102,22 @@ func startChainWriter(t *testing.T, db *sql.DB, database string, keys int) *chai
 	return w
 }
 
-func (w *chainWriter) txn(database string, rng *rand.Rand, keys int) error {
+func (w *chainWriter) txn(rng *rand.Rand, keys int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	tx, err := w.db.Load().BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
+	var upserted []int64
 	for i, n := 0, 1+rng.IntN(3); i < n; i++ {
 		w.n++
 		id := 1 + rng.IntN(keys)
-		q := fmt.Sprintf("INSERT INTO %s.t1 VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)", database)
-		args := []any{id, w.n}
+		q, args := w.upsert, []any{id, w.n}
 		if rng.IntN(5) == 0 {
-			q, args = fmt.Sprintf("DELETE FROM %s.t1 WHERE id = ?", database), []any{id}
+			q, args = w.del, []any{id}
+		} else {
+			upserted = append(upserted, w.n)
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			tx.Rollback()
@@ -111,8 +127,18 @@ func (w *chainWriter) txn(database string, rng *rand.Rand, keys int) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	w.ackedMu.Lock()
+	w.acked = append(w.acked, upserted...)
+	w.ackedMu.Unlock()
 	w.commits.Add(1)
 	return nil
+}
+
+// ackedValues are the v values written by committed transactions.
+func (w *chainWriter) ackedValues() []int64 {
+	w.ackedMu.Lock()
+	defer w.ackedMu.Unlock()
+	return append([]int64(nil), w.acked...)
 }
 
 // moveTo sends the writer to the promoted server.
@@ -180,10 +206,16 @@ func topicState(t *testing.T, c *collector) (state map[string]string, unique, du
 	return state, len(uniq), dups, chainErrs
 }
 
-// tableState is the table t1 on db as id → v.
+// tableState is the table database.t1 on db (MariaDB) as id → v.
 func tableState(t *testing.T, db *sql.DB, database string) map[string]string {
 	t.Helper()
-	rows, err := db.Query("SELECT id, v FROM " + database + ".t1")
+	return queryState(t, db, "SELECT id, v FROM "+database+".t1")
+}
+
+// queryState is what query (id, v rows) returns as id → v.
+func queryState(t *testing.T, db *sql.DB, query string) map[string]string {
+	t.Helper()
+	rows, err := db.Query(query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,17 +253,23 @@ func stateDiff(want, got map[string]string) []string {
 // table on db, and checks every key's chain.
 func (r *failoverRig) waitTopicState(t *testing.T, db *sql.DB) (unique, dups int) {
 	t.Helper()
-	want := tableState(t, db, r.Database)
+	return waitTopicMatches(t, r.c, tableState(t, db, r.Database))
+}
+
+// waitTopicMatches waits until the state rebuilt from c's topic equals
+// want (id → v), and checks every key's chain.
+func waitTopicMatches(t *testing.T, c *collector, want map[string]string) (unique, dups int) {
+	t.Helper()
 	var diff, chain []string
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var got map[string]string
-		got, unique, dups, chain = topicState(t, r.c)
+		got, unique, dups, chain = topicState(t, c)
 		if diff = stateDiff(want, got); len(diff) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			r.logKeyEvents(t, diff)
+			logKeyEvents(t, c, diff)
 			t.Fatalf("the state rebuilt from the topic differs from the promoted server's table in %d keys, e.g.:\n%s", len(diff), strings.Join(diff[:min(10, len(diff))], "\n"))
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -243,14 +281,14 @@ func (r *failoverRig) waitTopicState(t *testing.T, db *sql.DB) (unique, dups int
 }
 
 // logKeyEvents logs every event (duplicates too) of the keys in diff.
-func (r *failoverRig) logKeyEvents(t *testing.T, diff []string) {
+func logKeyEvents(t *testing.T, c *collector, diff []string) {
 	t.Helper()
 	keys := map[string]bool{}
 	for _, d := range diff {
 		k, _, _ := strings.Cut(strings.TrimPrefix(d, "id "), ":")
 		keys[k] = true
 	}
-	evs, _ := r.c.snapshot()
+	evs, _ := c.snapshot()
 	ids := map[string]bool{}
 	for _, ev := range evs {
 		if keys[string(ev.Key["id"])] {
