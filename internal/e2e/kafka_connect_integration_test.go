@@ -126,3 +126,11 @@ func createPGDatabase(t *testing.T, name string) *sql.DB {
 	})
 	return target
 }
+
+// The same through format avro with Debezium's envelope, read by
+// Apicurio's Avro converter through the test bed's registry.
+func TestKafkaConnectJDBCSinkAvroMariaDBToPostgres(t *testing.T) {
+	url := testenv.RegistryURL(t)
+	src := "    format: avro\n    avro: {envelope: debezium}\n    debezium: {connector: mariadb}\n"
+	runJDBCSinkScenario(t, avroRegistryBlock(url), src, apicurioConverter(t))
+}

@@ -193,3 +193,44 @@ func (p *connectProc) stop() {
 		<-p.waited
 	}
 }
+
+var (
+	connectAvroOnce    sync.Once
+	connectAvroPlugins string
+	connectAvroErr     error
+)
+
+// apicurioConverter reads Avro in the Confluent wire format (magic byte,
+// 4-byte id) through Apicurio's converter, loaded from its own plugin
+// directory. Apicurio's Confluent-compatible API hands out content ids, so
+// the converter looks ids up as content ids, in the registry's v2 API.
+func apicurioConverter(t *testing.T) connectConverter {
+	t.Helper()
+	testenv.RegistryURL(t)
+	connectAvroOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, connectScript, "build-avro").Output()
+		if err != nil {
+			msg := ""
+			if ee, ok := err.(*exec.ExitError); ok {
+				msg = string(ee.Stderr)
+			}
+			connectAvroErr = fmt.Errorf("%s build-avro: %v\n%s", connectScript, err, msg)
+		}
+		connectAvroPlugins = strings.TrimSpace(string(out))
+	})
+	if connectAvroErr != nil {
+		t.Fatal(connectAvroErr)
+	}
+	conv := connectConverter{"plugin.path": connectAvroPlugins}
+	for _, side := range []string{"key", "value"} {
+		p := side + ".converter"
+		conv[p] = "io.apicurio.registry.utils.converter.AvroConverter"
+		conv[p+".apicurio.registry.url"] = "http://" + testenv.RegistryAddr() + "/apis/registry/v2"
+		conv[p+".apicurio.registry.as-confluent"] = "true"
+		conv[p+".apicurio.registry.use-id"] = "contentId"
+		conv[p+".apicurio.registry.headers.enabled"] = "false"
+	}
+	return conv
+}
