@@ -94,15 +94,18 @@ func runJDBCSinkScenario(t *testing.T, topLevel, srcBlock string, conv connectCo
 		t.Fatalf("the source table has %d rows, want 19:\n%s", n, want)
 	}
 	var got string
+	defer func() {
+		if t.Failed() {
+			t.Logf("PostgreSQL:\n%s\nsource:\n%s", got, want)
+		}
+	}()
 	testenv.Eventually(t, 90*time.Second, "the JDBC sink's PostgreSQL table to equal the source table", func() bool {
 		d.requireRunning(t)
 		connect.alive(t)
 		got = jdbcSinkRows(target, "t", "TEXT")
 		return got == want
 	})
-	if t.Failed() {
-		t.Logf("PostgreSQL:\n%s\nsource:\n%s", got, want)
-	}
+	t.Logf("the sink's table: %s", pgColumnTypes(t, target, "t"))
 	d.stop(t)
 }
 
@@ -133,4 +136,23 @@ func TestKafkaConnectJDBCSinkAvroMariaDBToPostgres(t *testing.T) {
 	url := testenv.RegistryURL(t)
 	src := "    format: avro\n    avro: {envelope: debezium}\n    debezium: {connector: mariadb}\n"
 	runJDBCSinkScenario(t, avroRegistryBlock(url), src, apicurioConverter(t))
+}
+
+// pgColumnTypes lists table's columns as name:type, in column order.
+func pgColumnTypes(t *testing.T, db *sql.DB, table string) string {
+	t.Helper()
+	r, err := db.Query("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position", table)
+	if err != nil {
+		t.Fatalf("columns of %s: %v", table, err)
+	}
+	defer r.Close()
+	var cols []string
+	for r.Next() {
+		var name, typ string
+		if err := r.Scan(&name, &typ); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, name+":"+typ)
+	}
+	return strings.Join(cols, " ")
 }
