@@ -391,7 +391,11 @@ func (cr *clusterRig) checkpointRecords(t *testing.T) []cluster.Record {
 // would resume from it.
 func (cr *clusterRig) clusterCheckpoints(t *testing.T) map[string]cluster.Record {
 	t.Helper()
-	client := &kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr())}
+	// A transport of its own: the default one caches metadata for
+	// seconds, and would not know a checkpoint topic created meanwhile.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr()), Transport: tr}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	recs, err := cluster.ReadRecords(ctx, client, cr.checkpointTopic())

@@ -30,10 +30,10 @@ func TestClusterSnapshotResumesOnNewOwner(t *testing.T) {
 	// kill its owner after a few chunks, short enough for a lean test.
 	cr.blocks = append(cr.blocks, r.source(testenv.PGAddr(), 200*time.Millisecond)+
 		"    snapshot: {mode: never, chunk_size: 500, rows_per_second: 4000}\n")
-	cr.prefer(0, "m1")
 	cfg1 := cr.writeConfig(t, "m1")
 	m1 := startDaemon(t, "run", "-c", cfg1)
 	keepLog(t, m1)
+	waitOwned(t, 60*time.Second, map[*daemon]int{m1: 1}) // first: sticky assignment keeps it there
 	m2 := startDaemon(t, "run", "-c", cr.writeConfig(t, "m2"))
 	keepLog(t, m2)
 	waitOwned(t, 60*time.Second, map[*daemon]int{m1: 1, m2: 0})
