@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-cdc/tributary/internal/encode"
 	"github.com/tributary-cdc/tributary/internal/metrics"
 	"github.com/tributary-cdc/tributary/internal/schemaregistry"
+	"github.com/tributary-cdc/tributary/internal/verify"
 	kafkasink "github.com/tributary-cdc/tributary/sink/kafka"
 	"github.com/tributary-cdc/tributary/transform/mapping"
 )
@@ -23,18 +24,31 @@ import (
 // checkpoints.dir: a Badger store of its own beside the checkpoints.
 func accuracyDir(cfg *config.Config) string { return filepath.Join(cfg.Checkpoints.Dir, "accuracy") }
 
+// sourceMonitor is one source's accuracy monitor (*accuracy.Monitor).
+type sourceMonitor interface {
+	Run(ctx context.Context) error
+	Check(ctx context.Context, tables [][2]string) (verify.Report, error)
+}
+
 // accuracyMonitors are the running daemon's monitors, by source.
 type accuracyMonitors struct {
 	store    *accuracy.Store
 	readers  []capture.TableReader
-	monitors map[string]*accuracy.Monitor
+	monitors map[string]sourceMonitor
+	reg      *metrics.Registry
+
+	// In cluster mode (clustered) a monitor runs only while its source
+	// runs on this member (runOwned); running names those sources.
+	clustered bool
+	mu        sync.Mutex
+	running   map[string]bool
 }
 
 // startAccuracy builds a monitor for every source with accuracy.enabled;
 // none when no source enables it. Close releases the store and readers
 // after the monitors' Run returned.
 func startAccuracy(cfg *config.Config, reg *metrics.Registry, mapper *mapping.Mapper, registry *schemaregistry.Client, logger *slog.Logger) (*accuracyMonitors, error) {
-	am := &accuracyMonitors{monitors: map[string]*accuracy.Monitor{}}
+	am := &accuracyMonitors{monitors: map[string]sourceMonitor{}, reg: reg, clustered: cfg.Cluster != nil, running: map[string]bool{}}
 	var conn *kafkasink.Connection
 	for _, sc := range cfg.Sources {
 		if !sc.Accuracy.Enabled {
@@ -86,7 +100,8 @@ func deliveredUpTo(m *metrics.Source) func() time.Time {
 	return func() time.Time { return m.Status().CheckpointCommitTime }
 }
 
-// Run runs every monitor until ctx is done. A monitor never stops capture.
+// Run runs every monitor until ctx is done (a single daemon: it runs every
+// source). A monitor never stops capture.
 func (am *accuracyMonitors) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, m := range am.monitors {
@@ -97,6 +112,52 @@ func (am *accuracyMonitors) Run(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+// runOwned runs a source this cluster member was given: run (its
+// pipeline) and, beside it, the source's accuracy monitor, stopped when run
+// returns. A standby runs no monitor: it would read the source tables once
+// more per member, and compare them with digests its idle follower does not
+// keep up to date nor its checkpoint bound (the owner's is the one
+// re-checks wait for). Its results leave /status and the metrics with it,
+// so that only the owner reports them.
+func (am *accuracyMonitors) runOwned(ctx context.Context, source string, run func(context.Context) error) error {
+	m, ok := am.monitors[source]
+	if !ok {
+		return run(ctx)
+	}
+	mctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	am.setRunning(source, true)
+	go func() { defer close(done); _ = m.Run(mctx) }()
+	defer func() {
+		stop()
+		<-done
+		am.setRunning(source, false)
+		am.reg.Source(source).Accuracy().Reset()
+	}()
+	return run(ctx)
+}
+
+func (am *accuracyMonitors) setRunning(source string, on bool) {
+	am.mu.Lock()
+	defer am.mu.Unlock()
+	if on {
+		am.running[source] = true
+	} else {
+		delete(am.running, source)
+	}
+}
+
+// ownedHere says whether the source's monitor runs on this daemon: always
+// for a single daemon, while the member owns the source in a cluster.
+func (am *accuracyMonitors) ownedHere(source string) bool {
+	if !am.clustered {
+		return true
+	}
+	am.mu.Lock()
+	defer am.mu.Unlock()
+	return am.running[source]
 }
 
 // Close releases the readers and the store.
@@ -120,6 +181,9 @@ func (am *accuracyMonitors) verifyRequests(names []string) admin.VerifyFunc {
 				}
 			}
 			return nil, fmt.Errorf("%w: %s", admin.ErrUnknownSource, source)
+		}
+		if !am.ownedHere(source) {
+			return nil, fmt.Errorf("%w: source %s runs on another member of the cluster (GET /cluster names the owner); its accuracy monitor answers there", admin.ErrUnavailable, source)
 		}
 		ids := make([][2]string, 0, len(tables))
 		for _, t := range tables {

@@ -131,9 +131,10 @@ func cmdRun(args []string, stderr io.Writer) error {
 	var ckpts checkpoints.Store = store
 	var node *clusterNode
 	byName := map[string]*pipeline.Pipeline{} // filled before the member runs
+	var monitors *accuracyMonitors            // set before the member runs too
 	if cfg.Cluster != nil {
 		runSource := func(ctx context.Context, source string) error {
-			err := byName[source].Run(ctx)
+			err := monitors.runOwned(ctx, source, byName[source].Run)
 			if err == nil {
 				reg.Source(source).SetState(metrics.StateStandby, nil)
 			}
@@ -160,17 +161,19 @@ func cmdRun(args []string, stderr io.Writer) error {
 		logSourceSummary(logger, cfg, sc)
 	}
 	adm.OnSnapshot(snapshotRequests(sourceNames(cfg), pipes)) // POST /snapshot
-	monitors, err := startAccuracy(cfg, reg, mapper, registry, logger)
-	if err != nil {
+	if monitors, err = startAccuracy(cfg, reg, mapper, registry, logger); err != nil {
 		return err
 	}
 	defer monitors.Close()
 	adm.OnVerify(monitors.verifyRequests(sourceNames(cfg))) // POST /verify
-	// The monitors end with the daemon, also when every source stopped.
-	monitorCtx, stopMonitors := context.WithCancel(ctx)
-	monitorsDone := make(chan struct{})
-	go func() { defer close(monitorsDone); monitors.Run(monitorCtx) }()
-	defer func() { stopMonitors(); <-monitorsDone }()
+	if node == nil {
+		// The monitors end with the daemon, also when every source
+		// stopped. A cluster member runs each beside its source instead.
+		monitorCtx, stopMonitors := context.WithCancel(ctx)
+		monitorsDone := make(chan struct{})
+		go func() { defer close(monitorsDone); monitors.Run(monitorCtx) }()
+		defer func() { stopMonitors(); <-monitorsDone }()
+	}
 	logger.Info("tributary running", "sources", len(pipes), "pid", os.Getpid(), "admin", adm.Addr(), "kafka", cfg.Kafka.Protocol())
 	if bars != nil {
 		reporters := make([]capture.SnapshotReporter, len(pipes))

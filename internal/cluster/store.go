@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"sync"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/tributary-cdc/tributary/checkpoints"
 )
@@ -27,13 +30,60 @@ type Store struct {
 	topic      string
 	memberName string
 	logger     *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]int // source → epoch of its record being written
 }
 
 // NewStore returns the cluster's checkpoint store over local. client reads
 // the topic; writer writes it (synchronously, acks=all).
 func NewStore(local checkpoints.Store, fence Fence, client *kafka.Client, writer *kafka.Writer, topic, memberName string, logger *slog.Logger) *Store {
-	return &Store{local: local, fence: fence, client: client, writer: writer, topic: topic, memberName: memberName,
-		logger: logger.With("component", "cluster-checkpoints")}
+	s := &Store{local: local, fence: fence, client: client, writer: writer, topic: topic, memberName: memberName,
+		logger: logger.With("component", "cluster-checkpoints"), pending: map[string]int{}}
+	next := writer.Transport
+	if next == nil {
+		next = kafka.DefaultTransport
+	}
+	writer.Transport = &gatedTransport{next: next, gate: s.gate}
+	return s
+}
+
+// gatedTransport asks the fence once more right before a produce request
+// leaves: a member frozen between write's check and the request (SIGSTOP,
+// a long GC pause) must not send the record after it resumed, when its
+// lease has lapsed and another member may own the source.
+type gatedTransport struct {
+	next kafka.RoundTripper
+	gate func() error
+}
+
+func (g *gatedTransport) RoundTrip(ctx context.Context, addr net.Addr, req kafka.Request) (kafka.Response, error) {
+	if req.ApiKey() == protocol.Produce {
+		if err := g.gate(); err != nil {
+			return nil, err
+		}
+	}
+	return g.next.RoundTrip(ctx, addr, req)
+}
+
+// gate refuses a produce request while any record being written belongs
+// to a source this member no longer owns under the record's epoch. One
+// request may carry several sources' records; all are refused then (their
+// commits fail and their pipelines retry), which only happens when the
+// member is being fenced.
+func (s *Store) gate() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for source, epoch := range s.pending {
+		e, err := s.fence.Check(source)
+		if err != nil {
+			return err
+		}
+		if e != epoch {
+			return fmt.Errorf("source %s: %w: epoch %d is over (now %d)", source, ErrFenced, epoch, e)
+		}
+	}
+	return nil
 }
 
 // Load returns the source's winning record in the topic. When the topic
@@ -85,7 +135,14 @@ func (s *Store) write(ctx context.Context, source string, cp checkpoints.Checkpo
 	if err != nil {
 		return err
 	}
-	if err := s.writer.WriteMessages(ctx, kafka.Message{Key: []byte(source), Value: value}); err != nil {
+	s.mu.Lock()
+	s.pending[source] = epoch
+	s.mu.Unlock()
+	err = s.writer.WriteMessages(ctx, kafka.Message{Key: []byte(source), Value: value})
+	s.mu.Lock()
+	delete(s.pending, source)
+	s.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("write checkpoint of %s to %s: %w", source, s.topic, err)
 	}
 	return nil

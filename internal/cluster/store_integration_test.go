@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func newTestStore(t *testing.T, fence Fence) (*Store, checkpoints.Store, string,
 	if err := EnsureTopic(ctx, client, topic, 1); err != nil {
 		t.Fatal(err)
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(testenv.KafkaAddr()), Topic: topic, Transport: transport, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	w := &kafka.Writer{Addr: kafka.TCP(testenv.KafkaAddr()), Topic: topic, Transport: transport, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, MaxAttempts: 3}
 	s := NewStore(local, fence, client, w, topic, "m", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(func() { s.Close() })
 	return s, local, topic, client
@@ -90,6 +91,39 @@ func TestStoreMigratesOnceAndHighestEpochWins(t *testing.T) {
 	}
 	if _, err := s.Load(ctx, "b"); !errors.Is(err, checkpoints.ErrNotFound) {
 		t.Fatalf("load of a source never committed: %v", err)
+	}
+}
+
+// lapsingFence owns source at epoch 1 for its first checks, then never.
+type lapsingFence struct {
+	source string
+	checks atomic.Int32
+	allow  int32
+}
+
+func (f *lapsingFence) Check(s string) (int, error) {
+	if s == f.source && f.checks.Add(1) <= f.allow {
+		return 1, nil
+	}
+	return 0, ErrFenced
+}
+func (f *lapsingFence) MemberID() string { return "member-1" }
+
+// A member whose lease lapses after Commit checked the fence but before the
+// record left (frozen in between) sends nothing: the produce request asks
+// the fence again.
+func TestStoreAsksTheFenceRightBeforeTheWrite(t *testing.T) {
+	ctx := context.Background()
+	fence := &lapsingFence{source: "a", allow: 2} // Commit's check and write's
+	s, _, topic, client := newTestStore(t, fence)
+	if err := s.Commit(ctx, "a", checkpoints.Checkpoint{Position: "late"}); err == nil {
+		t.Fatal("a commit whose lease lapsed before the request left was written")
+	}
+	if fence.checks.Load() < 3 {
+		t.Fatalf("the fence was asked %d times, not again before the produce request", fence.checks.Load())
+	}
+	if recs, err := ReadRecords(ctx, client, topic); err != nil || len(recs) != 0 {
+		t.Fatalf("topic after a lapsed commit = %+v, %v; want nothing", recs, err)
 	}
 }
 

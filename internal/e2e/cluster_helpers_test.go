@@ -164,23 +164,29 @@ func (d *daemon) streamingSources() ([]string, bool) {
 }
 
 // ownerWatch samples every member's /cluster and /status in the
-// background: who owns each source, how often a source changed owner, and
-// any moment at which two members claimed or streamed one source.
+// background: who owns each source, how often a source changed owner, any
+// moment at which two members claimed or streamed one source, and every
+// pause of a source (a span of samples in which no member streamed it).
 type ownerWatch struct {
-	members map[string]*daemon
-	stop    chan struct{}
-	done    chan struct{}
+	stop chan struct{}
+	done chan struct{}
 
 	mu       sync.Mutex
+	members  map[string]*daemon
 	owner    map[string]string // source → member name, last seen
 	moves    map[string]int
 	overlaps []string
 	samples  int
+	// pausedSince is when each source was last seen streaming nowhere
+	// (absent: it streams); pauses are the finished pauses.
+	pausedSince map[string]time.Time
+	pauses      map[string][]time.Duration
 }
 
 func watchOwners(members map[string]*daemon) *ownerWatch {
-	w := &ownerWatch{members: members, stop: make(chan struct{}), done: make(chan struct{}),
-		owner: map[string]string{}, moves: map[string]int{}}
+	w := &ownerWatch{members: maps.Clone(members), stop: make(chan struct{}), done: make(chan struct{}),
+		owner: map[string]string{}, moves: map[string]int{},
+		pausedSince: map[string]time.Time{}, pauses: map[string][]time.Duration{}}
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(200 * time.Millisecond)
@@ -197,9 +203,20 @@ func watchOwners(members map[string]*daemon) *ownerWatch {
 	return w
 }
 
+// replace makes the watch sample member name's new process d (a restart).
+func (w *ownerWatch) replace(name string, d *daemon) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.members[name] = d
+}
+
 func (w *ownerWatch) sample() {
+	w.mu.Lock()
+	members := maps.Clone(w.members)
+	w.mu.Unlock()
 	claims := map[string][]string{} // source → members owning or streaming it
-	for name, d := range w.members {
+	streamed := map[string]bool{}
+	for name, d := range members {
 		st, ok := d.clusterState()
 		if !ok {
 			continue
@@ -209,14 +226,26 @@ func (w *ownerWatch) sample() {
 			claims[s] = append(claims[s], name)
 		}
 		for _, s := range streaming {
+			streamed[s] = true
 			if !slices.Contains(claims[s], name) {
 				claims[s] = append(claims[s], name)
 			}
 		}
 	}
+	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.samples++
+	for s := range w.owner { // every source seen once
+		since, paused := w.pausedSince[s]
+		switch {
+		case !streamed[s] && !paused:
+			w.pausedSince[s] = now
+		case streamed[s] && paused:
+			w.pauses[s] = append(w.pauses[s], now.Sub(since).Round(100*time.Millisecond))
+			delete(w.pausedSince, s)
+		}
+	}
 	for s, names := range claims {
 		if len(names) > 1 {
 			slices.Sort(names)
@@ -241,6 +270,42 @@ func (w *ownerWatch) owners() map[string]string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return maps.Clone(w.owner)
+}
+
+// pausesOf lists every source's finished pauses (the spans no member
+// streamed it), for the test log.
+func (w *ownerWatch) pausesOf() map[string][]time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return maps.Clone(w.pauses)
+}
+
+// waitSpread waits until the members, all in one generation, own sources
+// in the given numbers (in any order: want sorted ascending) and every
+// source each owns streams.
+func waitSpread(t *testing.T, timeout time.Duration, members []*daemon, want ...int) {
+	t.Helper()
+	testenv.Eventually(t, timeout, fmt.Sprintf("the sources to spread %v over %d members, all streaming", want, len(members)), func() bool {
+		var counts []int
+		gen := -1
+		for _, d := range members {
+			d.requireRunning(t)
+			st, ok := d.clusterState()
+			if !ok || (gen >= 0 && st.Generation != gen) {
+				return false
+			}
+			gen = st.Generation
+			streaming, _ := d.streamingSources()
+			for s := range st.Owned {
+				if !slices.Contains(streaming, s) {
+					return false
+				}
+			}
+			counts = append(counts, len(st.Owned))
+		}
+		slices.Sort(counts)
+		return slices.Equal(counts, want)
+	})
 }
 
 // waitOwned waits until every member in want owns exactly the given number
@@ -326,7 +391,11 @@ func (cr *clusterRig) checkpointRecords(t *testing.T) []cluster.Record {
 // would resume from it.
 func (cr *clusterRig) clusterCheckpoints(t *testing.T) map[string]cluster.Record {
 	t.Helper()
-	client := &kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr())}
+	// A transport of its own: the default one caches metadata for
+	// seconds, and would not know a checkpoint topic created meanwhile.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr()), Transport: tr}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	recs, err := cluster.ReadRecords(ctx, client, cr.checkpointTopic())

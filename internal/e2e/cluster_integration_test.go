@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"syscall"
 	"testing"
@@ -161,34 +162,54 @@ func TestClusterFrozenMemberIsFenced(t *testing.T) {
 	m2.stop(t)
 }
 
-// A rolling restart under load: each member in turn gets SIGTERM (it
-// flushes, commits and leaves the group, so the other takes its sources
-// without waiting for the session timeout) and starts again; nothing is
-// lost and each source's pause is logged.
+// A rolling restart of three members under load, one by one: each gets
+// SIGTERM (it flushes, commits and leaves the group, so the others take its
+// source within one rebalance, not a session timeout) and starts again,
+// taking a fair share back; nothing is lost, no source ever runs on two
+// members, and each source's pauses are logged.
 func TestClusterRollingRestart(t *testing.T) {
-	cr := newClusterRig(t, 1, 1)
-	paths := map[string]string{"m1": cr.writeConfig(t, "m1"), "m2": cr.writeConfig(t, "m2")}
+	cr := newClusterRig(t, 1, 2)
+	names := []string{"m1", "m2", "m3"}
+	paths := map[string]string{}
 	members := map[string]*daemon{}
-	for _, name := range []string{"m1", "m2"} {
+	for _, name := range names {
+		paths[name] = cr.writeConfig(t, name)
 		members[name] = startDaemon(t, "run", "-c", paths[name])
 		keepLog(t, members[name])
 	}
-	waitOwned(t, 60*time.Second, map[*daemon]int{members["m1"]: 1, members["m2"]: 1})
+	all := func(except string) []*daemon {
+		var ds []*daemon
+		for _, name := range names {
+			if name != except {
+				ds = append(ds, members[name])
+			}
+		}
+		return ds
+	}
+	waitSpread(t, 60*time.Second, all(""), 1, 1, 1)
+	w := watchOwners(members)
 	stopLoad := cr.runLoad(t, 31)
-	for _, name := range []string{"m1", "m2"} {
-		other := members[map[string]string{"m1": "m2", "m2": "m1"}[name]]
+	for _, name := range names {
 		stopped := time.Now()
 		members[name].stop(t)
-		waitOwned(t, clusterSession, map[*daemon]int{other: 2}) // within one rebalance, not a session timeout
-		t.Logf("%s stopped: its source streamed on the other member %s later", name, time.Since(stopped).Round(100*time.Millisecond))
+		waitSpread(t, clusterSession, all(name), 1, 2) // within one rebalance, not a session timeout
+		t.Logf("%s stopped: its source streamed on another member %s later", name, time.Since(stopped).Round(100*time.Millisecond))
 		members[name] = startDaemon(t, "run", "-c", paths[name])
 		keepLog(t, members[name])
+		w.replace(name, members[name])
 		back := time.Now()
-		waitOwned(t, 60*time.Second, map[*daemon]int{members["m1"]: 1, members["m2"]: 1})
-		t.Logf("%s back: the spread is one each again %s later", name, time.Since(back).Round(100*time.Millisecond))
+		waitSpread(t, 60*time.Second, all(""), 1, 1, 1)
+		t.Logf("%s back: one source each again %s later", name, time.Since(back).Round(100*time.Millisecond))
 	}
 	ws := stopLoad()
 	cr.checkDelivered(t, ws)
+	w.finish()
+	if len(w.overlaps) > 0 {
+		t.Fatalf("a source was owned or streamed by two members at once: %v", w.overlaps)
+	}
+	for _, src := range cr.sourceNames() {
+		t.Logf("%s paused %v (samples every 200ms: no member streamed it)", src, w.pausesOf()[src])
+	}
 	for _, d := range members {
 		d.stop(t)
 	}
@@ -206,25 +227,7 @@ func TestClusterThreeMembersFourSources(t *testing.T) {
 		keepLog(t, members[name])
 	}
 	w := watchOwners(members)
-	testenv.Eventually(t, 60*time.Second, "four sources spread 2-1-1 over three members, all streaming", func() bool {
-		var counts []int
-		gen := -1
-		for _, d := range members {
-			d.requireRunning(t)
-			st, ok := d.clusterState()
-			if !ok || (gen >= 0 && st.Generation != gen) {
-				return false
-			}
-			gen = st.Generation
-			streaming, _ := d.streamingSources()
-			if len(streaming) != len(st.Owned) {
-				return false
-			}
-			counts = append(counts, len(st.Owned))
-		}
-		slices.Sort(counts)
-		return slices.Equal(counts, []int{1, 1, 2})
-	})
+	waitSpread(t, 60*time.Second, slices.Collect(maps.Values(members)), 1, 1, 2)
 	stopLoad := cr.runLoad(t, 41)
 	for _, r := range cr.rigs {
 		waitCaughtUp(t, r.c, 100, 60*time.Second)

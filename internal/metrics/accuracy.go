@@ -143,6 +143,19 @@ func (a *Accuracy) SetStateBytes(n int64) {
 	a.mu.Unlock()
 }
 
+// Reset forgets every result: the monitor stopped here (a cluster member
+// handed its source over), and its last results are the new owner's to
+// report, not this member's to keep exporting.
+func (a *Accuracy) Reset() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.tables = map[string]*AccuracyTable{}
+	a.behind, a.paused, a.passes, a.lastPass = false, "", 0, time.Time{}
+}
+
 // Status is the monitor's state, tables sorted by name; nil on a nil
 // handle.
 func (a *Accuracy) Status() *AccuracyStatus {
