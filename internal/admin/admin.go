@@ -324,38 +324,18 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	source := q.Get("source")
-	var tables []string
-	for _, v := range q["table"] {
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				tables = append(tables, t)
-			}
-		}
-	}
+	tables := queryTables(q)
 	if source == "" || len(tables) == 0 {
 		writeJSON(w, http.StatusBadRequest, errorBody{"want ?source=S&table=db.table[&table=…]"})
 		return
 	}
-	err := f(source, tables)
-	code := http.StatusAccepted
-	switch {
-	case err == nil:
-	case errors.Is(err, ErrUnknownSource):
-		code = http.StatusNotFound
-	case errors.Is(err, ErrUnavailable):
-		code = http.StatusConflict
-	case errors.Is(err, ErrInvalid):
-		code = http.StatusBadRequest
-	default:
-		code = http.StatusInternalServerError
-	}
-	if err != nil {
+	if err := f(source, tables); err != nil {
 		s.logger.Warn("snapshot request refused", "source", source, "tables", strings.Join(tables, ","), "err", err)
-		writeJSON(w, code, errorBody{err.Error()})
+		writeJSON(w, errorStatus(err), errorBody{err.Error()})
 		return
 	}
 	s.logger.Info("snapshot request accepted", "source", source, "tables", strings.Join(tables, ","))
-	writeJSON(w, code, SnapshotAccepted{Source: source, Tables: tables,
+	writeJSON(w, http.StatusAccepted, SnapshotAccepted{Source: source, Tables: tables,
 		Message: "queued: the tables are re-sent while streaming continues; the request is durable at the next checkpoint"})
 }
 

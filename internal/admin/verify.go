@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -36,6 +37,20 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody{"want ?source=S[&table=db.table…]"})
 		return
 	}
+	tables := queryTables(q)
+	// A comparison of large tables outlasts the server's write timeout.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	rep, err := f(r.Context(), source, tables)
+	if err != nil {
+		writeJSON(w, errorStatus(err), errorBody{err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+// queryTables is the table=db.t parameters of a request, each also a
+// comma-separated list.
+func queryTables(q url.Values) []string {
 	var tables []string
 	for _, v := range q["table"] {
 		for _, t := range strings.Split(v, ",") {
@@ -44,24 +59,20 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	// A comparison of large tables outlasts the server's write timeout.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	rep, err := f(r.Context(), source, tables)
-	code := http.StatusOK
+	return tables
+}
+
+// errorStatus is the HTTP status of a request handler's error
+// (ErrUnknownSource, ErrUnavailable, ErrInvalid; others 500).
+func errorStatus(err error) int {
 	switch {
-	case err == nil:
 	case errors.Is(err, ErrUnknownSource):
-		code = http.StatusNotFound
+		return http.StatusNotFound
 	case errors.Is(err, ErrUnavailable):
-		code = http.StatusConflict
+		return http.StatusConflict
 	case errors.Is(err, ErrInvalid):
-		code = http.StatusBadRequest
+		return http.StatusBadRequest
 	default:
-		code = http.StatusInternalServerError
+		return http.StatusInternalServerError
 	}
-	if err != nil {
-		writeJSON(w, code, errorBody{err.Error()})
-		return
-	}
-	writeJSON(w, code, rep)
 }
