@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,23 +27,7 @@ type MariaDBFailoverPair struct {
 // ends.
 func TakeMariaDBFailoverPair(t testing.TB) *MariaDBFailoverPair {
 	t.Helper()
-	dir := filepath.Join(ServicesDir(), "mariadb-failover")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, "test.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("lock the MariaDB failover pair: %v", err)
-	}
-	t.Cleanup(func() { lock.Close() }) // releases the lock
-	cmd := exec.Command(filepath.Join(moduleRoot(), "scripts", "services"), "reset", "mariadb-failover")
-	cmd.Env = append(os.Environ(), "TRIBUTARY_SERVICES_DIR="+ServicesDir())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/services reset mariadb-failover: %v\n%s", err, out)
-	}
+	dir := takeServiceForTest(t, "mariadb-failover", "the MariaDB failover pair")
 	return &MariaDBFailoverPair{
 		PrimaryAddr: "127.0.0.1:" + env("TRIBUTARY_MYSQL_FAILOVER_PRIMARY_PORT", "13316"),
 		ReplicaAddr: "127.0.0.1:" + env("TRIBUTARY_MYSQL_FAILOVER_REPLICA_PORT", "13317"),

@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,23 +33,7 @@ const PG18FailoverStandbySlot = "tributary_failover_standby"
 // test processes off it until the test ends.
 func TakePG18FailoverPair(t testing.TB) *PG18FailoverPair {
 	t.Helper()
-	dir := filepath.Join(ServicesDir(), "postgres18-failover")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, "test.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("lock the PostgreSQL 18 failover pair: %v", err)
-	}
-	t.Cleanup(func() { lock.Close() }) // releases the lock
-	cmd := exec.Command(filepath.Join(moduleRoot(), "scripts", "services"), "reset", "postgres18-failover")
-	cmd.Env = append(os.Environ(), "TRIBUTARY_SERVICES_DIR="+ServicesDir())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/services reset postgres18-failover: %v\n%s", err, out)
-	}
+	dir := takeServiceForTest(t, "postgres18-failover", "the PostgreSQL 18 failover pair")
 	return &PG18FailoverPair{
 		PrimaryAddr: "127.0.0.1:" + env("TRIBUTARY_PG18_FAILOVER_PRIMARY_PORT", "15435"),
 		StandbyAddr: "127.0.0.1:" + env("TRIBUTARY_PG18_FAILOVER_STANDBY_PORT", "15436"),
