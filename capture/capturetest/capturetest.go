@@ -12,10 +12,12 @@
 //     multi-table transactions with savepoints rolled back to; every change
 //     of a transaction resumes from the Commit before it;
 //   - resuming from any Commit re-delivers nothing before it and skips
-//     nothing after it;
+//     nothing after it, and what it re-delivers keeps its event ids
+//     (EventPosition, RowIndex and TxID), which are distinct;
 //   - a position the server no longer has, and one from the future, are a
-//     *capture.PermanentError;
-//   - cancelling the context returns ctx.Err() promptly; Close after
+//     *capture.PermanentError naming the position;
+//   - the zero Resume starts at the server's current position;
+//     cancelling the context returns ctx.Err() promptly; Close after
 //     Stream, and twice, is safe;
 //   - Positioner, LagReporter, Confirmer, Snapshotter and SnapshotReporter
 //     behave as documented, and a snapshot meets the stream with no gap and
@@ -56,6 +58,9 @@ type Target struct {
 	// Gone returns a position the server no longer holds (before its
 	// oldest binlog, behind the slot).
 	Gone func(t *testing.T, cur string) string
+	// GoneErr and AheadErr are the kind's errors for a position Gone
+	// and Future return: Stream's error wraps them.
+	GoneErr, AheadErr error
 }
 
 // Run runs every conformance test against h.

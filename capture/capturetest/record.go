@@ -56,6 +56,23 @@ func (r *recorder) rows(table string) []string {
 	return out
 }
 
+// changes are the recorded changes of table.
+func (r *recorder) changes(table string) []*capture.Change {
+	var out []*capture.Change
+	for _, e := range r.all() {
+		if e.change != nil && e.change.Table.Name == table {
+			out = append(out, e.change)
+		}
+	}
+	return out
+}
+
+// eventID is what names a change downstream (the event id): the source
+// event holding the row, the row inside it, and its transaction.
+func eventID(c *capture.Change) string {
+	return fmt.Sprintf("%s/%d tx %s", c.EventPosition, c.RowIndex, c.TxID)
+}
+
 // describe is a change as text: op, then the before and after images.
 func describe(c *capture.Change) string {
 	img := func(v []any) string {

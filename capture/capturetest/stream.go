@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,6 +138,14 @@ func testResumeFromEveryCommit(t *testing.T, h Harness) {
 		t.Fatalf("%d Commits after the %d transactions: %s", len(commits), n, dump(evs))
 	}
 	all := s.rec.rows("t")
+	ids := eventIDs(s.rec.changes("t"))
+	seen := make(map[string]bool)
+	for _, id := range ids {
+		if seen[id] {
+			t.Fatalf("two changes share the event id %s: %q", id, ids)
+		}
+		seen[id] = true
+	}
 	s.stop(t)
 	for k, pos := range commits[:n-1] {
 		r := start(t, tg.NewSource(t, false), pos)
@@ -144,24 +153,40 @@ func testResumeFromEveryCommit(t *testing.T, h Harness) {
 		if got := r.waitRows(t, "t", len(want)); !slices.Equal(got[:len(want)], want) {
 			t.Errorf("resumed after transaction %d:\n got %q\nwant %q", k+1, got, want)
 		}
+		// A consumer de-duplicates a replay by event id: the changes a
+		// resume delivers again must carry the ids they had.
+		wantIDs := ids[2*(k+1):]
+		if got := eventIDs(r.rec.changes("t")); !slices.Equal(got[:len(wantIDs)], wantIDs) {
+			t.Errorf("resumed after transaction %d, event ids:\n got %q\nwant %q", k+1, got, wantIDs)
+		}
 		r.stop(t)
 	}
+}
+
+func eventIDs(cs []*capture.Change) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = eventID(c)
+	}
+	return out
 }
 
 func testPositionGone(t *testing.T, h Harness) {
 	tg := h.Setup(t, "t")
 	src := tg.NewSource(t, false)
-	requirePermanent(t, src, capture.Resume{Position: tg.Gone(t, currentPosition(t, src).Position)})
+	requirePermanent(t, src, capture.Resume{Position: tg.Gone(t, currentPosition(t, src).Position)}, tg.GoneErr)
 }
 
 func testPositionFromTheFuture(t *testing.T, h Harness) {
 	tg := h.Setup(t, "t")
 	src := tg.NewSource(t, false)
-	requirePermanent(t, src, capture.Resume{Position: tg.Future(t, currentPosition(t, src).Position)})
+	requirePermanent(t, src, capture.Resume{Position: tg.Future(t, currentPosition(t, src).Position)}, tg.AheadErr)
 }
 
-// requirePermanent streams from pos and wants a *capture.PermanentError.
-func requirePermanent(t *testing.T, src capture.Source, pos capture.Resume) {
+// requirePermanent streams from pos and wants a *capture.PermanentError
+// wrapping kind (when set) that names the position, so an operator sees
+// which checkpoint the server refused.
+func requirePermanent(t *testing.T, src capture.Source, pos capture.Resume, kind error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -171,6 +196,12 @@ func requirePermanent(t *testing.T, src capture.Source, pos capture.Resume) {
 	if !errors.As(err, &perm) {
 		t.Fatalf("Stream(%s) = %v (%T), want a *capture.PermanentError", pos.Position, err, err)
 	}
+	if kind != nil && !errors.Is(err, kind) {
+		t.Errorf("Stream(%s) = %v, want it to wrap %q", pos.Position, err, kind)
+	}
+	if !strings.Contains(err.Error(), pos.Position) {
+		t.Errorf("Stream(%s) = %v, want the error to name the position", pos.Position, err)
+	}
 }
 
 func testCancelAndClose(t *testing.T, h Harness) {
@@ -179,10 +210,21 @@ func testCancelAndClose(t *testing.T, h Harness) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rec := &recorder{}
 	done := make(chan error, 1)
-	from := currentPosition(t, src)
-	go func() { done <- src.Stream(ctx, from, rec) }()
-	exec(t, tg, "INSERT INTO t VALUES (1, 'a')")
-	(&stream{rec: rec, done: done}).waitRows(t, "t", 1)
+	// The zero Resume: the stream starts wherever the server is when it
+	// starts, so keep writing until a row shows up.
+	go func() { done <- src.Stream(ctx, capture.Resume{}, rec) }()
+	st := &stream{rec: rec, done: done}
+	deadline := time.Now().Add(60 * time.Second)
+	for id := 1; len(rec.changes("t")) == 0; id++ {
+		if err := st.failed(); err != nil {
+			t.Fatalf("Stream from the zero Resume: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no change within 60s of a stream from the zero Resume")
+		}
+		exec(t, tg, fmt.Sprintf("INSERT INTO t VALUES (%d, 'a')", id))
+		time.Sleep(50 * time.Millisecond) // polling, with a deadline
+	}
 	cancel()
 	select {
 	case err := <-done:

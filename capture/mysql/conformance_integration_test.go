@@ -52,6 +52,8 @@ func TestConformance(t *testing.T) {
 				base, _ := splitLogName(p.File)
 				return base + ".000000:4" // before the first binlog
 			},
+			GoneErr:  ErrPositionGone,
+			AheadErr: ErrPositionAhead,
 		}
 	}})
 }

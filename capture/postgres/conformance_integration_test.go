@@ -62,6 +62,8 @@ func TestConformance(t *testing.T) {
 			Gone: func(t *testing.T, cur string) string {
 				return pglogrepl.LSN(0x100).String() // far behind any slot
 			},
+			GoneErr:  ErrPositionGone,
+			AheadErr: ErrPositionAhead,
 		}
 	}})
 }
