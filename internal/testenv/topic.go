@@ -183,6 +183,12 @@ func (tp *Topic) Follow(ctx context.Context, partition int, from int64, fn func(
 				// sometimes a moment before ctx reports it.
 				return next, context.DeadlineExceeded
 			}
+			if leadershipSettling(err) {
+				// A topic just created: the broker is taking up its
+				// partitions' leadership. Ask again until ctx ends.
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
 			return next, err
 		}
 	}
