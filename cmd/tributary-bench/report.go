@@ -135,6 +135,7 @@ func (s *SourceReport) computeRatios() {
 	if trib == nil || trib.CatchUp == nil {
 		return
 	}
+	trib.VsLimit, trib.VsRawRead = 0, 0
 	if s.Limit > 0 {
 		trib.VsLimit = trib.CatchUp.EventsPerSec / s.Limit
 	}
@@ -142,6 +143,7 @@ func (s *SourceReport) computeRatios() {
 		trib.VsRawRead = trib.CatchUp.EventsPerSec / s.RawRead.EventsPerSec
 	}
 	for _, c := range s.Contenders {
+		c.TributaryVsThis = 0
 		if c.Name != "tributary" && c.CatchUp != nil && c.CatchUp.EventsPerSec > 0 {
 			c.TributaryVsThis = trib.CatchUp.EventsPerSec / c.CatchUp.EventsPerSec
 		}

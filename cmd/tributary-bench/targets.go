@@ -197,7 +197,7 @@ func (s *SourceReport) debeziumTargets(trib *ContenderReport, rates []int) []Tar
 		if c.Name != "debezium" {
 			continue
 		}
-		if c.TributaryVsThis > 0 {
+		if c.TributaryVsThis > 0 && trib.CatchUp != nil {
 			ts = append(ts, goal("tributary/debezium catch-up", ">=", minVsDebezium, "x").measure(c.TributaryVsThis))
 		}
 		for _, r := range rates {
