@@ -206,7 +206,6 @@ func printSource(w io.Writer, r *Report, s *SourceReport) {
 	if s.Snapshot != nil {
 		printSnapshot(w, s.Snapshot)
 	}
-	printTargets(w, s.Targets)
 	var notes []string
 	for _, x := range []struct {
 		name string
@@ -229,6 +228,7 @@ func printSource(w io.Writer, r *Report, s *SourceReport) {
 	for _, n := range notes {
 		fmt.Fprintf(w, "   note: %s\n", strings.TrimSpace(n))
 	}
+	printTargets(w, s.Targets)
 }
 
 // printLatency is one rate's block: a row per contender that ran at it.
