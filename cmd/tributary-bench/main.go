@@ -64,10 +64,10 @@ func parseOptions(args []string) (*options, error) {
 	fs.StringVar(&o.avroRegistry, "avro-registry", "http://127.0.0.1:"+env("TRIBUTARY_REGISTRY_PORT", "18081")+"/apis/ccompat/v7",
 		"schema registry of the tributary-avro contender (format avro, MariaDB only); empty skips it")
 	o.latencyRates = intList{5000, 20000}
-	fs.Var(&o.latencyRates, "latency-rate", "rows/s the latency writer commits, comma-separated for one latency run per rate (0 skips the latency runs)")
+	fs.Var(&o.latencyRates, "latency-rate", "`rows/s` the latency writer commits, comma-separated for one latency run per rate (0 skips the latency runs)")
 	fs.DurationVar(&o.latencyFor, "latency-duration", 30*time.Second, "how long the latency writer runs")
 	o.bigTxMBs = intList{256}
-	fs.Var(&o.bigTxMBs, "bigtx-mb", "MiB of row data in the single large transaction, comma-separated for one transaction per size (256,1024 adds the issue's 1 GiB; 0 skips it)")
+	fs.Var(&o.bigTxMBs, "bigtx-mb", "`MiB` of row data in the single large transaction, comma-separated for one transaction per size (256,1024 adds the issue's 1 GiB; 0 skips it)")
 	fs.IntVar(&o.writers, "writers", 4, "concurrent connections writing the catch-up workload")
 	fs.StringVar(&o.jsonPath, "json", ".cache/bench/results.json", "where the JSON results go")
 	fs.BoolVar(&o.keep, "keep", false, "keep databases, slots, topics and the work directory")
