@@ -20,7 +20,8 @@ const postgresSnapshotConfig = true
 // event arrived (counts), never timings: the machine is shared.
 func TestQuickBench(t *testing.T) {
 	dir := t.TempDir()
-	o, err := parseOptions([]string{"-quick", "-json", filepath.Join(dir, "bench.json"),
+	// Two rates and two sizes (the larger first) exercise the lists.
+	o, err := parseOptions([]string{"-quick", "-latency-rate", "200,300", "-bigtx-mb", "8,4", "-json", filepath.Join(dir, "bench.json"),
 		"-tributary", filepath.Join(dir, "missing-so-built")})
 	if err != nil {
 		t.Fatal(err)
@@ -62,12 +63,23 @@ func TestQuickBench(t *testing.T) {
 			trib.CatchUp.Footprint.PeakRSSMB <= 0 {
 			t.Errorf("%s: catch-up figures missing: %+v", s.Source, trib.CatchUp)
 		}
-		if l := trib.Latency; l == nil || l.Arrived != l.Rows || l.Rows == 0 || trib.LatencyFootprint.SteadyRSSMB <= 0 {
-			t.Errorf("%s: latency rows missing: %+v", s.Source, l)
+		if len(trib.Latency) != len(o.latencyRates) {
+			t.Errorf("%s: %d latency runs, want one per rate %v", s.Source, len(trib.Latency), o.latencyRates)
 		}
-		if b := s.BigTx; b == nil || b.Error != "" || b.Footprint.PeakRSSMB <= 0 {
-			t.Errorf("%s: big transaction: %+v", s.Source, b)
+		for _, rate := range o.latencyRates {
+			if l := trib.latencyAt(rate); l == nil || l.Arrived != l.Rows || l.Rows == 0 || l.Footprint.SteadyRSSMB <= 0 {
+				t.Errorf("%s: latency rows missing at %d rows/s: %+v", s.Source, rate, l)
+			}
 		}
+		if len(s.BigTxs) != len(o.bigTxMBs) {
+			t.Errorf("%s: %d large transactions, want one per size %v", s.Source, len(s.BigTxs), o.bigTxMBs)
+		}
+		for i, b := range s.BigTxs {
+			if b.Error != "" || b.MB != o.bigTxMBs[i] || b.Rows != int64(b.MB)*1024 || b.Footprint.PeakRSSMB <= 0 {
+				t.Errorf("%s: big transaction: %+v", s.Source, b)
+			}
+		}
+		checkTargets(t, s)
 		if dbz := s.contender("debezium"); dbz == nil || !strings.Contains(dbz.Error, "not run") {
 			t.Errorf("%s: quick mode must report Debezium as not run: %+v", s.Source, dbz)
 		}
@@ -105,5 +117,27 @@ func checkSnapshot(t *testing.T, o *options, s *SourceReport) {
 	}
 	if k := sn.KafkaProduce; k.Error != "" || k.Events != sn.Rows || k.Bytes <= 0 {
 		t.Errorf("%s: snapshot kafka-go produce: %+v", s.Source, k)
+	}
+}
+
+// checkTargets checks that every goal quick mode can measure was measured,
+// never whether it was met: that is a timing or a footprint on a shared box.
+func checkTargets(t *testing.T, s *SourceReport) {
+	measured := map[string]bool{}
+	for _, x := range s.Targets {
+		measured[x.Name] = x.Measured
+	}
+	want := []string{"catch-up vs limit", "catch-up peak RSS", "kept up at 200 rows/s", "kept up at 300 rows/s",
+		"8 MiB transaction peak RSS", "4 MiB transaction peak RSS", "snapshot vs limit"}
+	if s.Source == "postgres" {
+		want[0] = "catch-up vs raw read"
+	}
+	for _, name := range want {
+		if !measured[name] {
+			t.Errorf("%s: target %q not measured: %+v", s.Source, name, s.Targets)
+		}
+	}
+	if m, ok := measured["p99 at 5000 rows/s"]; !ok || m {
+		t.Errorf("%s: the p99 goal at 5000 rows/s must be listed as not measured in quick mode: %+v", s.Source, s.Targets)
 	}
 }

@@ -29,10 +29,10 @@ type options struct {
 	n              int64
 	sources        []string
 	debezium       bool
-	avroRegistry   string // schema registry URL for the format avro contender; "" skips it
-	latencyRate    int
+	avroRegistry   string  // schema registry URL for the format avro contender; "" skips it
+	latencyRates   intList // each a latency run of its own, per contender
 	latencyFor     time.Duration
-	bigTxMB        int
+	bigTxMBs       intList // each a large transaction of its own
 	writers        int
 	jsonPath       string
 	keep           bool
@@ -63,9 +63,11 @@ func parseOptions(args []string) (*options, error) {
 	fs.BoolVar(&o.debezium, "debezium", true, "run the Debezium baseline (needs Java and Maven Central once)")
 	fs.StringVar(&o.avroRegistry, "avro-registry", "http://127.0.0.1:"+env("TRIBUTARY_REGISTRY_PORT", "18081")+"/apis/ccompat/v7",
 		"schema registry of the tributary-avro contender (format avro, MariaDB only); empty skips it")
-	fs.IntVar(&o.latencyRate, "latency-rate", 1000, "rows/s the latency writer commits (0 skips the latency run)")
+	o.latencyRates = intList{5000, 20000}
+	fs.Var(&o.latencyRates, "latency-rate", "`rows/s` the latency writer commits, comma-separated for one latency run per rate (0 skips the latency runs)")
 	fs.DurationVar(&o.latencyFor, "latency-duration", 30*time.Second, "how long the latency writer runs")
-	fs.IntVar(&o.bigTxMB, "bigtx-mb", 256, "MiB of row data in the single large transaction (1024 for the issue's 1 GB; 0 skips it)")
+	o.bigTxMBs = intList{256}
+	fs.Var(&o.bigTxMBs, "bigtx-mb", "`MiB` of row data in the single large transaction, comma-separated for one transaction per size (256,1024 adds the issue's 1 GiB; 0 skips it)")
 	fs.IntVar(&o.writers, "writers", 4, "concurrent connections writing the catch-up workload")
 	fs.StringVar(&o.jsonPath, "json", ".cache/bench/results.json", "where the JSON results go")
 	fs.BoolVar(&o.keep, "keep", false, "keep databases, slots, topics and the work directory")
@@ -85,8 +87,8 @@ func parseOptions(args []string) (*options, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *quick {
 		defaults := map[string]func(){
-			"n": func() { o.n = 5000 }, "latency-rate": func() { o.latencyRate = 200 },
-			"latency-duration": func() { o.latencyFor = 5 * time.Second }, "bigtx-mb": func() { o.bigTxMB = 8 },
+			"n": func() { o.n = 5000 }, "latency-rate": func() { o.latencyRates = intList{200} },
+			"latency-duration": func() { o.latencyFor = 5 * time.Second }, "bigtx-mb": func() { o.bigTxMBs = intList{8} },
 			"debezium": func() { o.debezium = false }, "snapshot-rows": func() { o.snapshotRows = 2500 },
 		}
 		for name, apply := range defaults {
@@ -139,7 +141,7 @@ func run(ctx context.Context, o *options, out io.Writer) (*Report, error) {
 	}
 	host, _ := os.Hostname()
 	rep := &Report{Started: started.UTC().Format(time.RFC3339), Host: host, CPUs: runtime.NumCPU(),
-		N: o.n, LatencyRate: o.latencyRate, LatencySeconds: o.latencyFor.Seconds(), BigTxMB: o.bigTxMB,
+		N: o.n, LatencyRates: o.latencyRates, LatencySeconds: o.latencyFor.Seconds(), BigTxMBs: o.bigTxMBs,
 		SnapshotRows: o.snapshotRows, SnapshotChunk: o.snapshotChunk}
 	progress("run %s, work directory %s", run, work)
 
@@ -174,6 +176,7 @@ func run(ctx context.Context, o *options, out io.Writer) (*Report, error) {
 			sr.Error = err.Error()
 			progress("%s: %v", name, err)
 		}
+		sr.Targets = sr.targets(o.latencyRates)
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
 		}

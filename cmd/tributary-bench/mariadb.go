@@ -140,9 +140,9 @@ func (s *mariadbSource) RawRead(ctx context.Context, rows int64) (Rate, error) {
 }
 
 // BigTx commits one INSERT … SELECT of rows ~1 KB rows.
-func (s *mariadbSource) BigTx(ctx context.Context, rows int64) error {
+func (s *mariadbSource) BigTx(ctx context.Context, firstID, rows int64) error {
 	_, err := s.db.ExecContext(ctx, fmt.Sprintf(
-		"INSERT INTO bigtx SELECT seq, REPEAT(MD5(seq), 32) FROM seq_1_to_%d", rows))
+		"INSERT INTO bigtx SELECT seq + %d, REPEAT(MD5(seq), 32) FROM seq_1_to_%d", firstID, rows))
 	return err
 }
 

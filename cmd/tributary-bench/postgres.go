@@ -142,9 +142,9 @@ func (s *postgresSource) RawRead(ctx context.Context, rows int64) (Rate, error) 
 	return r, err
 }
 
-func (s *postgresSource) BigTx(ctx context.Context, rows int64) error {
+func (s *postgresSource) BigTx(ctx context.Context, firstID, rows int64) error {
 	_, err := s.db.ExecContext(ctx, fmt.Sprintf(
-		"INSERT INTO bigtx SELECT g, repeat(md5(g::text), 32) FROM generate_series(1, %d) g", rows))
+		"INSERT INTO bigtx SELECT g, repeat(md5(g::text), 32) FROM generate_series(%d, %d) g", firstID+1, firstID+rows))
 	return err
 }
 

@@ -40,9 +40,9 @@ type Report struct {
 	Host           string          `json:"host"`
 	CPUs           int             `json:"cpus"`
 	N              int64           `json:"n"`
-	LatencyRate    int             `json:"latency_rows_per_s"`
+	LatencyRates   []int           `json:"latency_rates_rows_per_s"`
 	LatencySeconds float64         `json:"latency_seconds"`
-	BigTxMB        int             `json:"bigtx_mib"`
+	BigTxMBs       []int           `json:"bigtx_mibs"`
 	SnapshotRows   int64           `json:"snapshot_rows"`
 	SnapshotChunk  int             `json:"snapshot_chunk_size"`
 	Seconds        float64         `json:"seconds"`
@@ -59,19 +59,40 @@ type SourceReport struct {
 	Limit        float64            `json:"limit_events_per_s"`
 	LimitBy      string             `json:"limit_by"`
 	Contenders   []*ContenderReport `json:"contenders"`
-	BigTx        *BigTxReport       `json:"big_transaction,omitempty"`
+	BigTxs       []*BigTxReport     `json:"big_transactions,omitempty"` // one per -bigtx-mb size, in its order
 	Snapshot     *SnapshotReport    `json:"snapshot,omitempty"`
+	// Targets are the issue's goals for Tributary, checked against this
+	// run's figures (targets.go).
+	Targets []Target `json:"targets"`
 }
 
 type ContenderReport struct {
-	Name             string     `json:"name"`
-	Version          string     `json:"version,omitempty"` // Debezium's release
-	Error            string     `json:"error,omitempty"`
-	CatchUp          *CatchUp   `json:"catch_up,omitempty"`
-	Latency          *Latency   `json:"latency,omitempty"`
-	LatencyFootprint *Footprint `json:"latency_footprint,omitempty"`
-	VsLimit          float64    `json:"ours_vs_limit,omitempty"`
-	TributaryVsThis  float64    `json:"tributary_vs_this,omitempty"`
+	Name    string   `json:"name"`
+	Version string   `json:"version,omitempty"` // Debezium's release
+	Error   string   `json:"error,omitempty"`
+	CatchUp *CatchUp `json:"catch_up,omitempty"`
+	// Latency holds one run per -latency-rate rate, in its order; a rate
+	// whose run failed is missing (Error says why).
+	Latency         []*LatencyRun `json:"latency_runs,omitempty"`
+	VsLimit         float64       `json:"ours_vs_limit,omitempty"`
+	VsRawRead       float64       `json:"ours_vs_raw_read,omitempty"`
+	TributaryVsThis float64       `json:"tributary_vs_this,omitempty"`
+}
+
+// LatencyRun is one fixed-rate latency run and the process's footprint
+// during it.
+type LatencyRun struct {
+	Latency
+	Footprint Footprint `json:"footprint"`
+}
+
+func (c *ContenderReport) latencyAt(rate int) *LatencyRun {
+	for _, l := range c.Latency {
+		if l.TargetRate == rate {
+			return l
+		}
+	}
+	return nil
 }
 
 // CatchUp is the rate from the first to the last acknowledged event;
@@ -82,15 +103,6 @@ type CatchUp struct {
 	FirstEventSeconds float64   `json:"first_event_seconds"`
 	TotalSeconds      float64   `json:"total_seconds"`
 	Footprint         Footprint `json:"footprint"`
-}
-
-type BigTxReport struct {
-	MB           int       `json:"mib"`
-	Rows         int64     `json:"rows"`
-	WriteSeconds float64   `json:"write_seconds"`
-	Seconds      float64   `json:"seconds_to_last_ack"`
-	Footprint    Footprint `json:"footprint"`
-	Error        string    `json:"error,omitempty"`
 }
 
 func (s *SourceReport) contender(name string) *ContenderReport {
@@ -123,10 +135,15 @@ func (s *SourceReport) computeRatios() {
 	if trib == nil || trib.CatchUp == nil {
 		return
 	}
+	trib.VsLimit, trib.VsRawRead = 0, 0
 	if s.Limit > 0 {
 		trib.VsLimit = trib.CatchUp.EventsPerSec / s.Limit
 	}
+	if s.RawRead.Error == "" && s.RawRead.EventsPerSec > 0 {
+		trib.VsRawRead = trib.CatchUp.EventsPerSec / s.RawRead.EventsPerSec
+	}
 	for _, c := range s.Contenders {
+		c.TributaryVsThis = 0
 		if c.Name != "tributary" && c.CatchUp != nil && c.CatchUp.EventsPerSec > 0 {
 			c.TributaryVsThis = trib.CatchUp.EventsPerSec / c.CatchUp.EventsPerSec
 		}
@@ -182,33 +199,10 @@ func printSource(w io.Writer, r *Report, s *SourceReport) {
 			vsLimit, vsThis, cu.FirstEventSeconds, cu.Footprint.PeakRSSMB, cu.Footprint.CPUSeconds)
 	}
 	t.Flush()
-	if r.LatencyRate > 0 {
-		fmt.Fprintf(w, "\n")
-		t = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(t, "latency @%d rows/s, %.0f s\tp50 ms\tp95 ms\tp99 ms\tmax ms\tarrived\tkept up\tsteady RSS MB\tpeak RSS MB\tCPU s\t\n", r.LatencyRate, r.LatencySeconds)
-		for _, c := range s.Contenders {
-			if c.Latency == nil {
-				fmt.Fprintf(t, "%s\t—\t—\t—\t—\t\t\t\t\t\t\n", label(c.Name, c.Version))
-				continue
-			}
-			l, f := c.Latency, c.LatencyFootprint
-			kept := "yes"
-			if !l.KeptUp {
-				kept = "NO"
-			}
-			fmt.Fprintf(t, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%d/%d\t%s\t%.0f\t%.0f\t%.1f\t\n", label(c.Name, c.Version), l.P50ms, l.P95ms, l.P99ms, l.Maxms,
-				l.Arrived, l.Rows, kept, f.SteadyRSSMB, f.PeakRSSMB, f.CPUSeconds)
-		}
-		t.Flush()
+	for _, rate := range r.LatencyRates {
+		printLatency(w, s, rate, r.LatencySeconds)
 	}
-	if b := s.BigTx; b != nil {
-		if b.Error != "" {
-			fmt.Fprintf(w, "\none %d MiB transaction (%d rows), tributary: ERROR %s\n", b.MB, b.Rows, b.Error)
-		} else {
-			fmt.Fprintf(w, "\none %d MiB transaction (%d rows), tributary: peak RSS %.0f MB, steady %.0f MB, CPU %.1f s, commit→last ack %.1f s (write %.1f s)\n",
-				b.MB, b.Rows, b.Footprint.PeakRSSMB, b.Footprint.SteadyRSSMB, b.Footprint.CPUSeconds, b.Seconds, b.WriteSeconds)
-		}
-	}
+	printBigTxs(w, s.BigTxs)
 	if s.Snapshot != nil {
 		printSnapshot(w, s.Snapshot)
 	}
@@ -225,11 +219,38 @@ func printSource(w io.Writer, r *Report, s *SourceReport) {
 		if c.Error != "" {
 			notes = append(notes, c.Name+": "+c.Error)
 		}
-		if c.Latency != nil && c.Latency.KeptUpNotes != "" {
-			notes = append(notes, c.Name+" latency: "+c.Latency.KeptUpNotes)
+		for _, l := range c.Latency {
+			if l.KeptUpNotes != "" {
+				notes = append(notes, fmt.Sprintf("%s latency @%d rows/s: %s", c.Name, l.TargetRate, l.KeptUpNotes))
+			}
 		}
 	}
 	for _, n := range notes {
 		fmt.Fprintf(w, "   note: %s\n", strings.TrimSpace(n))
 	}
+	printTargets(w, s.Targets)
+}
+
+// printLatency is one rate's block: a row per contender that ran at it.
+func printLatency(w io.Writer, s *SourceReport, rate int, seconds float64) {
+	fmt.Fprintf(w, "\n")
+	t := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(t, "latency @%d rows/s, %.0f s\tp50 ms\tp95 ms\tp99 ms\tmax ms\twriter rows/s\tarrived\tkept up\tsteady RSS MB\tpeak RSS MB\tCPU s\t\n", rate, seconds)
+	for _, c := range s.Contenders {
+		if c.Name == "tributary-avro" {
+			continue // the latency probe reads JSON
+		}
+		l := c.latencyAt(rate)
+		if l == nil {
+			fmt.Fprintf(t, "%s\t—\t—\t—\t—\t\t\t\t\t\t\t\n", label(c.Name, c.Version))
+			continue
+		}
+		kept := "yes"
+		if !l.KeptUp {
+			kept = "NO"
+		}
+		fmt.Fprintf(t, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d/%d\t%s\t%.0f\t%.0f\t%.1f\t\n", label(c.Name, c.Version), l.P50ms, l.P95ms, l.P99ms, l.Maxms,
+			l.WriterRate, l.Arrived, l.Rows, kept, l.Footprint.SteadyRSSMB, l.Footprint.PeakRSSMB, l.Footprint.CPUSeconds)
+	}
+	t.Flush()
 }

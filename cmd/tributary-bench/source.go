@@ -32,7 +32,9 @@ type benchSource interface {
 	BeforeWrites(ctx context.Context) error
 	AfterWrites(ctx context.Context) error
 	RawRead(ctx context.Context, rows int64) (Rate, error)
-	BigTx(ctx context.Context, rows int64) error
+	// BigTx commits one transaction inserting rows rows into bigtx, ids
+	// after firstID (earlier transactions' rows stay in the table).
+	BigTx(ctx context.Context, firstID, rows int64) error
 	Cleanup(ctx context.Context) error
 	snapshotSource
 }
@@ -149,8 +151,16 @@ func (b *sourceBench) measureAll(ctx context.Context) error {
 		}
 	}
 	b.rep.computeRatios()
-	if b.o.bigTxMB > 0 {
-		b.rep.BigTx = b.bigTx(ctx, b.contenders[0])
+	var bigTxRows int64
+	for _, mb := range b.o.bigTxMBs {
+		if ctx.Err() != nil {
+			break
+		}
+		r, committed := b.bigTx(ctx, b.contenders[0], mb, bigTxRows)
+		if committed {
+			bigTxRows += r.Rows
+		}
+		b.rep.BigTxs = append(b.rep.BigTxs, r)
 	}
 	if b.o.snapshotRows > 0 && ctx.Err() == nil {
 		b.rep.Snapshot = b.snapshot(ctx)
@@ -300,7 +310,8 @@ func (b *sourceBench) prime(ctx context.Context) error {
 	return nil
 }
 
-// measure runs one contender's catch-up and then its latency run in the
+// measure runs one contender's catch-up and then its latency runs (one per
+// -latency-rate rate, in that order) in the
 // same process, and returns up to 20,000 of its catch-up messages.
 func (b *sourceBench) measure(ctx context.Context, c *contender, cr *ContenderReport) ([]kafka.Message, error) {
 	progress("%s/%s: catch-up of %d messages", b.src.Name(), c.name, b.rep.Workload.Messages)
@@ -337,25 +348,36 @@ func (b *sourceBench) measure(ctx context.Context, c *contender, cr *ContenderRe
 	cu.Rate = newRate(b.rep.Workload.Changes, bytes, last.Sub(first))
 	progress("%s/%s: %.0f events/s, %.1f MB/s, first event after %.1fs", b.src.Name(), c.name, cu.EventsPerSec, cu.MBPerSec, cu.FirstEventSeconds)
 
-	if b.o.latencyRate > 0 && c.name != "tributary-avro" { // the latency probe reads JSON
-		if b.probeRows > 0 { // rows an earlier contender's latency run wrote
-			if _, _, err := b.k.waitCount(ctx, b.probeRows, 2*time.Minute, p.alive, c.topic(probeTable)); err != nil {
-				return sample, fmt.Errorf("latency: draining earlier rows: %w", err)
+	if c.name != "tributary-avro" { // the latency probe reads JSON
+		for _, rate := range b.o.latencyRates {
+			if err := b.latency(ctx, c, cr, p, rate); err != nil {
+				return sample, fmt.Errorf("latency @%d rows/s: %w", rate, err)
 			}
 		}
-		progress("%s/%s: latency at %d rows/s for %s", b.src.Name(), c.name, b.o.latencyRate, b.o.latencyFor)
-		ph := p.sampler.Begin()
-		lat, err := runLatency(ctx, b.k, b.src.DB(), b.src.Dialect(), c.topic(probeTable), b.probeNext+1, b.o.latencyRate, b.o.latencyFor)
-		fp := ph.End()
-		b.probeNext += lat.Rows
-		b.probeRows += lat.Rows
-		if err != nil {
-			return sample, fmt.Errorf("latency: %w", err)
-		}
-		cr.Latency, cr.LatencyFootprint = &lat, &fp
 	}
 	stopped = true
 	return sample, p.stop(90 * time.Second)
+}
+
+// latency runs one fixed-rate latency run in p, after p has delivered
+// every probe row written so far (an earlier contender's or rate's).
+func (b *sourceBench) latency(ctx context.Context, c *contender, cr *ContenderReport, p *proc, rate int) error {
+	if b.probeRows > 0 {
+		if _, _, err := b.k.waitCount(ctx, b.probeRows, 2*time.Minute, p.alive, c.topic(probeTable)); err != nil {
+			return fmt.Errorf("draining earlier rows: %w", err)
+		}
+	}
+	progress("%s/%s: latency at %d rows/s for %s", b.src.Name(), c.name, rate, b.o.latencyFor)
+	ph := p.sampler.Begin()
+	lat, err := runLatency(ctx, b.k, b.src.DB(), b.src.Dialect(), c.topic(probeTable), b.probeNext+1, rate, b.o.latencyFor)
+	fp := ph.End()
+	b.probeNext += lat.Rows
+	b.probeRows += lat.Rows
+	if err != nil {
+		return err
+	}
+	cr.Latency = append(cr.Latency, &LatencyRun{Latency: lat, Footprint: fp})
+	return nil
 }
 
 func (b *sourceBench) produceLimit(ctx context.Context, trib *contender, sample []kafka.Message) Result {
@@ -373,41 +395,6 @@ func (b *sourceBench) produceLimit(ctx context.Context, trib *contender, sample 
 		r = newRate(b.rep.Workload.Changes, r.Bytes, time.Duration(r.Seconds*float64(time.Second)))
 	}
 	return result(r, err)
-}
-
-// bigTx runs Tributary through one transaction of bigtx-mb MiB of rows
-// and samples its memory meanwhile.
-func (b *sourceBench) bigTx(ctx context.Context, trib *contender) *BigTxReport {
-	rows := int64(b.o.bigTxMB) * 1024 // 1 KiB of payload per row
-	rep := &BigTxReport{MB: b.o.bigTxMB, Rows: rows}
-	progress("%s/tributary: one transaction of %d rows (%d MiB)", b.src.Name(), rows, b.o.bigTxMB)
-	p, err := startProc(trib, filepath.Join(b.dir, "tributary.log"))
-	if err != nil {
-		rep.Error = err.Error()
-		return rep
-	}
-	defer p.stop(90 * time.Second)
-	if b.probeRows > 0 {
-		if _, _, err := b.k.waitCount(ctx, b.probeRows, 2*time.Minute, p.alive, trib.topic(probeTable)); err != nil {
-			rep.Error = err.Error()
-			return rep
-		}
-	}
-	ph := p.sampler.Begin()
-	start := time.Now()
-	if err := b.src.BigTx(ctx, rows); err != nil {
-		rep.Error = fmt.Sprintf("writing the transaction: %v", err)
-		return rep
-	}
-	rep.WriteSeconds = time.Since(start).Seconds()
-	_, last, err := b.k.waitCount(ctx, rows, b.o.catchupTimeout, p.alive, trib.topic("bigtx"))
-	rep.Footprint = ph.End()
-	if err != nil {
-		rep.Error = err.Error()
-		return rep
-	}
-	rep.Seconds = last.Sub(start).Seconds()
-	return rep
 }
 
 func (b *sourceBench) cleanup() error {
