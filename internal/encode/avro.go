@@ -29,7 +29,7 @@ type Registrar interface {
 type avroState struct {
 	enc      bodyEncoder
 	native   *avro.Encoder // the native flavour, for mapped tables; nil with Debezium's envelope
-	debezium bool // Debezium's envelope: truncates are skipped, as there
+	debezium bool          // Debezium's envelope: truncates are skipped, as there
 	reg      Registrar
 	ids      map[schemaTopic]int
 	rejected map[*avro.Schema]*schemaregistry.IncompatibleError
