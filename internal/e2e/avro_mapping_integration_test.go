@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hamba/avro/v2"
+	"github.com/hamba/avro/v2/registry"
+
+	"github.com/tributary-cdc/tributary/internal/testenv"
+)
+
+// Mapped MariaDB tables through format avro: one renamed, dropped, masked,
+// cast, extended and routed to an entity, one routed to a topic of its own
+// with a key.fields key whose change splits into a delete and a create.
+// Decoded with the registered schemas, every event equals the JSON
+// format's from a second source with the same mappings; the schemas are
+// the mapping's output, registered per output topic; verify reads the
+// mapped Avro topics and finds no differences.
+func TestAvroMappedTablesEqualJSONMariaDB(t *testing.T) {
+	url := testenv.RegistryURL(t)
+	s := newSetup(t)
+	db, _ := prepare(t, s)
+	testenv.Exec(t, db,
+		fmt.Sprintf("CREATE TABLE %s.cust (id INT PRIMARY KEY, cust_nm VARCHAR(40), email VARCHAR(80), phone VARCHAR(20), is_vip TINYINT(1), amount DECIMAL(10,2), created DATETIME(3), notes TEXT)", s.Database),
+		fmt.Sprintf("CREATE TABLE %s.ord (id INT PRIMARY KEY, customer INT, total DECIMAL(8,2), status VARCHAR(10))", s.Database),
+		fmt.Sprintf("INSERT INTO %s.cust VALUES (1, 'Zoë', 'zoe@example.com', '+49 170 1234567', 1, 1234.50, '2024-07-01 12:00:00.120', 'likes cats'), "+
+			"(2, 'Bo', 'bo@example.com', '555-0101', 0, -0.01, '2024-01-31 23:59:59.999', NULL), (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL)", s.Database),
+		fmt.Sprintf("INSERT INTO %s.ord VALUES (1, 10, 99.90, 'paid'), (2, 20, 5.00, NULL)", s.Database))
+	salt := filepath.Join(t.TempDir(), "salt")
+	if err := os.WriteFile(salt, []byte("pepper\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	jsonSrc, avroSrc := s.Source+"j", s.Source+"a"
+	block := func(name string, id uint32, format string) string {
+		return fmt.Sprintf(`
+  - name: %s
+    addr: %q
+    user: %s
+    password_env: TRIBUTARY_TEST_PASSWORD
+    server_id: %d
+    include: ["%s.*"]
+    heartbeat: 1s
+    snapshot: {mode: initial}
+    format: %s
+`, name, testenv.MySQLAddr(), testenv.MySQLCDCUser, id, s.Database, format)
+	}
+	custTopic := func(src string) string { return s.Prefix + "." + src + "." + s.Database + ".customer" }
+	ordTopic := func(src string) string { return s.Prefix + ".orders-" + src }
+	mappings := fmt.Sprintf(`mappings:
+  - table: %[1]s.cust
+    entity: customer
+    rename: {cust_nm: full_name}
+    drop: [notes]
+    mask: {email: {kind: hash, salt_file: %[2]q}, phone: {kind: keep_last, n: 4}}
+    cast: {is_vip: bool, amount: number, created: {timezone: Europe/Berlin}}
+    add: {region: eu, version: 2}
+`, s.Database, salt)
+	for _, src := range []string{jsonSrc, avroSrc} {
+		mappings += fmt.Sprintf(`  - source: %s
+    table: %s.ord
+    topic: %s
+    rename: {customer: buyer}
+    cast: {total: number}
+    key: {fields: [buyer]}
+`, src, s.Database, ordTopic(src))
+	}
+	createTopics(t, 1, custTopic(jsonSrc), custTopic(avroSrc), ordTopic(jsonSrc), ordTopic(avroSrc))
+	cfg := s.writeConfigWith(t, "", block(jsonSrc, s.ServerID, "native")+block(avroSrc, testenv.ServerID(), "avro"))
+	prependConfig(t, cfg, avroRegistryBlock(url)+mappings)
+	d := startDaemon(t, "run", "-c", cfg)
+	for _, src := range []string{jsonSrc, avroSrc} {
+		readTopicN(t, custTopic(src), 3)
+		readTopicN(t, ordTopic(src), 2)
+	}
+	testenv.Exec(t, db,
+		fmt.Sprintf("UPDATE %s.cust SET amount = 99.95, notes = 'x' WHERE id = 1", s.Database),
+		fmt.Sprintf("DELETE FROM %s.cust WHERE id = 2", s.Database),
+		fmt.Sprintf("UPDATE %s.ord SET customer = 99 WHERE id = 1", s.Database)) // buyer 10 → 99: delete and create
+
+	dec := newAvroDecoder(t, url, false)
+	// cust: 3 snapshot reads, an update, a delete (and its tombstone);
+	// ord: 2 reads, then the key change's delete (tombstone) and create.
+	for _, tc := range []struct {
+		topic          func(string) string
+		records, want  int
+		entity, record string
+	}{
+		{custTopic, 6, 5, "customer", s.Prefix + "." + avroSrc + "." + s.Database + ".customer.Value"},
+		{ordTopic, 5, 4, "", s.Prefix + ".orders_" + avroSrc + ".Value"},
+	} {
+		jsonRecs := readTopicN(t, tc.topic(jsonSrc), tc.records)
+		avroRecs := readTopicN(t, tc.topic(avroSrc), tc.records)
+		compareImages(t, jsonImages(t, jsonRecs), avroImages(t, dec, avroRecs), tc.want)
+		for _, r := range avroRecs {
+			if bytes.Contains(r.Value, []byte("example.com")) || bytes.Contains(r.Key, []byte("example.com")) {
+				t.Errorf("a hashed email appears in clear in %s", tc.topic(avroSrc))
+			}
+			if r.Value == nil {
+				continue
+			}
+			_, sch, v := dec.decode(t, r.Value)
+			if name := sch.(*avro.RecordSchema).FullName(); name != tc.record {
+				t.Errorf("%s: value record %s, want %s", tc.topic(avroSrc), name, tc.record)
+			}
+			if e, _ := v["entity"].(string); e != tc.entity {
+				t.Errorf("%s: entity %q, want %q", tc.topic(avroSrc), e, tc.entity)
+			}
+		}
+	}
+	// The key schema of the routed table is key.fields' buyer, under the
+	// output topic's subject.
+	reg, err := registry.NewClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := reg.GetLatestSchema(context.Background(), ordTopic(avroSrc)+"-key")
+	if err != nil {
+		t.Fatalf("subject %s-key: %v", ordTopic(avroSrc), err)
+	}
+	if fs := key.(*avro.RecordSchema).Fields(); len(fs) != 1 || fs[0].Name() != "buyer" {
+		t.Errorf("key schema of %s is %s, want the buyer field", ordTopic(avroSrc), key)
+	}
+	if out, err := runCLI(t, "verify", "-c", cfg, "--source", avroSrc, "--quiet"); err != nil || !strings.Contains(out, "no differences") {
+		t.Errorf("verify of the mapped Avro topics: %v\n%s", err, out)
+	}
+	d.stop(t)
+}
