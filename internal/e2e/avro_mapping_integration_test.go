@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -131,4 +132,91 @@ func TestAvroMappedTablesEqualJSONMariaDB(t *testing.T) {
 		t.Errorf("verify of the mapped Avro topics: %v\n%s", err, out)
 	}
 	d.stop(t)
+}
+
+// The same for a PostgreSQL table: renamed, dropped, masked, cast (a
+// numeric without scale to number, a timestamp to UTC) and extended,
+// routed to an entity with the source in its key.
+func TestAvroMappedTablesEqualJSONPostgres(t *testing.T) {
+	url := testenv.RegistryURL(t)
+	testenv.RequireTCP(t, "PostgreSQL", testenv.PGAddr())
+	testenv.RequireTCP(t, "Kafka", testenv.KafkaAddr())
+	s := &pgSetup{setup: newSetup(t)}
+	admin, err := sql.Open("pgx", testenv.PGURL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonSrc, avroSrc := s.Source+"j", s.Source+"a"
+	testenv.Exec(t, admin, "CREATE DATABASE "+s.Database)
+	t.Cleanup(func() {
+		for _, src := range []string{jsonSrc, avroSrc} {
+			dropSlot(t, admin, s.Database+"_"+src)
+		}
+		admin.Exec("DROP DATABASE IF EXISTS " + s.Database + " WITH (FORCE)")
+		admin.Close()
+	})
+	if s.db, err = sql.Open("pgx", testenv.PGURL(s.Database)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.db.Close() })
+	testenv.Exec(t, s.db,
+		"CREATE TABLE cust (id int PRIMARY KEY, cust_nm text, email text, is_vip int, amount numeric(10,2), price numeric, created timestamp(3), notes text)",
+		"ALTER TABLE cust REPLICA IDENTITY FULL",
+		"GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+testenv.PGCDCUser,
+		"CREATE PUBLICATION "+s.publication()+" FOR TABLE cust",
+		"INSERT INTO cust VALUES (1, 'Zoë', 'zoe@example.com', 1, 1234.50, 3.14159, '2024-07-01 12:00:00.12', 'likes cats'), "+
+			"(2, 'Bo', 'bo@example.com', 0, -0.01, 1e3, '2024-01-31 23:59:59.999', NULL), (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
+	block := func(name, format string) string {
+		return fmt.Sprintf(`
+  - name: %s
+    kind: postgres
+    addr: %q
+    user: %s
+    password_env: TRIBUTARY_TEST_PASSWORD
+    database: %s
+    slot: %s
+    publication: %s
+    create_publication: false
+    include: ["public.*"]
+    heartbeat: 1s
+    status_interval: 200ms
+    snapshot: {mode: initial}
+    format: %s
+`, name, testenv.PGAddr(), testenv.PGCDCUser, s.Database, s.Database+"_"+name, s.publication(), format)
+	}
+	mappings := `mappings:
+  - table: public.cust
+    entity: customer
+    rename: {cust_nm: full_name, id: customer_id}
+    drop: [notes]
+    mask: {email: redact}
+    cast: {is_vip: bool, amount: number, price: number, created: {timezone: America/New_York}}
+    add: {region: us}
+    key: {include_source: true}
+`
+	topic := func(src string) string { return s.Prefix + "." + src + ".public.customer" }
+	createTopics(t, 1, topic(jsonSrc), topic(avroSrc))
+	cfg := s.setup.writeConfigWith(t, "", block(jsonSrc, "native")+block(avroSrc, "avro"))
+	prependConfig(t, cfg, avroRegistryBlock(url)+mappings)
+	d := startDaemon(t, "run", "-c", cfg)
+	readTopicN(t, topic(jsonSrc), 3)
+	readTopicN(t, topic(avroSrc), 3)
+	testenv.Exec(t, s.db, "UPDATE cust SET amount = 99.95, notes = 'x' WHERE id = 1", "DELETE FROM cust WHERE id = 2")
+	// The key holds the source's name, which differs between the two: compare by key without it.
+	j := jsonImages(t, readTopicN(t, topic(jsonSrc), 6))
+	a := avroImages(t, newAvroDecoder(t, url, true), readTopicN(t, topic(avroSrc), 6))
+	compareImages(t, withoutSource(j, jsonSrc), withoutSource(a, avroSrc), 5)
+	if out, err := runCLI(t, "verify", "-c", cfg, "--source", avroSrc, "--quiet"); err != nil || !strings.Contains(out, "no differences") {
+		t.Errorf("verify of the mapped Avro topic: %v\n%s", err, out)
+	}
+	d.stop(t)
+}
+
+// withoutSource drops the {"source":<src>} field from the keys of images.
+func withoutSource(images map[string][2]string, src string) map[string][2]string {
+	out := make(map[string][2]string, len(images))
+	for k, v := range images {
+		out[strings.Replace(k, `"source":"`+src+`",`, "", 1)] = v
+	}
+	return out
 }
