@@ -20,7 +20,8 @@ import (
 
 // EncodeMapped returns the key and value bodies of o, one of m's outputs
 // for an event built from a change on table. Its record names follow the
-// output topic (MappedNamespace).
+// output topic (mappedNamespace). The codec is cached per table version,
+// so every call on one Encoder must pass the same m.
 func (e *Encoder) EncodeMapped(m *mapping.Mapper, o *mapping.Output, table *capture.Table) (Encoded, error) {
 	if o == nil || table == nil {
 		return Encoded{}, errors.New("avro: nil output or table")
@@ -33,12 +34,12 @@ func (e *Encoder) EncodeMapped(m *mapping.Mapper, o *mapping.Output, table *capt
 	return tc.encode(ev, o.Entity)
 }
 
-// MappedNamespace is the namespace of a mapped table's records: the output
+// mappedNamespace is the namespace of a mapped table's records: the output
 // topic's name when the mapping routes the table (to an entity or a
 // topic), each dot-separated part made an Avro name, so that every table
 // routed to one topic names its records alike; otherwise the unmapped
 // table's, <prefix>.<source>.<database>.<table>.
-func MappedNamespace(prefix, source string, table *capture.Table, shape mapping.Shape) string {
+func mappedNamespace(prefix, source string, table *capture.Table, shape mapping.Shape) string {
 	if shape.Topic != "" {
 		return namespace(strings.Split(shape.Topic, ".")...)
 	}
@@ -64,7 +65,7 @@ func (e *Encoder) mappedCodec(m *mapping.Mapper, source, connector string, table
 		tc.byName[c.Name] = i
 	}
 	tc.keyCols = mappedColumns(shape.Key, postgres)
-	ns := MappedNamespace(e.prefix, source, table, shape)
+	ns := mappedNamespace(e.prefix, source, table, shape)
 	if tc.key, tc.value, err = nativeSchemas(ns, tc); err != nil {
 		return nil, fmt.Errorf("table %s.%s (mapped): %w", table.Database, table.Name, err)
 	}
