@@ -19,9 +19,9 @@
 // fields, the entity, and the mapped key; records are named after the
 // output topic.
 //
-// Schemas depend on the table (and its mapping) only, never on a value, so one table version
-// has one schema: a value a column's logical type cannot hold exactly (a
-// zero date, ±infinity, NaN in a numeric) is written in the column's string
-// branch instead, with the JSON format's text. docs/events.md has the type
-// mapping.
+// Schemas depend on the table (and its mapping) only, never on a value, so
+// one table version has one schema: a value a column's logical type cannot
+// hold exactly (a zero date, ±infinity, NaN in a numeric) is written in the
+// column's string branch instead, with the JSON format's text.
+// docs/events.md has the type mapping.
 package avro
