@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hamba/avro/v2"
 	"github.com/hamba/avro/v2/registry"
@@ -233,4 +234,44 @@ func withoutSource(images map[string][2]string, src string) map[string][2]string
 		out[strings.Replace(k, `"source":"`+src+`",`, "", 1)] = v
 	}
 	return out
+}
+
+// Two tables of different columns routed to one topic with one key shape
+// (key.fields) share its subjects: under BACKWARD the second table's schema
+// is accepted next to the first's, and each event decodes with its own.
+func TestAvroTablesSharingATopicMariaDB(t *testing.T) {
+	url := testenv.RegistryURL(t)
+	s := newSetup(t)
+	db, _ := prepare(t, s)
+	testenv.Exec(t, db,
+		fmt.Sprintf("CREATE TABLE %s.crm_people (id INT PRIMARY KEY, email VARCHAR(80), name VARCHAR(40))", s.Database),
+		fmt.Sprintf("CREATE TABLE %s.shop_buyers (buyer_id BIGINT PRIMARY KEY, email VARCHAR(80), city VARCHAR(40))", s.Database))
+	topic := s.Prefix + ".people"
+	createTopics(t, 1, topic)
+	cfg := s.writeConfigWith(t, "", s.mysqlSource(testenv.MySQLAddr(), time.Second, 5*time.Second)+"    format: avro\n")
+	prependConfig(t, cfg, avroRegistryBlock(url)+fmt.Sprintf("mappings:\n  - {table: %q, topic: %s, key: {fields: [email]}}\n", s.Database+".*_*", topic))
+	d := startDaemon(t, "run", "-c", cfg)
+	d.waitStreaming(t)
+	testenv.Exec(t, db,
+		fmt.Sprintf("INSERT INTO %s.crm_people VALUES (1, 'zoe@example.com', 'Zoë')", s.Database),
+		fmt.Sprintf("INSERT INTO %s.shop_buyers VALUES (7, 'zoe@example.com', 'Köln')", s.Database))
+	recs := readTopicN(t, topic, 2)
+	dec := newAvroDecoder(t, url, false)
+	var afters []string
+	ids := map[int]bool{}
+	for _, r := range recs {
+		id, sch, v := dec.decode(t, r.Value)
+		ids[id] = true
+		afters = append(afters, dec.canonicalImage(t, fieldType(t, sch, "after"), v["after"]))
+		_, ks, kv := dec.decode(t, r.Key)
+		if k := dec.canonicalImage(t, ks, kv); k != `{"email":"zoe@example.com"}` {
+			t.Errorf("key %s, want the email", k)
+		}
+	}
+	want := []string{`{"id":1,"email":"zoe@example.com","name":"Zoë"}`, `{"buyer_id":7,"email":"zoe@example.com","city":"Köln"}`}
+	if strings.Join(afters, "\n") != strings.Join(want, "\n") || len(ids) != 2 {
+		t.Errorf("decoded with %d schemas:\n%s\nwant:\n%s", len(ids), strings.Join(afters, "\n"), strings.Join(want, "\n"))
+	}
+	d.requireRunning(t)
+	d.stop(t)
 }
