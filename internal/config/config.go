@@ -284,8 +284,11 @@ func (c *Config) Validate() error {
 	}
 	for i, m := range c.Mappings {
 		for _, src := range c.Sources {
-			if src.Format == "avro" && (m.Source == "" || m.Source == src.Name) {
-				errs = append(errs, fmt.Errorf("mappings[%d] applies to sources[%s], whose format is avro: mappings are not supported with format avro yet (set the mapping's source to another source, or that source's format to native or debezium)", i, src.Name))
+			// Mapped events are native events: Debezium's Avro envelope,
+			// derived from the table's Connect schema, cannot hold renamed,
+			// masked, cast, dropped or added fields.
+			if src.Format == "avro" && src.Avro.Envelope == "debezium" && (m.Source == "" || m.Source == src.Name) {
+				errs = append(errs, fmt.Errorf("mappings[%d] applies to sources[%s], whose avro.envelope is debezium: mapped tables are written as native events, which Debezium's envelope cannot carry (set avro.envelope: native, or the mapping's source to another source)", i, src.Name))
 			}
 		}
 	}

@@ -78,7 +78,7 @@ func TestParseErrorsNameTheKey(t *testing.T) {
 		{"registry user without password", minimal + "schema_registry: {url: \"http://x\", basic_auth: {username: u}}\n", "schema_registry.basic_auth: set password_env or password_file"},
 		{"registry tls without https", minimal + "schema_registry: {url: \"http://x\", tls: {ca_file: /nonexistent}}\n", "schema_registry.tls: set, but schema_registry.url is not https"},
 		{"avro envelope", strings.Replace(minimal, "name: crm,", "name: crm, format: avro, avro: {envelope: confluent},", 1) + "schema_registry: {url: \"http://x\"}\n", "sources[crm].avro.envelope \"confluent\": want native or debezium"},
-		{"avro with a mapping", strings.Replace(minimal, "name: crm,", "name: crm, format: avro,", 1) + "schema_registry: {url: \"http://x\"}\nmappings:\n  - {table: \"a.b\", drop: [c]}\n", "mappings[0] applies to sources[crm], whose format is avro"},
+		{"avro debezium envelope with a mapping", strings.Replace(minimal, "name: crm,", "name: crm, format: avro, avro: {envelope: debezium},", 1) + "schema_registry: {url: \"http://x\"}\nmappings:\n  - {table: \"a.b\", drop: [c]}\n", "mappings[0] applies to sources[crm], whose avro.envelope is debezium"},
 		{"registry typo", minimal + "schema_registry: {url: \"http://x\", compatability: BACKWARD}\n", "schema_registry.compatability (line 6) is not a known key; did you mean schema_registry.compatibility?"},
 		{"bad bigint mode", strings.Replace(minimal, "name: crm,", "name: crm, format: debezium, debezium: {bigint_unsigned: huge},", 1), "sources[crm].debezium.bigint_unsigned"},
 		{"shared server id", minimal + `  - {name: crm2, addr: "127.0.0.1:13306", user: u, server_id: 7}` + "\n", "server_id 7 is also used"},
@@ -214,5 +214,16 @@ func TestSourceKeysByKind(t *testing.T) {
 				t.Errorf("error %v contains %q", err, tc.notWant)
 			}
 		})
+	}
+}
+
+// Mappings apply to Avro sources in the native envelope: the schemas
+// follow the mapping's output.
+func TestAvroSourceWithMapping(t *testing.T) {
+	t.Parallel()
+	y := strings.Replace(minimal, "name: crm,", "name: crm, format: avro,", 1) +
+		"schema_registry: {url: \"http://x\"}\nmappings:\n  - {table: \"a.b\", entity: c, drop: [c], mask: {d: redact}, cast: {e: bool}, add: {f: 1}}\n"
+	if _, err := Parse([]byte(y)); err != nil {
+		t.Fatalf("an Avro source with a mapping: %v", err)
 	}
 }

@@ -28,7 +28,8 @@ type Registrar interface {
 // which a rejection names.
 type avroState struct {
 	enc      bodyEncoder
-	debezium bool // Debezium's envelope: truncates are skipped, as there
+	native   *avro.Encoder // the native flavour, for mapped tables; nil with Debezium's envelope
+	debezium bool          // Debezium's envelope: truncates are skipped, as there
 	reg      Registrar
 	ids      map[schemaTopic]int
 	rejected map[*avro.Schema]*schemaregistry.IncompatibleError
@@ -46,11 +47,12 @@ type bodyEncoder interface {
 }
 
 func newAvroState(prefix string, reg Registrar, dbz *debezium.Options) *avroState {
-	var enc bodyEncoder = avro.NewEncoder(prefix)
+	native := avro.NewEncoder(prefix)
+	var enc bodyEncoder = native
 	if dbz != nil {
-		enc = avro.NewDebeziumEncoder(*dbz)
+		enc, native = avro.NewDebeziumEncoder(*dbz), nil
 	}
-	return &avroState{enc: enc, debezium: dbz != nil, reg: reg, ids: map[schemaTopic]int{},
+	return &avroState{enc: enc, native: native, debezium: dbz != nil, reg: reg, ids: map[schemaTopic]int{},
 		rejected: map[*avro.Schema]*schemaregistry.IncompatibleError{}, lastDDL: map[string]string{}}
 }
 
@@ -65,7 +67,31 @@ func (e *Encoder) encodeAvro(ctx context.Context, ev *transform.Event, c *captur
 	if err != nil {
 		return &capture.PermanentError{Err: fmt.Errorf("encode event %s as Avro: %w", ev.ID, err)}
 	}
-	topic := e.Topic(ev.Source.Database, ev.Source.Table)
+	return e.writeAvro(ctx, ev, c, e.Topic(ev.Source.Database, ev.Source.Table), enc, out)
+}
+
+// encodeMappedAvro passes the Avro message of o, a mapped event of c, to
+// out: written with the schemas of the mapping's output of the table,
+// registered for o's topic.
+func (e *Encoder) encodeMappedAvro(ctx context.Context, o *mapping.Output, c *capture.Change, topic string, out Output) error {
+	a := e.avro
+	if a.native == nil {
+		// Refused by the config's validation too: mapped events are native.
+		return &capture.PermanentError{Err: fmt.Errorf("map event %s: avro.envelope debezium cannot carry mapped tables (mapped events are native events)", o.Event.ID)}
+	}
+	enc, err := a.native.EncodeMapped(e.cfg.Mapper, o, c.Table)
+	if err != nil {
+		return &capture.PermanentError{Err: fmt.Errorf("encode mapped event %s as Avro: %w", o.Event.ID, err)}
+	}
+	return e.writeAvro(ctx, &o.Event, c, topic, enc, out)
+}
+
+// writeAvro registers enc's schemas for topic (on first use) and passes
+// ev's message to out, or, when the registry rejects the schemas, a dead
+// letter or a permanent error. ev is the event as written: a mapped one
+// for a mapped table, so a dead letter holds masked values only.
+func (e *Encoder) writeAvro(ctx context.Context, ev *transform.Event, c *capture.Change, topic string, enc avro.Encoded, out Output) error {
+	a := e.avro
 	valueID, err := a.id(ctx, topic, enc.ValueSchema, false)
 	var keyID int
 	if err == nil && enc.Key != nil {

@@ -32,7 +32,8 @@ type Config struct {
 	Debezium        *debezium.Options // nil: native events
 	// Registry, when set, writes events as Avro in the Confluent wire
 	// format (format: avro), registering each table's key and value
-	// schemas with it.
+	// schemas with it; a mapped table's are those of the mapping's output,
+	// registered for its output topic.
 	Registry Registrar
 	// AvroDebezium, with Registry, writes Debezium's Avro envelope instead
 	// of the canonical event's fields.
@@ -130,18 +131,22 @@ func (e *Encoder) encode(ctx context.Context, ev *transform.Event, c *capture.Ch
 			return out.Emit(e.deadLetter(ev, rowErr))
 		case err != nil:
 			return &capture.PermanentError{Err: fmt.Errorf("map event %s: %w (set kafka.dead_letter_topic to send such rows there)", ev.ID, err)}
-		case mapped && e.avro != nil:
-			return &capture.PermanentError{Err: fmt.Errorf("map event %s: format avro does not support mappings that rename, cast, drop or add columns or route tables yet; use format native or debezium for mapped tables", ev.ID)}
 		case mapped:
 			for j := range outs {
 				o := &outs[j]
-				value, err := o.AppendJSON(nil)
-				if err != nil {
-					return &capture.PermanentError{Err: fmt.Errorf("encode event %s (%s.%s): %w", ev.ID, ev.Source.Database, ev.Source.Table, err)}
-				}
 				topic := o.Topic
 				if topic == "" {
 					topic = e.Topic(ev.Source.Database, ev.Source.Table)
+				}
+				if e.avro != nil {
+					if err := e.encodeMappedAvro(ctx, o, c, topic, out); err != nil {
+						return err
+					}
+					continue
+				}
+				value, err := o.AppendJSON(nil)
+				if err != nil {
+					return &capture.PermanentError{Err: fmt.Errorf("encode event %s (%s.%s): %w", ev.ID, ev.Source.Database, ev.Source.Table, err)}
 				}
 				if err := e.event(&o.Event, c, topic, o.Key, value, out); err != nil {
 					return err

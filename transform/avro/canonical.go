@@ -17,7 +17,8 @@ import (
 // format writes the same event (docs/events.md), byte for byte: tail,
 // verify and the accuracy checks read Avro topics through it. It relies on
 // the schema alone (logical types, tributary.type, tributary.column,
-// tributary.format), so it decodes every version a registry holds.
+// tributary.format), so it decodes every version a registry holds, and a
+// mapped table's events as the JSON format writes the mapped event.
 func CanonicalJSON(s avro.Schema, v map[string]any) ([]byte, error) {
 	rec, ok := deref(s).(*avro.RecordSchema)
 	if !ok {
@@ -39,6 +40,10 @@ func CanonicalJSON(s avro.Schema, v map[string]any) ([]byte, error) {
 	b, _ = capture.AppendStringJSON(b, fmt.Sprint(v["id"]))
 	b = append(b, `,"op":`...)
 	b, _ = capture.AppendStringJSON(b, fmt.Sprint(v["op"]))
+	if fields["entity"] != nil { // a mapping's entity
+		b = append(b, `,"entity":`...)
+		b, _ = capture.AppendStringJSON(b, fmt.Sprint(v["entity"]))
+	}
 	b = append(b, `,"key":`...)
 	var err error
 	if v["key"] == nil {
@@ -222,7 +227,7 @@ func (w *canonicalWriter) value(b []byte, s avro.Schema, srcType string, v any) 
 	f := w.fraction(srcType)
 	switch v := v.(type) {
 	case string:
-		if p, ok := s.(*avro.PrimitiveSchema); ok && p.Prop("tributary.format") == "json" {
+		if p, ok := s.(*avro.PrimitiveSchema); ok && (p.Prop("tributary.format") == "json" || p.Prop("tributary.format") == "number") {
 			return append(b, v...), nil
 		}
 		return capture.AppendStringJSON(b, v)
@@ -238,6 +243,9 @@ func (w *canonicalWriter) value(b []byte, s avro.Schema, srcType string, v any) 
 		dec, ok := s.(*avro.PrimitiveSchema).Logical().(*avro.DecimalLogicalSchema)
 		if !ok {
 			return nil, fmt.Errorf("a decimal without its logical type")
+		}
+		if s.(*avro.PrimitiveSchema).Prop("tributary.format") == "number" {
+			return append(b, v.FloatString(dec.Scale())...), nil // a mapping's cast to number
 		}
 		if t := parseType(srcType); t.base == "bigint" || t.base == "bit" {
 			return append(b, v.FloatString(0)...), nil // a JSON number

@@ -13,9 +13,15 @@
 //     source, transaction, op, ts_ms, ts_us, ts_ns in
 //     <topic.prefix>.<db>.<table>.Envelope).
 //
-// Schemas depend on the table only, never on a value, so one table version
-// has one schema: a value a column's logical type cannot hold exactly (a
-// zero date, ±infinity, NaN in a numeric) is written in the column's string
-// branch instead, with the JSON format's text. docs/events.md has the type
-// mapping.
+// A table a mapping matches is written in the native flavour with schemas
+// derived from the mapping's output (EncodeMapped, from
+// mapping.Mapper.OutputSchema): renamed, dropped, masked, cast and added
+// fields, the entity, and the mapped key; records are named after the
+// output topic.
+//
+// Schemas depend on the table (and its mapping) only, never on a value, so
+// one table version has one schema: a value a column's logical type cannot
+// hold exactly (a zero date, ±infinity, NaN in a numeric) is written in the
+// column's string branch instead, with the JSON format's text.
+// docs/events.md has the type mapping.
 package avro

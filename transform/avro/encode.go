@@ -23,6 +23,7 @@ type Encoded struct {
 type Encoder struct {
 	prefix string
 	tables map[*capture.Table]*tableCodec
+	mapped map[*capture.Table]*tableCodec // a mapping's output of the table
 }
 
 // maxCachedTables bounds the cache: sources hand out a new *capture.Table
@@ -32,19 +33,31 @@ const maxCachedTables = 4096
 // NewEncoder returns an Encoder whose record names start with topicPrefix:
 // <topicPrefix>.<source>.<database>.<table>.Value.
 func NewEncoder(topicPrefix string) *Encoder {
-	return &Encoder{prefix: topicPrefix, tables: map[*capture.Table]*tableCodec{}}
+	return &Encoder{prefix: topicPrefix, tables: map[*capture.Table]*tableCodec{}, mapped: map[*capture.Table]*tableCodec{}}
 }
 
 type tableCodec struct {
 	// api has codec caches of its own: hamba/avro caches codecs by schema
 	// fingerprint, and a record referenced by name (after: Row) has the
 	// same fingerprint in every version of a table.
-	api        avro.API
-	table      *capture.Table
-	source     string
-	cols       []column
-	byName     map[string]int
-	key, value *Schema
+	api    avro.API
+	table  *capture.Table
+	source string
+	cols   []column // the image fields: the table's columns, or a mapping's output
+	byName map[string]int
+	// keyCols are the key fields in key order; keyNullable says their
+	// values may be null (a mapping's key.fields).
+	keyCols     []column
+	keyNullable bool
+	entity      bool // the value has an "entity" field (a mapping's entity)
+	key, value  *Schema
+}
+
+// newAPI is a codec cache for one schema version.
+func newAPI() avro.API {
+	api := avro.Config{}.Freeze()
+	api.Register(string(avro.Long)+"."+string(avro.LocalTimestampMicros), localMicros(0))
+	return api
 }
 
 // Schemas returns the key and value schemas of table for events of source.
@@ -65,12 +78,10 @@ func (e *Encoder) codec(source, connector string, table *capture.Table) (*tableC
 		names[i] = c.Name
 	}
 	fieldNames := fieldNames(names)
-	api := avro.Config{}.Freeze()
-	api.Register(string(avro.Long)+"."+string(avro.LocalTimestampMicros), localMicros(0))
 	// Union members are resolved by Go type (cached per type), images and
 	// records as *map[string]any (nullable unions, cached too): hamba's
 	// {"member": value} form builds a codec per value.
-	tc := &tableCodec{api: api, table: table, source: source, cols: make([]column, len(table.Columns)), byName: make(map[string]int, len(names))}
+	tc := &tableCodec{api: newAPI(), table: table, source: source, cols: make([]column, len(table.Columns)), byName: make(map[string]int, len(names))}
 	for i, c := range table.Columns {
 		tc.cols[i] = newColumn(c, fieldNames[i], connector == transform.ConnectorPostgres)
 		tc.byName[c.Name] = i
@@ -79,10 +90,11 @@ func (e *Encoder) codec(source, connector string, table *capture.Table) (*tableC
 		if k < 0 || k >= len(tc.cols) {
 			return nil, fmt.Errorf("table %s.%s: key column %d out of range", table.Database, table.Name, k)
 		}
+		tc.keyCols = append(tc.keyCols, tc.cols[k])
 	}
 	var err error
 	ns := namespace(e.prefix, source, table.Database, table.Name)
-	if tc.key, tc.value, err = nativeSchemas(ns, tc.cols, table.Key); err != nil {
+	if tc.key, tc.value, err = nativeSchemas(ns, tc); err != nil {
 		return nil, fmt.Errorf("table %s.%s: %w", table.Database, table.Name, err)
 	}
 	if len(e.tables) >= maxCachedTables {
@@ -103,6 +115,13 @@ func (e *Encoder) Encode(ev *transform.Event, table *capture.Table) (Encoded, er
 	if err != nil {
 		return Encoded{}, fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}
+	return tc.encode(ev, "")
+}
+
+// encode writes ev, whose images and key have tc's fields, with entity
+// as its "entity" field when tc has one.
+func (tc *tableCodec) encode(ev *transform.Event, entity string) (Encoded, error) {
+	var err error
 	out := Encoded{KeySchema: tc.key, ValueSchema: tc.value}
 	var key map[string]any
 	if ev.Op != capture.OpTruncate {
@@ -114,6 +133,9 @@ func (e *Encoder) Encode(ev *transform.Event, table *capture.Table) (Encoded, er
 		}
 	}
 	value := map[string]any{"id": ev.ID, "op": string(ev.Op), "source": sourceValue(&ev.Source), "ts_ms": ev.TsMs}
+	if tc.entity {
+		value["entity"] = entity
+	}
 	if key != nil {
 		value["key"] = &key
 	}
@@ -148,16 +170,19 @@ func nonNil(s []string) []string {
 }
 
 func (tc *tableCodec) keyRecord(key transform.Row) (map[string]any, error) {
-	if len(key) != len(tc.table.Key) {
-		return nil, fmt.Errorf("key has %d columns, table %s.%s has %d", len(key), tc.table.Database, tc.table.Name, len(tc.table.Key))
+	if len(key) != len(tc.keyCols) {
+		return nil, fmt.Errorf("key has %d fields, the key schema of table %s.%s has %d", len(key), tc.table.Database, tc.table.Name, len(tc.keyCols))
 	}
 	rec := make(map[string]any, len(key))
 	for j, f := range key {
-		c := tc.cols[tc.table.Key[j]]
+		c := tc.keyCols[j]
 		if c.name != f.Name {
-			return nil, fmt.Errorf("key column %q is not key column %d of table %s.%s", f.Name, j, tc.table.Database, tc.table.Name)
+			return nil, fmt.Errorf("key field %q is not key field %d (%q) of table %s.%s", f.Name, j, c.name, tc.table.Database, tc.table.Name)
 		}
 		if f.Value == nil {
+			if tc.keyNullable {
+				continue
+			}
 			return nil, fmt.Errorf("key column %q is null", f.Name)
 		}
 		_, v, err := c.convert(f.Value)
@@ -176,7 +201,7 @@ func (tc *tableCodec) rowRecord(img transform.Row) (map[string]any, error) {
 	for _, f := range img {
 		i, ok := tc.byName[f.Name]
 		if !ok {
-			return nil, fmt.Errorf("column %q is not a column of table %s.%s", f.Name, tc.table.Database, tc.table.Name)
+			return nil, fmt.Errorf("field %q is not a field of the schema of table %s.%s", f.Name, tc.table.Database, tc.table.Name)
 		}
 		c := tc.cols[i]
 		if f.Value == nil {

@@ -43,6 +43,8 @@ func newSchema(v map[string]any) (*Schema, error) {
 func fieldSchema(c column, nullable bool) map[string]any {
 	var typ any
 	switch {
+	case len(c.branches) == 0:
+		typ = "null" // a mapping's add of null: never anything else
 	case nullable:
 		typ = append([]any{"null"}, schemas(c.branches)...)
 	case len(c.branches) == 1:
@@ -50,12 +52,18 @@ func fieldSchema(c column, nullable bool) map[string]any {
 	default:
 		typ = schemas(c.branches)
 	}
-	f := map[string]any{"name": c.field, "type": typ, "tributary.type": c.sourceType}
-	if nullable {
+	f := map[string]any{"name": c.field, "type": typ}
+	if c.sourceType != "" {
+		f["tributary.type"] = c.sourceType
+	}
+	if nullable || len(c.branches) == 0 {
 		f["default"] = nil
 	}
 	if c.field != c.name {
 		f["tributary.column"] = c.name
+	}
+	for k, v := range c.props {
+		f[k] = v
 	}
 	return f
 }
@@ -99,19 +107,19 @@ var sourceRecord = record("Source", "io.tributary", []any{
 	field("snapshot", "boolean"),
 })
 
-// nativeSchemas are the key and value schemas of a table in the native
-// flavour: <ns>.Key holds the key columns; <ns>.Value the canonical
-// event, its images the <ns>.Row record of every column.
-func nativeSchemas(ns string, cols []column, key []int) (keySchema, valueSchema *Schema, err error) {
-	keyCols := make([]column, len(key))
-	for i, k := range key {
-		keyCols[i] = cols[k]
+// nativeSchemas are the key and value schemas of a table (or a mapping's
+// output of it) in the native flavour: <ns>.Key holds the key fields;
+// <ns>.Value the canonical event, its images the <ns>.Row record of every
+// field, and an "entity" string after "op" when tc is a mapping's with an
+// entity.
+func nativeSchemas(ns string, tc *tableCodec) (keySchema, valueSchema *Schema, err error) {
+	keyRec := record("Key", ns, fields(tc.keyCols, tc.keyNullable))
+	row := record("Row", ns, fields(tc.cols, true))
+	head := []any{field("id", "string"), field("op", "string")}
+	if tc.entity {
+		head = append(head, field("entity", "string"))
 	}
-	keyRec := record("Key", ns, fields(keyCols, false))
-	row := record("Row", ns, fields(cols, true))
-	value := record("Value", ns, []any{
-		field("id", "string"),
-		field("op", "string"),
+	value := record("Value", ns, append(head,
 		optionalField("key", keyRec),
 		optionalField("before", row),
 		optionalField("after", "Row"),
@@ -121,7 +129,7 @@ func nativeSchemas(ns string, cols []column, key []int) (keySchema, valueSchema 
 		})),
 		field("source", sourceRecord),
 		field("ts_ms", "long"),
-	})
+	))
 	if keySchema, err = newSchema(keyRec); err != nil {
 		return nil, nil, fmt.Errorf("key schema: %w", err)
 	}

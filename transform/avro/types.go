@@ -17,8 +17,9 @@ import (
 type column struct {
 	name, field string
 	sourceType  string
-	branches    []branch
+	branches    []branch // none: the field is always null
 	convert     func(v any) (int, any, error)
+	props       map[string]any // more field properties (a mapping's rule)
 }
 
 // branch is one non-null member of a column's union: its schema (as JSON

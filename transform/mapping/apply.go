@@ -97,14 +97,9 @@ func (m *Mapper) Apply(dst []Output, source string, ev *transform.Event) (out []
 	if m == nil || len(m.rules) == 0 {
 		return dst, false, nil
 	}
-	id := tableID{source, ev.Source.Database, ev.Source.Table}
-	m.mu.RLock()
-	p, ok := m.plans[id]
-	m.mu.RUnlock()
-	if !ok {
-		if p, err = m.newPlan(id); err != nil {
-			return dst, true, err
-		}
+	p, err := m.plan(tableID{source, ev.Source.Database, ev.Source.Table})
+	if err != nil {
+		return dst, true, err
 	}
 	if p == nil {
 		return dst, false, nil
@@ -114,6 +109,17 @@ func (m *Mapper) Apply(dst []Output, source string, ev *transform.Event) (out []
 		return dst, true, err
 	}
 	return out, true, nil
+}
+
+// plan is the table's cached plan, nil when no mapping matches it.
+func (m *Mapper) plan(id tableID) (*plan, error) {
+	m.mu.RLock()
+	p, ok := m.plans[id]
+	m.mu.RUnlock()
+	if ok {
+		return p, nil
+	}
+	return m.newPlan(id)
 }
 
 // newPlan finds the first mapping of the table and, for a shared topic,

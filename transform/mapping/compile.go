@@ -81,8 +81,10 @@ type column struct {
 	out      string // output name: renamed or the source name
 	cast     caster
 	castRule string
+	castTo   Cast // the cast's config, for OutputSchema
 	mask     masker
 	maskRule string
+	maskKind MaskKind
 	drop     bool
 }
 
@@ -176,7 +178,10 @@ func compileOne(i int, c *Config, env func(string) (string, bool), o *options) (
 			continue
 		}
 		cc := col(name)
-		cc.cast, cc.castRule = cs, rule
+		cc.cast, cc.castRule, cc.castTo = cs, rule, c.Cast[name]
+		if cc.castTo.To == "" {
+			cc.castTo.To = CastTimestamp // {timezone: …} alone
+		}
 	}
 	for _, name := range sortedKeys(c.Mask) {
 		rule := "mask." + name
@@ -186,7 +191,7 @@ func compileOne(i int, c *Config, env func(string) (string, bool), o *options) (
 			continue
 		}
 		mc := col(name)
-		mc.mask, mc.maskRule = mk, rule
+		mc.mask, mc.maskRule, mc.maskKind = mk, rule, c.Mask[name].Kind
 	}
 	targets := map[string]string{}
 	for _, name := range sortedKeys(c.Rename) {

@@ -19,6 +19,10 @@
 //     (drop and add leave the key alone);
 //  7. entity, topic and key routing.
 //
+// OutputSchema describes, for a table's columns, the fields Apply writes
+// (names, source columns, casts, masks, static values) and the key, so a
+// schema-based format (Avro) can type a mapped table's output.
+//
 // Apply never modifies the event it is given: the output events have rows
 // of their own (they may share unchanged values and, where no rule changes
 // an image, the image itself, with the input).
