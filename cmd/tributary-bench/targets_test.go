@@ -11,7 +11,7 @@ import (
 // Debezium at 15,000 (4×).
 func fullReport(source string) *SourceReport {
 	lat := func(rate int, p99 float64, kept bool) *LatencyRun {
-		return &LatencyRun{Latency: Latency{TargetRate: rate, P99ms: p99, KeptUp: kept, Rows: 10, Arrived: 10}}
+		return &LatencyRun{Latency: Latency{TargetRate: rate, WriterRate: float64(rate), P99ms: p99, KeptUp: kept, Rows: 10, Arrived: 10}}
 	}
 	s := &SourceReport{
 		Source:       source,
@@ -89,10 +89,16 @@ func TestTargets(t *testing.T) {
 		{name: "20000 rows/s not kept up", source: "mariadb", rates: rates,
 			edit: func(s *SourceReport) { s.contender("tributary").latencyAt(20000).KeptUp = false },
 			want: map[string]want{"kept up at 20000 rows/s": {40, true, false}}},
+		{name: "writer slower than the rate", source: "mariadb", rates: rates,
+			edit: func(s *SourceReport) {
+				s.contender("tributary").latencyAt(5000).WriterRate = 2300
+				s.contender("tributary").latencyAt(20000).WriterRate = 2100
+			},
+			want: map[string]want{"p99 at 5000 rows/s": {0, false, false}, "kept up at 20000 rows/s": {0, false, false}}},
 		{name: "other rates", source: "mariadb", rates: []int{200},
 			edit: func(s *SourceReport) {
 				for _, c := range s.Contenders {
-					c.Latency = []*LatencyRun{{Latency: Latency{TargetRate: 200, P99ms: 8, KeptUp: true}}}
+					c.Latency = []*LatencyRun{{Latency: Latency{TargetRate: 200, WriterRate: 200, P99ms: 8, KeptUp: true}}}
 				}
 			},
 			want: map[string]want{
