@@ -203,6 +203,9 @@ func (f *toastFiller) apply(c *capture.Change) error {
 // enough for PostgreSQL to leave it out later, and drops what the cache
 // held for the column otherwise.
 func (f *toastFiller) record(table, key, col, typ string, v any, at toastcache.Order) error {
+	if toastSize(v) < toastMinBytes { // not worth a copy to learn that
+		return f.wrap(f.cache.Delete(table, key, col))
+	}
 	enc, ok := encodeToast(v)
 	if ok && len(enc) > toastMinBytes {
 		_, err := f.cache.Put(table, key, col, toastcache.Entry{At: at, Type: typ, Value: enc})
@@ -242,6 +245,20 @@ func encodeToast(v any) ([]byte, bool) {
 		return append([]byte{'j'}, x...), true
 	}
 	return nil, false
+}
+
+// toastSize is the length of v's bytes in encodeToast's kinds, 0 for the
+// others.
+func toastSize(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len(x)
+	case []byte:
+		return len(x)
+	case json.RawMessage:
+		return len(x)
+	}
+	return 0
 }
 
 func decodeToast(b []byte) (any, bool) {

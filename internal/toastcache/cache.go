@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,11 +75,15 @@ type Cache struct {
 	source string
 	prefix []byte
 
-	mu      sync.Mutex
-	max     int64
-	size    int64
-	lru     *list.List // of *slot, most recently used first
-	index   map[string]*list.Element
+	mu    sync.Mutex
+	max   int64
+	size  int64
+	lru   *list.List // of *slot, most recently used first
+	index map[string]*list.Element
+	// tables counts the entries of each table: most tables never hold a
+	// value large enough to be cached, and Get and the deletes, called for
+	// every column of every change, answer for them without building a key.
+	tables  map[string]int
 	evicted uint64 // since the last warning
 	warned  time.Time
 	// seen is the highest commit LSN the source handed over with this
@@ -88,13 +93,14 @@ type Cache struct {
 
 // slot is a key the cache holds and the bytes it takes (key and value).
 type slot struct {
-	key  string
-	size int64
+	key   string
+	table string
+	size  int64
 }
 
 func loadCache(d *DB, source string, maxBytes int64) (*Cache, error) {
 	c := &Cache{d: d, source: source, prefix: []byte("t/" + source + "\x00"), max: maxBytes,
-		lru: list.New(), index: map[string]*list.Element{}}
+		lru: list.New(), index: map[string]*list.Element{}, tables: map[string]int{}}
 	if err := c.loadSeen(); err != nil {
 		return nil, err
 	}
@@ -111,7 +117,8 @@ func loadCache(d *DB, source string, maxBytes int64) (*Cache, error) {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
-			all = append(all, found{slot{string(item.KeyCopy(nil)), int64(len(item.Key())) + item.ValueSize()}, item.Version()})
+			key := string(item.KeyCopy(nil))
+			all = append(all, found{slot{key, c.tableOf(key), int64(len(item.Key())) + item.ValueSize()}, item.Version()})
 		}
 		return nil
 	})
@@ -121,7 +128,8 @@ func loadCache(d *DB, source string, maxBytes int64) (*Cache, error) {
 	// After a restart the order of use is the order of writing.
 	slices.SortFunc(all, func(a, b found) int { return cmp.Compare(a.version, b.version) })
 	for _, f := range all {
-		c.index[f.key] = c.lru.PushFront(&slot{key: f.key, size: f.size})
+		c.index[f.key] = c.lru.PushFront(&slot{key: f.key, table: f.table, size: f.size})
+		c.tables[f.table]++
 		c.size += f.size
 	}
 	return c, nil
@@ -154,6 +162,15 @@ func (c *Cache) rowPrefix(table, key string) []byte {
 	return append(b, 0)
 }
 
+// tableOf is the table of a key of this cache (prefix, table, 0, ...).
+func (c *Cache) tableOf(key string) string {
+	rest := key[min(len(c.prefix), len(key)):]
+	if i := strings.IndexByte(rest, 0); i >= 0 {
+		return rest[:i]
+	}
+	return rest
+}
+
 func (c *Cache) key(table, rowKey, column string) []byte {
 	return append(c.rowPrefix(table, rowKey), column...)
 }
@@ -161,9 +178,12 @@ func (c *Cache) key(table, rowKey, column string) []byte {
 // Get returns the value cached for column of the row with key rowKey in
 // table.
 func (c *Cache) Get(table, rowKey, column string) (Entry, bool, error) {
-	k := c.key(table, rowKey, column)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.tables[table] == 0 {
+		return Entry{}, false, nil
+	}
+	k := c.key(table, rowKey, column)
 	el, ok := c.index[string(k)]
 	if !ok {
 		return Entry{}, false, nil
@@ -215,7 +235,8 @@ func (c *Cache) Put(table, rowKey, column string, e Entry) (bool, error) {
 		el.Value.(*slot).size = size
 		c.lru.MoveToFront(el)
 	} else {
-		c.index[string(k)] = c.lru.PushFront(&slot{key: string(k), size: size})
+		c.index[string(k)] = c.lru.PushFront(&slot{key: string(k), table: table, size: size})
+		c.tables[table]++
 	}
 	c.size += size
 	return true, c.evictLocked()
@@ -223,21 +244,36 @@ func (c *Cache) Put(table, rowKey, column string, e Entry) (bool, error) {
 
 // Delete drops the value of column of the row.
 func (c *Cache) Delete(table, rowKey, column string) error {
-	k := c.key(table, rowKey, column)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.deleteLocked(k)
+	if c.tables[table] == 0 {
+		return nil
+	}
+	return c.deleteLocked(c.key(table, rowKey, column))
 }
 
 // DeleteRow drops every value of the row.
 func (c *Cache) DeleteRow(table, rowKey string) error {
+	if !c.holds(table) {
+		return nil
+	}
 	return c.deletePrefix(c.rowPrefix(table, rowKey))
 }
 
 // DeleteTable drops every value of table.
 func (c *Cache) DeleteTable(table string) error {
+	if !c.holds(table) {
+		return nil
+	}
 	p := append(append(append([]byte{}, c.prefix...), table...), 0)
 	return c.deletePrefix(p)
+}
+
+// holds reports whether the cache has an entry of table.
+func (c *Cache) holds(table string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tables[table] > 0
 }
 
 func (c *Cache) deletePrefix(p []byte) error {
@@ -292,6 +328,9 @@ func (c *Cache) dropLocked(el *list.Element) {
 	s := el.Value.(*slot)
 	c.lru.Remove(el)
 	delete(c.index, s.key)
+	if c.tables[s.table]--; c.tables[s.table] <= 0 {
+		delete(c.tables, s.table)
+	}
 	c.size -= s.size
 }
 

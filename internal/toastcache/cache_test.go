@@ -174,3 +174,55 @@ func TestEntryRoundTrip(t *testing.T) {
 		t.Fatal("a bad record decoded")
 	}
 }
+
+// The per-table counts that let most calls skip building a key follow
+// every Put and drop, and are rebuilt when the cache is opened again.
+func TestTableCountsFollowEntries(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d := openTest(t, dir)
+	c, err := d.Cache("src", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := Entry{At: Order{LSN: 1}, Type: "text", Value: big(3000, 'a')}
+	c.Put("public.a", "k1", "body", e)
+	c.Put("public.a", "k2", "body", e)
+	c.Put("public.b", "k1", "body", e)
+	for _, del := range []func() error{
+		func() error { return c.Delete("public.c", "k1", "body") },
+		func() error { return c.DeleteRow("public.c", "k1") },
+		func() error { return c.DeleteTable("public.c") },
+	} {
+		if err := del(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok, _ := c.Get("public.a", "k1", "body"); !ok {
+		t.Fatal("deleting another table's values dropped public.a's")
+	}
+	if err := c.DeleteRow("public.a", "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.tables["public.a"]; got != 1 {
+		t.Fatalf("public.a counts %d entries after one of two rows was deleted, want 1", got)
+	}
+	if err := c.Delete("public.a", "k2", "body"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.tables["public.a"]; ok {
+		t.Fatal("public.a still counted after its last entry was deleted")
+	}
+	d.Close()
+
+	c2, err := openTest(t, dir).Cache("src", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c2.tables; len(got) != 1 || got["public.b"] != 1 {
+		t.Fatalf("counts after reopening: %v, want public.b: 1", got)
+	}
+	if _, ok, _ := c2.Get("public.b", "k1", "body"); !ok {
+		t.Fatal("public.b's value not found after reopening")
+	}
+}
