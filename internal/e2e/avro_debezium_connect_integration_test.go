@@ -60,6 +60,7 @@ const dbzAvroMarker = 1000
 
 func TestAvroDebeziumEnvelopeEqualsDebeziumMariaDB(t *testing.T) {
 	url := testenv.RegistryURL(t)
+	start := time.Now()
 	testenv.RequireTCP(t, "MariaDB", testenv.MySQLAddr())
 	testenv.RequireTCP(t, "Kafka", testenv.KafkaAddr())
 	s := newSetup(t)
@@ -118,6 +119,7 @@ func TestAvroDebeziumEnvelopeEqualsDebeziumMariaDB(t *testing.T) {
 	connector["schema.name.adjustment.mode"] = "avro"
 	dbz := startConnectWorker(t, s.Database, debeziumAvroWorker(t), connector)
 	d.waitStreaming(t)
+	t.Logf("Tributary streams after %s", time.Since(start).Round(time.Millisecond))
 
 	// Debezium streams once it delivered a marker row written after its
 	// start; Tributary streamed before the first.
@@ -130,6 +132,7 @@ func TestAvroDebeziumEnvelopeEqualsDebeziumMariaDB(t *testing.T) {
 		testenv.Exec(t, db, fmt.Sprintf("INSERT INTO %s.t (id) VALUES (%d)", s.Database, id))
 		time.Sleep(500 * time.Millisecond)
 	}
+	t.Logf("Debezium streams after %s", time.Since(start).Round(time.Millisecond))
 	for _, q := range dbzAvroChanges {
 		testenv.Exec(t, db, fmt.Sprintf(q, s.Database))
 	}
@@ -151,6 +154,7 @@ func TestAvroDebeziumEnvelopeEqualsDebeziumMariaDB(t *testing.T) {
 	if len(trib) != dbzAvroMessages || len(deb) != dbzAvroMessages {
 		t.Fatalf("Tributary %d, Debezium %d messages after the markers, want %d each", len(trib), len(deb), dbzAvroMessages)
 	}
+	t.Logf("both topics read after %s", time.Since(start).Round(time.Millisecond))
 	for i := range trib {
 		compareDbzAvro(t, i, trib[i], deb[i])
 	}
