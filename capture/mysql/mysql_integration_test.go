@@ -57,7 +57,7 @@ func TestTypesInsertUpdateDelete(t *testing.T) {
 		"i int", "iu int unsigned", "bi bigint", "biu bigint unsigned", "d decimal(10,2)", "dbig decimal(65,30)", "f float", "dbl double",
 		"dt date", "tm time", "tm6 time(6)", "dtm datetime", "dtm6 datetime(6)", "ts timestamp", "ts6 timestamp(6)", "y year",
 		"c char", "vc varchar", "tx text", "mtx mediumtext", "bn binary(4)", "vb varbinary", "bl blob",
-		"j json", "e enum", "st set", "b1 bit(1)", "b64 bit(64)",
+		"j json", "e enum('a','b','c')", "st set('x','y','z')", "b1 bit(1)", "b64 bit(64)",
 	}
 	var gotCols []string
 	for _, c := range tbl.Columns {

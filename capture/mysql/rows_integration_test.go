@@ -307,5 +307,9 @@ func TestParseLabels(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("parseLabels(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
+		// The type name written for the labels is the COLUMN_TYPE again.
+		if typ := labelledType(tc.in[:strings.IndexByte(tc.in, '(')], tc.want); typ != tc.in {
+			t.Errorf("labelledType(%q) = %q, want %q", tc.want, typ, tc.in)
+		}
 	}
 }

@@ -223,13 +223,33 @@ func sqlDecoder(c sqlColumn, isJSON bool) (decoder, string, error) {
 			return decoder{}, "", err
 		}
 		if dt == "enum" {
-			return decoder{kind: kindEnum, labels: labels}, "enum", nil
+			return decoder{kind: kindEnum, labels: labels}, labelledType("enum", labels), nil
 		}
-		return decoder{kind: kindSet, labels: labels}, "set", nil
+		return decoder{kind: kindSet, labels: labels}, labelledType("set", labels), nil
 	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
 		return decoder{kind: kindBytes}, "geometry", nil
 	}
 	return decoder{}, "", fmt.Errorf("unsupported column type %s for table reads", c.columnType)
+}
+
+// labelledType is an ENUM or SET column's type name with its labels, as
+// MySQL writes COLUMN_TYPE ("enum('a','b')", a quote doubled), so that the
+// encoders can name them (Debezium's "allowed" parameter). Binlog and
+// snapshot reads name a column alike.
+func labelledType(kind string, labels []string) string {
+	var b strings.Builder
+	b.WriteString(kind)
+	b.WriteByte('(')
+	for i, l := range labels {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\'')
+		b.WriteString(strings.ReplaceAll(l, "'", "''"))
+		b.WriteByte('\'')
+	}
+	b.WriteByte(')')
+	return b.String()
 }
 
 // parseLabels reads the labels of an ENUM or SET COLUMN_TYPE such as

@@ -234,12 +234,12 @@ func columnDecoder(c columnMeta) (decoder, string, error) {
 			if c.enum == nil {
 				return decoder{}, "", fmt.Errorf("enum without labels in the table map; set binlog_row_metadata=FULL")
 			}
-			return decoder{kind: kindEnum, labels: c.enum}, "enum", nil
+			return decoder{kind: kindEnum, labels: c.enum}, labelledType("enum", c.enum), nil
 		case gmysql.MYSQL_TYPE_SET:
 			if c.set == nil {
 				return decoder{}, "", fmt.Errorf("set without labels in the table map; set binlog_row_metadata=FULL")
 			}
-			return decoder{kind: kindSet, labels: c.set}, "set", nil
+			return decoder{kind: kindSet, labels: c.set}, labelledType("set", c.set), nil
 		}
 		if binary {
 			return decoder{kind: kindBytes, padTo: stringLength(c.meta)}, fmt.Sprintf("binary(%d)", stringLength(c.meta)), nil

@@ -75,25 +75,11 @@ type connectProc struct {
 	err     error
 }
 
-// startConnect writes the worker and connector properties and starts a
-// standalone worker (its offsets in a file of its own, its REST listener on
-// a free loopback port). It is stopped at cleanup.
+// startConnect starts a standalone worker running Debezium's JDBC sink
+// for sink (see startConnectWorker).
 func startConnect(t *testing.T, sink connectSink) *connectProc {
 	t.Helper()
-	buildConnect(t)
-	dir := t.TempDir()
-	worker := map[string]string{
-		"bootstrap.servers":            testenv.KafkaAddr(),
-		"offset.storage.file.filename": filepath.Join(dir, "connect.offsets"),
-		"offset.flush.interval.ms":     "1000",
-		"listeners":                    "http://" + freeLoopbackAddr(t),
-		"consumer.auto.offset.reset":   "earliest",
-		"consumer.client.id":           "connect-" + sink.Name,
-	}
-	for k, v := range sink.Converter {
-		worker[k] = v
-	}
-	connector := map[string]string{
+	return startConnectWorker(t, sink.Name, sink.Converter, map[string]string{
 		"name":                   "jdbc-" + sink.Name,
 		"connector.class":        "io.debezium.connector.jdbc.JdbcSinkConnector",
 		"tasks.max":              "1",
@@ -106,6 +92,28 @@ func startConnect(t *testing.T, sink connectSink) *connectProc {
 		"delete.enabled":         "true",
 		"schema.evolution":       "basic",
 		"collection.name.format": "t",
+	})
+}
+
+// startConnectWorker writes the worker properties (settings over the
+// defaults here) and the connector's, and starts a standalone worker (its
+// offsets in a file of its own, its REST listener on a free loopback
+// port). name is unique per test: it names the worker's clients. It is
+// stopped at cleanup.
+func startConnectWorker(t *testing.T, name string, settings, connector map[string]string) *connectProc {
+	t.Helper()
+	buildConnect(t)
+	dir := t.TempDir()
+	worker := map[string]string{
+		"bootstrap.servers":            testenv.KafkaAddr(),
+		"offset.storage.file.filename": filepath.Join(dir, "connect.offsets"),
+		"offset.flush.interval.ms":     "1000",
+		"listeners":                    "http://" + freeLoopbackAddr(t),
+		"consumer.auto.offset.reset":   "earliest",
+		"consumer.client.id":           "connect-" + name,
+	}
+	for k, v := range settings {
+		worker[k] = v
 	}
 	wp, cp := filepath.Join(dir, "worker.properties"), filepath.Join(dir, "connector.properties")
 	writeProperties(t, wp, worker)
@@ -173,7 +181,7 @@ func (p *connectProc) alive(t *testing.T) {
 	default:
 	}
 	if logs := p.log(); strings.Contains(logs, "is being killed and will not recover until manually restarted") {
-		t.Fatalf("the JDBC sink task failed; log:\n%s", tail(debeziumProblems(logs), 6000))
+		t.Fatalf("a connector task failed; log:\n%s", tail(debeziumProblems(logs), 6000))
 	}
 }
 

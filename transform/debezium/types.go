@@ -145,6 +145,11 @@ func mysqlColumn(t typeName, optional bool, o Options) column {
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
 		return column{schema: connectSchema{Type: typeBytes}, convert: toBytes}
 	case "json":
+		if o.ConnectorName == ConnectorMariaDB {
+			// MariaDB's JSON is LONGTEXT with a json_valid check: Debezium's
+			// MariaDB connector sees the LONGTEXT and writes a plain string.
+			return column{schema: connectSchema{Type: typeString}, convert: jsonText}
+		}
 		return column{schema: connectSchema{Type: typeString, Name: "io.debezium.data.Json", Version: 1}, convert: jsonText}
 	case "enum":
 		s := connectSchema{Type: typeString, Name: "io.debezium.data.Enum", Version: 1}

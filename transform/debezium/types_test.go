@@ -67,6 +67,7 @@ func TestTypeMapping(t *testing.T) {
 		{"binary", my, "binary(3)", []byte{0, 1, 255}, Options{}, `"AAH/"`, `{"type":"bytes","optional":true,"field":"v"}`},
 		{"blob empty", my, "blob", []byte{}, Options{}, `""`, `{"type":"bytes","optional":true,"field":"v"}`},
 		{"json", my, "json", json.RawMessage(`{"wrap":true}`), Options{}, `"{\"wrap\":true}"`, `{"type":"string","optional":true,"name":"io.debezium.data.Json","version":1,"field":"v"}`},
+		{"mariadb json", my, "json", json.RawMessage(`{"wrap":true}`), Options{ConnectorName: ConnectorMariaDB}, `"{\"wrap\":true}"`, `{"type":"string","optional":true,"field":"v"}`},
 		{"enum", my, "enum", "paid", Options{}, `"paid"`, `{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"field":"v"}`},
 		{"enum with labels", my, "enum('new','paid')", "paid", Options{}, `"paid"`,
 			`{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"new,paid"},"field":"v"}`},
