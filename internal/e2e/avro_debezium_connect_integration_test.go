@@ -123,10 +123,11 @@ func TestAvroDebeziumEnvelopeEqualsDebeziumMariaDB(t *testing.T) {
 
 	// Debezium streams once it delivered a marker row written after its
 	// start; Tributary streamed before the first.
-	deadline := time.Now().Add(90 * time.Second)
+	// A JVM start on a loaded 2-core machine took over 90 s once.
+	deadline := time.Now().Add(180 * time.Second)
 	for id := dbzAvroMarker; topicEnd(t, dbzTopic) == 0; id++ {
 		if time.Now().After(deadline) {
-			t.Fatalf("no marker row on %s within 90s", dbzTopic)
+			t.Fatalf("no marker row on %s within 180s", dbzTopic)
 		}
 		dbz.alive(t)
 		testenv.Exec(t, db, fmt.Sprintf("INSERT INTO %s.t (id) VALUES (%d)", s.Database, id))
