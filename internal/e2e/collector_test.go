@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -70,16 +71,30 @@ const collectorRetry = 500 * time.Millisecond
 // so the collector can subscribe from the start.
 func createTopics(t *testing.T, n int, topics ...string) {
 	t.Helper()
-	client := &kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr()), Timeout: 30 * time.Second}
+	// A transport of its own: the default one's pooled connections may be
+	// dead after a test that froze or restarted the broker.
+	client := &kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr()), Timeout: 30 * time.Second, Transport: &kafka.Transport{}}
 	cfgs := make([]kafka.TopicConfig, len(topics))
 	for i, tp := range topics {
 		cfgs[i] = kafka.TopicConfig{Topic: tp, NumPartitions: n, ReplicationFactor: 1}
 	}
-	resp, err := client.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: cfgs})
+	var resp *kafka.CreateTopicsResponse
+	var err error
+	retried := false
+	for deadline := time.Now().Add(30 * time.Second); ; retried = true {
+		resp, err = client.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: cfgs})
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // a connection cut under us: ask again
+	}
 	if err != nil {
 		t.Fatalf("create topics: %v", err)
 	}
 	for tp, err := range resp.Errors {
+		if retried && errors.Is(err, kafka.TopicAlreadyExists) {
+			continue // the attempt that failed created it
+		}
 		if err != nil {
 			t.Fatalf("create topic %s: %v", tp, err)
 		}
