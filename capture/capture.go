@@ -110,7 +110,10 @@ type SchemaChange struct {
 }
 
 // Handler receives a source's stream in source order. A returned error stops
-// the source. Handlers may block to apply backpressure.
+// the source. Handlers may block to apply backpressure. A handler may keep
+// a Change and its values after returning (the pipeline encodes on another
+// goroutine): sources hand over a fresh Change on every call and never
+// modify it, nor its Before and After, afterwards.
 type Handler interface {
 	Change(ctx context.Context, c *Change) error
 	Commit(ctx context.Context, c Commit) error

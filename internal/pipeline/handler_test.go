@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/tributary-cdc/tributary/sink"
 	"github.com/tributary-cdc/tributary/transform"
@@ -121,13 +120,14 @@ func TestBackpressure(t *testing.T) {
 			store := &memStore{}
 			start(t, newPipeline(cfg, srcs, snks, store))
 
-			// blockedAt holds when n changes went through, the next one is
-			// held in the handler, and the sink has been handed all n.
+			// blockedAt holds when the sink has been handed exactly n
+			// messages and the source has read past them: the next change
+			// waits for an ack (between source and sink, the hand-off queues
+			// what the source reads meanwhile; TestHandoffHoldsTheSource).
 			blockedAt := func(n int) func() bool {
 				return func() bool {
 					src, snk := srcs.attempt(0), snks.attempt(0)
-					return src != nil && snk != nil && src.changes.Load() == int64(n) &&
-						src.entered.Load() == src.delivered.Load()+1 && snk.written() == n
+					return src != nil && snk != nil && src.changes.Load() > int64(n) && snk.written() == n
 				}
 			}
 			eventually(t, fmt.Sprintf("the stream is held after %d changes", held), blockedAt(held))
@@ -139,16 +139,10 @@ func TestBackpressure(t *testing.T) {
 			consistently(t, "the stream stays held after one ack", settle/2, blockedAt(held+1))
 
 			// Release the rest, acking from this goroutine as messages arrive.
-			deadline := time.Now().Add(waitFor)
-			for !srcs.attempt(0).done() {
-				if time.Now().After(deadline) {
-					t.Fatalf("stream did not finish after acks")
-				}
+			eventually(t, "the final checkpoint is committed", func() bool {
 				snk.AckAll()
-				time.Sleep(time.Millisecond)
-			}
-			snk.AckAll()
-			eventually(t, "the final checkpoint is committed", func() bool { return store.position() == tt.final })
+				return store.position() == tt.final
+			})
 			if got := snk.written(); got != rows {
 				t.Errorf("sink got %d messages, want %d", got, rows)
 			}

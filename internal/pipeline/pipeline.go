@@ -264,8 +264,11 @@ func (p *Pipeline) attempt(ctx context.Context) error {
 
 	p.setSource(src)
 	g, gctx := errgroup.WithContext(streamCtx)
+	ho := newHandoff(h)
+	g.Go(func() error { return ho.run(gctx) })
 	g.Go(func() error {
-		err := src.Stream(gctx, from, h)
+		err := src.Stream(gctx, from, ho)
+		ho.finish(gctx)
 		if cause := context.Cause(streamCtx); cause != nil && !errors.Is(cause, context.Canceled) {
 			return cause // a sink failure stopped the stream
 		}
