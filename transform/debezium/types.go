@@ -32,24 +32,32 @@ type typeName struct {
 
 func parseTypeName(s string) typeName {
 	var t typeName
-	s = strings.ToLower(strings.TrimSpace(s))
+	// Only the name is case-insensitive: ENUM and SET labels keep theirs.
+	s = strings.TrimSpace(s)
 	if strings.HasSuffix(s, "[]") {
 		t.array = true
 		s = strings.TrimSuffix(s, "[]")
 	}
-	if rest, ok := strings.CutSuffix(s, " unsigned"); ok {
+	if rest, ok := cutSuffixFold(s, " unsigned"); ok {
 		t.unsigned = true
 		s = rest
 	}
-	if rest, ok := strings.CutSuffix(s, " zerofill"); ok {
+	if rest, ok := cutSuffixFold(s, " zerofill"); ok {
 		s = rest
 	}
 	if i := strings.IndexByte(s, '('); i >= 0 && strings.HasSuffix(s, ")") {
 		t.args, t.hasArgs = s[i+1:len(s)-1], true
 		s = s[:i]
 	}
-	t.base = strings.TrimSpace(s)
+	t.base = strings.ToLower(strings.TrimSpace(s))
 	return t
+}
+
+func cutSuffixFold(s, suffix string) (string, bool) {
+	if n := len(s) - len(suffix); n >= 0 && strings.EqualFold(s[n:], suffix) {
+		return s[:n], true
+	}
+	return s, false
 }
 
 // precision returns the single numeric argument (fsp, bit length), or def.
