@@ -206,9 +206,23 @@ func (s *SourceReport) debeziumTargets(trib *ContenderReport, rates []int) []Tar
 		}
 		for _, r := range rates {
 			d, o := c.latencyAt(r), trib.latencyAt(r)
-			if d != nil && o != nil && o.P99ms > 0 {
-				ts = append(ts, goal(fmt.Sprintf("debezium/tributary p99 at %d rows/s", r), ">=", minVsDebezium, "x").measure(d.P99ms/o.P99ms))
+			if d == nil || o == nil || o.P99ms <= 0 {
+				continue
 			}
+			// Both must have seen the rate, and Tributary must have kept up:
+			// Debezium falling behind only makes the ratio an understatement.
+			t := goal(fmt.Sprintf("debezium/tributary p99 at %d rows/s", r), ">=", minVsDebezium, "x")
+			switch {
+			case writerShort(&o.Latency) != "":
+				t = t.missing("tributary's " + writerShort(&o.Latency))
+			case writerShort(&d.Latency) != "":
+				t = t.missing("debezium's " + writerShort(&d.Latency))
+			case !o.KeptUp:
+				t = t.missing("tributary did not keep up: " + o.KeptUpNotes)
+			default:
+				t = t.measure(d.P99ms / o.P99ms)
+			}
+			ts = append(ts, t)
 		}
 	}
 	if s.Snapshot != nil {

@@ -82,7 +82,7 @@ func TestTargets(t *testing.T) {
 				l := s.contender("tributary").latencyAt(5000)
 				l.KeptUp, l.KeptUpNotes = false, "backlog"
 			},
-			want: map[string]want{"p99 at 5000 rows/s": {12, true, false}}},
+			want: map[string]want{"p99 at 5000 rows/s": {12, true, false}, "debezium/tributary p99 at 5000 rows/s": {0, false, false}}},
 		{name: "p99 over 20 ms", source: "mariadb", rates: rates,
 			edit: func(s *SourceReport) { s.contender("tributary").latencyAt(5000).P99ms = 25 },
 			want: map[string]want{"p99 at 5000 rows/s": {25, true, false}}},
@@ -94,7 +94,8 @@ func TestTargets(t *testing.T) {
 				s.contender("tributary").latencyAt(5000).WriterRate = 2300
 				s.contender("tributary").latencyAt(20000).WriterRate = 2100
 			},
-			want: map[string]want{"p99 at 5000 rows/s": {0, false, false}, "kept up at 20000 rows/s": {0, false, false}}},
+			want: map[string]want{"p99 at 5000 rows/s": {0, false, false}, "kept up at 20000 rows/s": {0, false, false},
+				"debezium/tributary p99 at 5000 rows/s": {0, false, false}, "debezium/tributary p99 at 20000 rows/s": {0, false, false}}},
 		{name: "other rates", source: "mariadb", rates: []int{200},
 			edit: func(s *SourceReport) {
 				for _, c := range s.Contenders {

@@ -73,7 +73,9 @@ func createTopics(t *testing.T, n int, topics ...string) {
 	t.Helper()
 	// A transport of its own: the default one's pooled connections may be
 	// dead after a test that froze or restarted the broker.
-	client := &kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr()), Timeout: 30 * time.Second, Transport: &kafka.Transport{}}
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(testenv.KafkaAddr()), Timeout: 30 * time.Second, Transport: transport}
 	cfgs := make([]kafka.TopicConfig, len(topics))
 	for i, tp := range topics {
 		cfgs[i] = kafka.TopicConfig{Topic: tp, NumPartitions: n, ReplicationFactor: 1}
