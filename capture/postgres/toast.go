@@ -46,6 +46,7 @@ type ToastCache interface {
 	Delete(table, rowKey, column string) error
 	DeleteRow(table, rowKey string) error
 	DeleteTable(table string) error
+	Holds(table string) bool // whether anything of table is cached
 	Seen(lsn uint64)
 	Continuous(from uint64) bool
 	Reset(from uint64) error
@@ -137,12 +138,19 @@ func (f *toastFiller) apply(c *capture.Change) error {
 	if len(t.Key) == 0 {
 		return nil // no row identity: nothing can be cached or filled
 	}
-	at := f.order()
+	at := f.order() // for every change, so that orders repeat on a replay
+	// Most rows of most tables hold no large value: with nothing of the
+	// table cached, there is nothing to drop, move or fill, and their keys
+	// need not be built.
+	held := f.cache.Holds(table)
 	if c.Op == capture.OpDelete {
-		if c.Before == nil {
+		if c.Before == nil || !held {
 			return nil
 		}
 		return f.wrap(f.cache.DeleteRow(table, capture.KeyString(c.Before, t.Key)))
+	}
+	if !held && !toastRelevant(c.After) {
+		return nil
 	}
 	key := capture.KeyString(c.After, t.Key)
 	// An update that changed the key names the old one in its before
@@ -245,6 +253,17 @@ func encodeToast(v any) ([]byte, bool) {
 		return append([]byte{'j'}, x...), true
 	}
 	return nil, false
+}
+
+// toastRelevant reports whether a row has a value to fill (absent) or to
+// keep (large enough to be left out later).
+func toastRelevant(row []any) bool {
+	for _, v := range row {
+		if v == capture.Absent || toastSize(v) >= toastMinBytes {
+			return true
+		}
+	}
+	return false
 }
 
 // toastSize is the length of v's bytes in encodeToast's kinds, 0 for the

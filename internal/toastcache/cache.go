@@ -254,7 +254,7 @@ func (c *Cache) Delete(table, rowKey, column string) error {
 
 // DeleteRow drops every value of the row.
 func (c *Cache) DeleteRow(table, rowKey string) error {
-	if !c.holds(table) {
+	if !c.Holds(table) {
 		return nil
 	}
 	return c.deletePrefix(c.rowPrefix(table, rowKey))
@@ -262,15 +262,15 @@ func (c *Cache) DeleteRow(table, rowKey string) error {
 
 // DeleteTable drops every value of table.
 func (c *Cache) DeleteTable(table string) error {
-	if !c.holds(table) {
+	if !c.Holds(table) {
 		return nil
 	}
 	p := append(append(append([]byte{}, c.prefix...), table...), 0)
 	return c.deletePrefix(p)
 }
 
-// holds reports whether the cache has an entry of table.
-func (c *Cache) holds(table string) bool {
+// Holds reports whether the cache has an entry of table.
+func (c *Cache) Holds(table string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.tables[table] > 0
