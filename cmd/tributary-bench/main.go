@@ -75,7 +75,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.StringVar(&o.debeziumScript, "debezium-script", "scripts/debezium/run", "Debezium runner script")
 	fs.IntVar(&o.partitions, "partitions", 3, "partitions of every topic")
 	fs.DurationVar(&o.catchupTimeout, "catchup-timeout", 10*time.Minute, "give up on one contender's catch-up after this")
-	fs.StringVar(&o.pprofDir, "pprof", "", "save Tributary's CPU profile of each catch-up (and its allocation profile) in this directory, taken through the daemon's /debug/pprof/")
+	fs.StringVar(&o.pprofDir, "pprof", "", "save Tributary's CPU profile of each catch-up and snapshot (and its allocation profile) in this directory, taken through the daemon's /debug/pprof/")
 	fs.Int64Var(&o.snapshotRows, "snapshot-rows", 200_000, "rows of the fresh table each source's initial snapshot reads (0 skips the snapshot run)")
 	fs.IntVar(&o.snapshotChunk, "snapshot-chunk", 1000, "rows per chunk: Tributary's snapshot.chunk_size and the raw read's SELECT ... LIMIT")
 	quick := fs.Bool("quick", false, "quick mode: -n 5000, 5 s latency at 200 rows/s, 8 MiB transaction, a 2500-row snapshot, no Debezium")

@@ -156,10 +156,11 @@ func fetch(ctx context.Context, url, path string) error {
 	return f.Close()
 }
 
-// profileCatchUp starts profiling p when -pprof is set and p is Tributary;
-// the returned func ends it, saving the CPU profile of the window and the
-// daemon's allocation profile (cumulative since its start).
-func (b *sourceBench) profileCatchUp(ctx context.Context, c *contender, p *proc) func() {
+// profile starts profiling p's phase ("catch-up", "snapshot") when -pprof
+// is set and p is Tributary; the returned func ends it, saving the CPU
+// profile of the window and the daemon's allocation profile (cumulative
+// since its start).
+func (b *sourceBench) profile(ctx context.Context, c *contender, p *proc, phase string) func() {
 	if b.o.pprofDir == "" || c.name != "tributary" {
 		return func() {}
 	}
@@ -173,6 +174,9 @@ func (b *sourceBench) profileCatchUp(ctx context.Context, c *contender, p *proc)
 		return func() {}
 	}
 	name := b.src.Name() + "-tributary"
+	if phase != "catch-up" {
+		name += "-" + phase
+	}
 	cp := startCPUProfiler(ctx, addr, b.o.pprofDir, name)
 	return func() {
 		path, err := cp.Stop(ctx)
@@ -180,7 +184,7 @@ func (b *sourceBench) profileCatchUp(ctx context.Context, c *contender, p *proc)
 			progress("pprof: CPU profile: %v", err)
 		}
 		if path != "" {
-			progress("pprof: CPU profile of the catch-up in %s", path)
+			progress("pprof: CPU profile of the %s in %s", phase, path)
 		}
 		allocs := filepath.Join(b.o.pprofDir, name+"-allocs.pb.gz")
 		if err := fetch(ctx, "http://"+addr+"/debug/pprof/allocs", allocs); err != nil {

@@ -203,7 +203,9 @@ func (b *sourceBench) snapshotRun(ctx context.Context, c *contender, table strin
 		return nil, err
 	}
 	ph := p.sampler.Begin()
+	endProfile := b.profile(ctx, c, p, "snapshot")
 	first, last, err := b.k.waitCount(ctx, rows, b.o.catchupTimeout, p.alive, topic)
+	endProfile()
 	run.Footprint = ph.End()
 	// Stopped before the count below, so a late duplicate would show in it.
 	if serr := p.stop(90 * time.Second); err == nil {

@@ -326,7 +326,7 @@ func (b *sourceBench) measure(ctx context.Context, c *contender, cr *ContenderRe
 		}
 	}()
 	ph := p.sampler.Begin()
-	endProfile := b.profileCatchUp(ctx, c, p)
+	endProfile := b.profile(ctx, c, p, "catch-up")
 	first, last, err := b.k.waitCount(ctx, b.rep.Workload.Messages, b.o.catchupTimeout, p.alive, b.workloadTopics(c)...)
 	if err != nil {
 		endProfile()

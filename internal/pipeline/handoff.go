@@ -13,8 +13,8 @@ import (
 // row values wait between the two goroutines (a single larger row waits
 // alone), on top of the sink's in-flight budget.
 const (
-	handoffItems = 4096
-	handoffBytes = 4 << 20
+	handoffItems = 1024
+	handoffBytes = 2 << 20
 )
 
 // handoff runs decoding and encoding on two goroutines, so that a source

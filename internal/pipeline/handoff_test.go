@@ -23,7 +23,7 @@ func TestHandoffHoldsTheSource(t *testing.T) {
 		next   *capture.Change   // held
 	}{
 		{"count bound", repeat(row(10), handoffItems), row(10)},
-		{"byte bound", []*capture.Change{row(3 << 20)}, row(2 << 20)},
+		{"byte bound", []*capture.Change{row(handoffBytes * 3 / 4)}, row(handoffBytes / 2)},
 		{"a row over the byte bound waits alone", []*capture.Change{row(10 << 20)}, row(10)},
 	}
 	for _, tt := range tests {

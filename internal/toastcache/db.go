@@ -65,7 +65,10 @@ func Open(dir string, logger *slog.Logger) (*DB, error) {
 	opts := badger.DefaultOptions(dir).
 		// Synced before each checkpoint (Sync), not per write.
 		WithSyncWrites(false).
-		WithMemTableSize(8 << 20).
+		// Memtables hold keys and value pointers only (the threshold
+		// below): 2 MiB is tens of thousands of entries, and each
+		// memtable's arena is allocated whole, live for the daemon's life.
+		WithMemTableSize(2 << 20).
 		WithNumMemtables(2).
 		WithBlockCacheSize(8 << 20).
 		WithIndexCacheSize(4 << 20).
