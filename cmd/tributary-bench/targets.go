@@ -214,9 +214,9 @@ func (s *SourceReport) debeziumTargets(trib *ContenderReport, rates []int) []Tar
 			t := goal(fmt.Sprintf("debezium/tributary p99 at %d rows/s", r), ">=", minVsDebezium, "x")
 			switch {
 			case writerShort(&o.Latency) != "":
-				t = t.missing("tributary's " + writerShort(&o.Latency))
+				t = t.missing("tributary's run: " + writerShort(&o.Latency))
 			case writerShort(&d.Latency) != "":
-				t = t.missing("debezium's " + writerShort(&d.Latency))
+				t = t.missing("debezium's run: " + writerShort(&d.Latency))
 			case !o.KeptUp:
 				t = t.missing("tributary did not keep up: " + o.KeptUpNotes)
 			default:
