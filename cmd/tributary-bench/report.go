@@ -235,22 +235,22 @@ func printSource(w io.Writer, r *Report, s *SourceReport) {
 func printLatency(w io.Writer, s *SourceReport, rate int, seconds float64) {
 	fmt.Fprintf(w, "\n")
 	t := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(t, "latency @%d rows/s, %.0f s\tp50 ms\tp95 ms\tp99 ms\tmax ms\twriter rows/s\tarrived\tkept up\tsteady RSS MB\tpeak RSS MB\tCPU s\t\n", rate, seconds)
+	fmt.Fprintf(t, "latency @%d rows/s, %.0f s\tp50 ms\tp95 ms\tp99 ms\tmax ms\tinsert p99 ms\twriter rows/s\tarrived\tkept up\tsteady RSS MB\tpeak RSS MB\tCPU s\t\n", rate, seconds)
 	for _, c := range s.Contenders {
 		if c.Name == "tributary-avro" {
 			continue // the latency probe reads JSON
 		}
 		l := c.latencyAt(rate)
 		if l == nil {
-			fmt.Fprintf(t, "%s\t—\t—\t—\t—\t\t\t\t\t\t\t\n", label(c.Name, c.Version))
+			fmt.Fprintf(t, "%s\t—\t—\t—\t—\t\t\t\t\t\t\t\t\n", label(c.Name, c.Version))
 			continue
 		}
 		kept := "yes"
 		if !l.KeptUp {
 			kept = "NO"
 		}
-		fmt.Fprintf(t, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d/%d\t%s\t%.0f\t%.0f\t%.1f\t\n", label(c.Name, c.Version), l.P50ms, l.P95ms, l.P99ms, l.Maxms,
-			l.WriterRate, l.Arrived, l.Rows, kept, l.Footprint.SteadyRSSMB, l.Footprint.PeakRSSMB, l.Footprint.CPUSeconds)
+		fmt.Fprintf(t, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d/%d\t%s\t%.0f\t%.0f\t%.1f\t\n", label(c.Name, c.Version), l.P50ms, l.P95ms, l.P99ms, l.Maxms,
+			l.InsertP99ms, l.WriterRate, l.Arrived, l.Rows, kept, l.Footprint.SteadyRSSMB, l.Footprint.PeakRSSMB, l.Footprint.CPUSeconds)
 	}
 	t.Flush()
 }
