@@ -18,16 +18,16 @@ import (
 
 // Latency is commit→arrival of one fixed-rate run.
 type Latency struct {
-	TargetRate  int     `json:"target_rows_per_s"`
-	WriterRate  float64 `json:"achieved_rows_per_s"`
-	Seconds     float64 `json:"seconds"`
-	Rows        int64   `json:"rows"`
-	Arrived     int64   `json:"arrived"`
-	P50ms       float64 `json:"p50_ms"`
-	P95ms       float64 `json:"p95_ms"`
-	P99ms       float64 `json:"p99_ms"`
-	Maxms       float64 `json:"max_ms"`
-	TailP99ms   float64 `json:"last_10pct_p99_ms"`
+	TargetRate int     `json:"target_rows_per_s"`
+	WriterRate float64 `json:"achieved_rows_per_s"`
+	Seconds    float64 `json:"seconds"`
+	Rows       int64   `json:"rows"`
+	Arrived    int64   `json:"arrived"`
+	P50ms      float64 `json:"p50_ms"`
+	P95ms      float64 `json:"p95_ms"`
+	P99ms      float64 `json:"p99_ms"`
+	Maxms      float64 `json:"max_ms"`
+	TailP99ms  float64 `json:"last_10pct_p99_ms"`
 	// InsertP50ms and InsertP99ms are how long the writer's own INSERT (its
 	// commit included) took: a slow commit shows here, not as the daemon's.
 	InsertP50ms float64 `json:"insert_p50_ms"`
